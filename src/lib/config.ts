@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { ValidationError } from './errors.ts';
+
+/**
+ * The environment, as one zod schema in sections. `main.ts` is the only caller of
+ * `loadConfig`; everything else receives the parsed, typed values. A missing or wrong
+ * variable fails at start with a message naming it (values are never echoed: some are secrets).
+ */
+
+const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+const csv = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  );
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .default('false')
+  .transform((value) => ['true', '1', 'yes'].includes(value));
+
+export const callbackAuthModes = ['none', 'basic', 'bearer', 'api-key'] as const;
+export type CallbackAuthMode = (typeof callbackAuthModes)[number];
+
+export const commonSchema = z.object({
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix; wrap it in braces (e.g. `{esign}`) on Redis Cluster. */
+  QUEUE_PREFIX: z
+    .string()
+    .min(1)
+    .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
+    .default('esign'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: ms(30_000),
+});
+
+export const esignSchema = z.object({
+  ESIGN_TOKEN_URL: httpUrl,
+  ESIGN_API_URL: httpUrl,
+  ESIGN_CLIENT_ID: z.string().min(1),
+  ESIGN_PASS_KEY: z.string().min(1),
+  ESIGN_ONBOARDING_PARTNER: z.string().min(1),
+  ESIGN_PARTNER_USER_ID_TYPE: z.string().min(1),
+  /** How the confirm body writes the NIK: `number` (digits verbatim, as the docs' example) or `string`. */
+  ESIGN_NIK_JSON_TYPE: z.enum(['number', 'string']).default('number'),
+  ESIGN_CONNECT_TIMEOUT_MS: positive(5_000),
+  ESIGN_REQUEST_TIMEOUT_MS: positive(15_000),
+  UPLOAD_TIMEOUT_MS: positive(120_000),
+  /** Renew the shared partner token once fewer than this many seconds remain (docs: 5 min). */
+  TOKEN_REFRESH_MARGIN_SECONDS: z.coerce.number().int().min(0).default(300),
+});
+
+export const pipelineSchema = z.object({
+  IMAGE_ROOT: z.string().min(1).default(process.cwd()),
+  IMAGE_URL_ALLOWED_HOSTS: csv,
+  MAX_IMAGE_BYTES: positive(10 * 1024 * 1024),
+  MAX_REINITIATIONS: z.coerce.number().int().min(0).default(2),
+  CALLBACK_TIMEOUT_MS: ms(10 * 60_000),
+  POLL_INTERVAL_MS: positive(60_000),
+  POLL_MAX_INTERVAL_MS: positive(15 * 60_000),
+  POLL_GIVE_UP_MS: positive(24 * 60 * 60_000),
+  JOB_ATTEMPTS: positive(8),
+  JOB_BACKOFF_MS: positive(2_000),
+  CONCURRENCY_INITIATE: positive(4),
+  CONCURRENCY_UPLOAD: positive(4),
+  CONCURRENCY_CONFIRM: positive(4),
+  CONCURRENCY_POLL: positive(2),
+  CONCURRENCY_COMPLETE: positive(8),
+  /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */
+  ESIGN_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).default(0),
+  /** 32-byte key (base64 or hex) to encrypt the PII in registration records at rest. */
+  PII_ENCRYPTION_KEY: z.string().optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+});
+
+export const listenerSchema = z.object({
+  CALLBACK_HOST: z.string().default('0.0.0.0'),
+  CALLBACK_PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  CALLBACK_PATH: z.string().startsWith('/').default('/callbacks/esign'),
+  CALLBACK_METHODS: csv
+    .pipe(z.array(z.enum(['POST', 'PUT', 'PATCH'], { error: 'each must be POST, PUT or PATCH' })))
+    .transform((methods) => (methods.length > 0 ? methods : ['POST' as const])),
+  CALLBACK_AUTH: z.enum(callbackAuthModes).default('none'),
+  CALLBACK_AUTH_SECRET: z.string().optional(),
+  CALLBACK_API_KEY_HEADER: z.string().min(1).default('x-api-key'),
+  CALLBACK_ALLOWED_IPS: csv,
+  /** Proxies (CIDRs) whose X-Forwarded-For is believed when checking CALLBACK_ALLOWED_IPS. */
+  CALLBACK_TRUSTED_PROXIES: csv,
+  CALLBACK_TRUST_PROXY: flag,
+});
+
+export const sandboxSchema = z.object({
+  SANDBOX_HOST: z.string().default('127.0.0.1'),
+  SANDBOX_PORT: z.coerce.number().int().min(0).max(65_535).default(8090),
+  SANDBOX_PUBLIC_URL: httpUrl.optional(),
+  SANDBOX_CLIENT_ID: z.string().min(1).default('sandbox-client'),
+  SANDBOX_PASS_KEY: z.string().min(1).default('sandbox-pass-key'),
+  SANDBOX_ONBOARDING_PARTNER: z.string().min(1).default('SANDBOX-BE-CERT_REG'),
+  SANDBOX_CALLBACK_URL: httpUrl.optional(),
+  SANDBOX_CALLBACK_METHOD: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
+  SANDBOX_CALLBACK_AUTH: z.enum(callbackAuthModes).default('none'),
+  SANDBOX_CALLBACK_SECRET: z.string().optional(),
+  SANDBOX_CALLBACK_API_KEY_HEADER: z.string().min(1).default('x-api-key'),
+  SANDBOX_TOKEN_TTL_SECONDS: positive(1800),
+  SANDBOX_URL_TTL_SECONDS: positive(432_000),
+  SANDBOX_PROCESSING_MS: ms(200),
+  /** Fault injection at start, as JSON (see README, "Sandbox faults"). */
+  SANDBOX_FAULTS: z.string().default('{}'),
+});
+
+export type CommonConfig = z.infer<typeof commonSchema>;
+export type EsignConfig = z.infer<typeof esignSchema>;
+export type PipelineConfig = z.infer<typeof pipelineSchema>;
+export type ListenerConfig = z.infer<typeof listenerSchema>;
+export type SandboxConfig = z.infer<typeof sandboxSchema>;
+
+const sections = {
+  common: commonSchema,
+  esign: esignSchema,
+  pipeline: pipelineSchema,
+  listener: listenerSchema,
+  sandbox: sandboxSchema,
+} as const;
+type Section = keyof typeof sections;
+export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };
+
+/**
+ * Parse the sections a command needs. Throws a ValidationError listing every bad variable
+ * by name ("ESIGN_API_URL: must be an http(s) URL"), never its value.
+ */
+export function loadConfig<S extends Section>(
+  env: Record<string, string | undefined>,
+  wanted: readonly S[],
+): Config<S> {
+  const problems: string[] = [];
+  const result: Partial<Record<Section, unknown>> = {};
+  for (const name of wanted) {
+    const parsed = sections[name].safeParse(emptyToUndefined(env));
+    if (parsed.success) result[name] = parsed.data;
+    else
+      for (const issue of parsed.error.issues) {
+        const variable = issue.path.map(String).join('.');
+        problems.push(
+          `${variable}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message}`,
+        );
+      }
+  }
+  const extra = crossCheck(result);
+  problems.push(...extra);
+  if (problems.length > 0) throw new ValidationError('The environment', problems);
+  return result as Config<S>;
+}
+
+function emptyToUndefined(
+  env: Record<string, string | undefined>,
+): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
+}
+
+function crossCheck(result: Partial<Record<Section, unknown>>): string[] {
+  const problems: string[] = [];
+  const listener = result.listener as ListenerConfig | undefined;
+  if (listener && listener.CALLBACK_AUTH !== 'none' && !listener.CALLBACK_AUTH_SECRET)
+    problems.push(`CALLBACK_AUTH_SECRET: is required when CALLBACK_AUTH=${listener.CALLBACK_AUTH}`);
+  if (
+    listener?.CALLBACK_AUTH === 'basic' &&
+    listener.CALLBACK_AUTH_SECRET &&
+    !listener.CALLBACK_AUTH_SECRET.includes(':')
+  )
+    problems.push('CALLBACK_AUTH_SECRET: must be user:password when CALLBACK_AUTH=basic');
+  const sandbox = result.sandbox as SandboxConfig | undefined;
+  if (sandbox && sandbox.SANDBOX_CALLBACK_AUTH !== 'none' && !sandbox.SANDBOX_CALLBACK_SECRET)
+    problems.push(
+      `SANDBOX_CALLBACK_SECRET: is required when SANDBOX_CALLBACK_AUTH=${sandbox.SANDBOX_CALLBACK_AUTH}`,
+    );
+  const pipeline = result.pipeline as PipelineConfig | undefined;
+  if (
+    pipeline?.PII_ENCRYPTION_KEY !== undefined &&
+    decodeKey(pipeline.PII_ENCRYPTION_KEY) === undefined
+  )
+    problems.push('PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64');
+  return problems;
+}
+
+/** A 32-byte key from hex or base64, or undefined when it is neither. */
+export function decodeKey(text: string): Buffer | undefined {
+  const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
+  return key.length === 32 ? key : undefined;
+}

@@ -1,0 +1,172 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EsignEndpoint } from './esign/types.ts';
+
+/**
+ * Every metric the service exports, on a registry per app instance (so tests and several
+ * apps in one process never collide). Labels are small closed sets: queue names, outcomes,
+ * status classes, error codes. Never an id, a user or a URL.
+ */
+
+export const queueNames = ['initiate', 'upload', 'confirm', 'poll', 'complete', 'results'] as const;
+export type QueueName = (typeof queueNames)[number];
+
+export type JobOutcome = 'completed' | 'failed' | 'retried';
+export type CallbackOutcome =
+  'accepted' | 'duplicate' | 'unauthorized' | 'forbidden' | 'invalid' | 'unknown' | 'unavailable';
+export type ResultSource = 'callback' | 'poll';
+export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'network' | 'timeout';
+
+export interface QueueDepthSource {
+  /** Job counts by state for one queue, read at scrape time. */
+  counts(queue: QueueName): Promise<Record<string, number>>;
+  /** Whether Redis answers, read at scrape time. */
+  redisUp(): Promise<boolean>;
+}
+
+export function statusClass(status: number): StatusClass {
+  if (status >= 500) return '5xx';
+  if (status >= 400) return '4xx';
+  if (status >= 300) return '3xx';
+  return '2xx';
+}
+
+export class Metrics {
+  readonly registry: Registry;
+  readonly jobs: Counter<'queue' | 'outcome'>;
+  readonly jobErrors: Counter<'queue' | 'code'>;
+  readonly jobDuration: Histogram<'queue'>;
+  readonly esignRequests: Counter<'endpoint' | 'status_class'>;
+  readonly esignRequestDuration: Histogram<'endpoint'>;
+  readonly uploadBytes: Counter<'document'>;
+  readonly callbacks: Counter<'outcome'>;
+  readonly polls: Counter<'outcome'>;
+  readonly registrationsFinished: Counter<'status' | 'result' | 'source'>;
+  readonly timeToResult: Histogram<'status'>;
+  readonly tokenFetches: Counter<'outcome'>;
+  readonly queueJobs: Gauge<'queue' | 'state'>;
+  readonly redisUp: Gauge;
+  private depthSource: QueueDepthSource | undefined;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registry = new Registry();
+    this.registry = registry;
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+    const registers = [registry];
+
+    this.jobs = new Counter({
+      name: 'esign_worker_jobs_total',
+      help: 'Step jobs processed, by queue and outcome (completed, failed for good, retried).',
+      labelNames: ['queue', 'outcome'],
+      registers,
+    });
+    this.jobErrors = new Counter({
+      name: 'esign_worker_job_errors_total',
+      help: 'Step job errors by queue and stable error code.',
+      labelNames: ['queue', 'code'],
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: 'esign_worker_job_duration_seconds',
+      help: 'Time spent running one step job, by queue.',
+      labelNames: ['queue'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.esignRequests = new Counter({
+      name: 'esign_worker_esign_requests_total',
+      help: 'HTTP requests to Esign and its presigned storage, by endpoint and status class.',
+      labelNames: ['endpoint', 'status_class'],
+      registers,
+    });
+    this.esignRequestDuration = new Histogram({
+      name: 'esign_worker_esign_request_duration_seconds',
+      help: 'Latency of requests to Esign and its presigned storage, by endpoint.',
+      labelNames: ['endpoint'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.uploadBytes = new Counter({
+      name: 'esign_worker_upload_bytes_total',
+      help: 'Image bytes uploaded to presigned URLs, by document.',
+      labelNames: ['document'],
+      registers,
+    });
+    this.callbacks = new Counter({
+      name: 'esign_worker_callbacks_total',
+      help: 'Callbacks received from Esign, by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.polls = new Counter({
+      name: 'esign_worker_polls_total',
+      help: 'Fallback polls of a submission (no callback in time), by outcome.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.registrationsFinished = new Counter({
+      name: 'esign_worker_registrations_finished_total',
+      help: 'Registrations that reached a terminal status, by status, result and source.',
+      labelNames: ['status', 'result', 'source'],
+      registers,
+    });
+    this.timeToResult = new Histogram({
+      name: 'esign_worker_time_to_result_seconds',
+      help: 'Time from enqueue to terminal result, by status.',
+      labelNames: ['status'],
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400],
+      registers,
+    });
+    this.tokenFetches = new Counter({
+      name: 'esign_worker_token_fetches_total',
+      help: 'Partner token fetches from Esign, by outcome (success, failure).',
+      labelNames: ['outcome'],
+      registers,
+    });
+
+    // Collected at scrape time, so a quiet worker still reports its backlog.
+    const source = (): QueueDepthSource | undefined => this.depthSource;
+    this.queueJobs = new Gauge({
+      name: 'esign_worker_queue_jobs',
+      help: 'Jobs in each queue by state, read from Redis at scrape time.',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        const depth = source();
+        if (!depth) return;
+        for (const queue of queueNames) {
+          const counts = await depth.counts(queue).catch(() => undefined);
+          if (!counts) continue;
+          for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
+        }
+      },
+    });
+    this.redisUp = new Gauge({
+      name: 'esign_worker_redis_up',
+      help: '1 when Redis answered a PING at scrape time, else 0.',
+      registers,
+      async collect() {
+        const depth = source();
+        if (!depth) return;
+        this.set((await depth.redisUp().catch(() => false)) ? 1 : 0);
+      },
+    });
+  }
+
+  /** Connect the scrape-time gauges to the queues. */
+  watchQueues(source: QueueDepthSource): void {
+    this.depthSource = source;
+  }
+
+  observeEsignRequest(endpoint: EsignEndpoint, status: StatusClass, seconds: number): void {
+    this.esignRequests.inc({ endpoint, status_class: status });
+    this.esignRequestDuration.observe({ endpoint }, seconds);
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/lib/config.ts';
+import { ValidationError } from '../src/lib/errors.ts';
+
+const esignEnv = {
+  ESIGN_TOKEN_URL: 'http://127.0.0.1:1',
+  ESIGN_API_URL: 'http://127.0.0.1:1',
+  ESIGN_CLIENT_ID: 'client',
+  ESIGN_PASS_KEY: 'secret-pass-key-value',
+  ESIGN_ONBOARDING_PARTNER: 'P',
+  ESIGN_PARTNER_USER_ID_TYPE: 'T',
+};
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    if (error instanceof ValidationError) return [...error.problems];
+    throw error;
+  }
+  throw new Error('expected a ValidationError');
+}
+
+describe('loadConfig', () => {
+  it('applies defaults and coerces numbers', () => {
+    const config = loadConfig(esignEnv, ['common', 'esign', 'pipeline', 'listener']);
+    expect(config.common.QUEUE_PREFIX).toBe('esign');
+    expect(config.esign.ESIGN_NIK_JSON_TYPE).toBe('number');
+    expect(config.pipeline.CALLBACK_TIMEOUT_MS).toBe(600_000);
+    expect(config.listener.CALLBACK_METHODS).toEqual(['POST']);
+  });
+
+  it('names every missing or wrong variable, never its value', () => {
+    const problems = problemsOf(() =>
+      loadConfig(
+        { ...esignEnv, ESIGN_API_URL: 'not a url', ESIGN_CLIENT_ID: '', CALLBACK_PORT: 'eighty' },
+        ['esign', 'listener'],
+      ),
+    );
+    expect(problems.some((p) => p.startsWith('ESIGN_API_URL:'))).toBe(true);
+    expect(problems).toContain('ESIGN_CLIENT_ID: is required');
+    expect(problems.some((p) => p.startsWith('CALLBACK_PORT:'))).toBe(true);
+    expect(problems.join('\n')).not.toContain('eighty');
+  });
+
+  it('requires a secret when callback auth is on', () => {
+    const problems = problemsOf(() => loadConfig({ CALLBACK_AUTH: 'bearer' }, ['listener']));
+    expect(problems).toEqual(['CALLBACK_AUTH_SECRET: is required when CALLBACK_AUTH=bearer']);
+  });
+
+  it('rejects a callback method Esign cannot use', () => {
+    const problems = problemsOf(() => loadConfig({ CALLBACK_METHODS: 'POST,GET' }, ['listener']));
+    expect(problems.some((p) => p.startsWith('CALLBACK_METHODS.1:'))).toBe(true);
+  });
+
+  it('rejects a PII key that is not 32 bytes', () => {
+    const problems = problemsOf(() => loadConfig({ PII_ENCRYPTION_KEY: 'abc' }, ['pipeline']));
+    expect(problems).toEqual([
+      'PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64',
+    ]);
+  });
+});
