@@ -1,0 +1,172 @@
+import type http from 'node:http';
+import { describeIssues } from '../errors.ts';
+import type { ListenerConfig } from '../config.ts';
+import { submissionStateSchema, type SubmissionState } from '../esign/schemas.ts';
+import type { Logger } from '../logger.ts';
+import type { CallbackOutcome, Metrics } from '../metrics.ts';
+import { createCallbackAuth } from './auth.ts';
+import { maxBodyBytes, readJsonBody } from './body.ts';
+import { handleOps, isOpsPath } from './health.ts';
+import { createHttpApp, type HttpApp } from './http-app.ts';
+import { createSourceCheck } from './ip-allowlist.ts';
+import { sendJson } from './respond.ts';
+import type { CallbackSink, SinkOutcome } from './sink.ts';
+
+/**
+ * The endpoint Esign POSTs (or PUTs/PATCHes) submission results to. Order matters:
+ * source address, then credentials, then the body, so a bad callback never reaches the sink.
+ * A valid one is handed to the sink and answered 200 only once the sink has it; if the sink
+ * cannot take it (Redis down) the answer is 503 so Esign retries: never acknowledge, then lose.
+ *
+ * Logs carry submissionId, status, result, reasonCode and the outcome; never the body,
+ * headers, the source address or a secret.
+ */
+
+export interface CallbackListenerTimeouts {
+  headersTimeoutMs?: number | undefined;
+  requestTimeoutMs?: number | undefined;
+  closeTimeoutMs?: number | undefined;
+  /** A sink that hangs (Redis stalled) is answered 503 after this. Default 5 s. */
+  sinkTimeoutMs?: number | undefined;
+}
+
+export interface CallbackListenerDeps {
+  config: ListenerConfig;
+  sink: CallbackSink;
+  metrics: Metrics;
+  logger: Logger;
+  timeouts?: CallbackListenerTimeouts | undefined;
+}
+
+/** Seconds Esign is asked to wait before retrying a callback we could not take. */
+const retryAfterSeconds = '5';
+
+export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
+  const { config, sink, metrics, logger } = deps;
+  const timeouts = deps.timeouts ?? {};
+  const sinkTimeoutMs = timeouts.sinkTimeoutMs ?? 5_000;
+  const methods: readonly string[] = config.CALLBACK_METHODS;
+  const auth = createCallbackAuth({
+    mode: config.CALLBACK_AUTH,
+    secret: config.CALLBACK_AUTH_SECRET,
+    apiKeyHeader: config.CALLBACK_API_KEY_HEADER,
+  });
+  const sources = createSourceCheck({
+    allowed: config.CALLBACK_ALLOWED_IPS,
+    trustedProxies: config.CALLBACK_TRUSTED_PROXIES,
+    trustAnyPeer: config.CALLBACK_TRUST_PROXY,
+  });
+  const ops = { metrics, logger, ready: () => sink.ready() };
+
+  const count = (outcome: CallbackOutcome): void => metrics.callbacks.inc({ outcome });
+
+  async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    if (path !== config.CALLBACK_PATH) {
+      if (isOpsPath(path)) await handleOps(ops, path, req, res);
+      else sendJson(res, 404, { ok: false, error: 'not found' });
+      return;
+    }
+    if (!methods.includes(req.method ?? '')) {
+      sendJson(res, 405, { ok: false, error: 'method not allowed' }, { Allow: methods.join(', ') });
+      return;
+    }
+    if (!sources.allows(req.socket.remoteAddress, req.headers['x-forwarded-for'])) {
+      reject(res, 403, 'forbidden', { ok: false, error: 'forbidden' });
+      return;
+    }
+    if (!auth.check(req.headers)) {
+      const challenge: Record<string, string> = auth.challenge
+        ? { 'WWW-Authenticate': auth.challenge }
+        : {};
+      reject(res, 401, 'unauthorized', { ok: false, error: 'unauthorized' }, challenge);
+      return;
+    }
+
+    const body = await readJsonBody(req, maxBodyBytes);
+    switch (body.kind) {
+      case 'aborted':
+        return;
+      case 'unsupported-media-type':
+        reject(res, 415, 'invalid', { ok: false, error: 'body must be application/json' });
+        return;
+      case 'too-large':
+        // Unread bytes may still be in flight: close rather than read them to reuse the socket.
+        reject(
+          res,
+          413,
+          'invalid',
+          { ok: false, error: `body exceeds ${maxBodyBytes} bytes` },
+          { Connection: 'close' },
+        );
+        return;
+      case 'malformed':
+        reject(res, 400, 'invalid', { ok: false, error: 'invalid', problems: ['body: not JSON'] });
+        return;
+      case 'json':
+        break;
+    }
+    const parsed = submissionStateSchema.safeParse(body.value);
+    if (!parsed.success) {
+      reject(res, 400, 'invalid', {
+        ok: false,
+        error: 'invalid',
+        problems: describeIssues(parsed.error.issues),
+      });
+      return;
+    }
+    await deliver(parsed.data, res);
+  }
+
+  async function deliver(state: SubmissionState, res: http.ServerResponse): Promise<void> {
+    const fields = {
+      submissionId: state.submissionId,
+      status: state.status,
+      result: state.result ?? undefined,
+      reasonCode: state.reasonCode ?? undefined,
+    };
+    let outcome: SinkOutcome;
+    try {
+      outcome = await withTimeout(sink.accept(state), sinkTimeoutMs);
+    } catch (error) {
+      count('unavailable');
+      logger.warn(
+        { ...fields, outcome: 'unavailable', err: error },
+        'callback not taken; asked to retry',
+      );
+      sendJson(res, 503, { ok: false, error: 'unavailable' }, { 'Retry-After': retryAfterSeconds });
+      return;
+    }
+    count(outcome);
+    if (outcome === 'unknown')
+      logger.warn(
+        { submissionId: state.submissionId, outcome },
+        'callback for an unknown submission',
+      );
+    else logger.info({ ...fields, outcome }, 'callback accepted');
+    // Exactly 200: Esign treats anything else, even another 2xx, as a failure.
+    sendJson(res, 200, { ok: true });
+  }
+
+  function reject(
+    res: http.ServerResponse,
+    status: number,
+    outcome: CallbackOutcome,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void {
+    count(outcome);
+    logger.warn({ outcome, httpStatus: status }, 'callback rejected');
+    sendJson(res, status, body, headers);
+  }
+
+  return createHttpApp(handle, { logger, ...timeouts });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`sink did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
