@@ -1,0 +1,87 @@
+import { open, stat } from 'node:fs/promises';
+import { decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
+import { isAllowedHost, parseHttpUrl } from './hosts.ts';
+import { resolveInsideRoot } from './root.ts';
+import { sniffImageType, sniffLength } from './sniff.ts';
+import {
+  imageSourceSchema,
+  type CheckDocument,
+  type ImagePolicy,
+  type ImageSource,
+} from './source.ts';
+
+/**
+ * At enqueue: every problem with one image source, as `images.<doc>: …` lines that name the
+ * field and the rule, never the path, URL or bytes (a file name can carry a NIK). No network:
+ * URLs are checked by shape and host only; their bytes are judged at upload time.
+ */
+export async function checkImageSource(
+  doc: CheckDocument,
+  source: ImageSource,
+  policy: ImagePolicy,
+): Promise<string[]> {
+  const field = `images.${doc}`;
+  const parsed = imageSourceSchema.safeParse(source);
+  if (!parsed.success) return parsed.error.issues.map((issue) => `${field}: ${issue.message}`);
+  const valid = parsed.data;
+  const problems =
+    'path' in valid
+      ? await checkPath(valid.path, policy)
+      : 'url' in valid
+        ? checkUrl(valid.url, policy)
+        : checkBase64(valid.base64, policy);
+  return problems.map((problem) => `${field}: ${problem}`);
+}
+
+async function checkPath(path: string, policy: ImagePolicy): Promise<string[]> {
+  const resolved = await resolveInsideRoot(policy.root, path);
+  switch (resolved.kind) {
+    case 'outside':
+      return ['path must be inside the image root'];
+    case 'missing':
+      return ['path does not exist'];
+    case 'unreadable':
+      return ['path cannot be read'];
+    case 'inside':
+      break;
+  }
+  try {
+    const info = await stat(resolved.realPath);
+    if (!info.isFile()) return ['path is not a regular file'];
+    if (info.size > policy.maxBytes)
+      return [`path is larger than the limit of ${policy.maxBytes} bytes`];
+    const head = await readHead(resolved.realPath);
+    return sniffImageType(head) ? [] : ['path is not a JPEG or PNG image'];
+  } catch {
+    return ['path cannot be read'];
+  }
+}
+
+async function readHead(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(sniffLength);
+    const { bytesRead } = await handle.read(buffer, 0, sniffLength, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+function checkUrl(text: string, policy: ImagePolicy): string[] {
+  const url = parseHttpUrl(text);
+  if (!url) return ['url must be an http or https URL'];
+  return isAllowedHost(url, policy.allowedHosts)
+    ? []
+    : ['url host is not in IMAGE_URL_ALLOWED_HOSTS'];
+}
+
+function checkBase64(text: string, policy: ImagePolicy): string[] {
+  const unpadded = normaliseBase64(text);
+  if (unpadded === undefined) return ['base64 is not valid base64'];
+  if (decodedSize(unpadded) > policy.maxBytes)
+    return [`base64 decodes to more than the limit of ${policy.maxBytes} bytes`];
+  // Sixteen characters decode to twelve bytes: enough to recognise the format.
+  const head = decodeBase64(unpadded.slice(0, 16));
+  return sniffImageType(head) ? [] : ['base64 is not a JPEG or PNG image'];
+}

@@ -1,0 +1,13 @@
+/** Image sources of a registration (KTP and SELFIE): validation at enqueue, opening at upload. */
+export {
+  imageSourceSchema,
+  type CheckDocument,
+  type ImageDocument,
+  type ImagePolicy,
+  type ImageSource,
+} from './source.ts';
+export { checkImageSource } from './check.ts';
+export { openImage } from './open.ts';
+export type { OpenedImage } from './opened-image.ts';
+export { sniffImageType, type ImageContentType } from './sniff.ts';
+export { syntheticJpeg, syntheticPng } from './synthetic.ts';

@@ -1,0 +1,133 @@
+import { request, type Dispatcher } from 'undici';
+import { isWorkerError, permanent, retryable, type WorkerError } from '../errors.ts';
+import { bufferStream, notAnImage, sniffAndGuard } from './guarded-stream.ts';
+import { isAllowedHost, parseHttpUrl } from './hosts.ts';
+import { sniffImageType } from './sniff.ts';
+import type { ImageDocument, ImagePolicy } from './source.ts';
+import type { OpenedImage } from './opened-image.ts';
+
+const maxRedirects = 5;
+const redirectStatuses = new Set([301, 302, 303, 307, 308]);
+const defaultFetchTimeoutMs = 30_000;
+
+/**
+ * An image on an allowed HTTP(S) host. Redirects are followed by hand, at most five, and
+ * every target's host is checked again: otherwise an allowed host could bounce the worker to
+ * an internal address (SSRF). Errors name the document only; the URL may carry a secret.
+ */
+export async function openUrlImage(
+  doc: ImageDocument,
+  text: string,
+  policy: ImagePolicy,
+  signal?: AbortSignal,
+): Promise<OpenedImage> {
+  let url = allowedUrl(doc, text, policy, 'URL');
+  const timeout = policy.fetchTimeoutMs ?? defaultFetchTimeoutMs;
+  for (let hop = 0; ; hop += 1) {
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'GET',
+        headers: { accept: 'image/jpeg, image/png' },
+        signal,
+        // Idle timeouts, not a total deadline: the body is read while it is uploaded.
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+    } catch (error) {
+      throw downloadFailed(doc, error);
+    }
+    const { statusCode, headers, body } = response;
+    if (redirectStatuses.has(statusCode)) {
+      await body.dump();
+      const location = headers.location;
+      if (typeof location !== 'string')
+        throw permanent('IMAGE_SOURCE_FAILED', `${doc} image URL redirects without a location`, {
+          httpStatus: statusCode,
+        });
+      if (hop >= maxRedirects)
+        throw permanent('IMAGE_SOURCE_FAILED', `${doc} image URL redirects too many times`);
+      url = allowedUrl(doc, new URL(location, url).href, policy, 'URL redirect target');
+      continue;
+    }
+    if (statusCode !== 200) {
+      await body.dump().catch(() => undefined);
+      throw statusError(doc, statusCode);
+    }
+    return readBody(doc, body, headers['content-length'], policy.maxBytes);
+  }
+}
+
+function allowedUrl(doc: ImageDocument, text: string, policy: ImagePolicy, what: string): URL {
+  const url = parseHttpUrl(text);
+  if (!url) throw permanent('IMAGE_SOURCE_FAILED', `${doc} image ${what} is not http(s)`);
+  if (!isAllowedHost(url, policy.allowedHosts))
+    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image ${what} host is not allowed`);
+  return url;
+}
+
+/** 404/410 mean the image is gone for good; 408, 429 and 5xx may pass; other 4xx will not. */
+function statusError(doc: ImageDocument, status: number): WorkerError {
+  const message = `${doc} image download answered HTTP ${status}`;
+  if (status === 408 || status === 429 || status >= 500)
+    return retryable('IMAGE_SOURCE_FAILED', message, { httpStatus: status });
+  return permanent('IMAGE_SOURCE_FAILED', message, { httpStatus: status });
+}
+
+/** Network errors and timeouts are retryable. The cause keeps the error's name and code only. */
+function downloadFailed(doc: ImageDocument, error: unknown): WorkerError {
+  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  return retryable('IMAGE_SOURCE_FAILED', `${doc} image download failed`, {
+    cause: { name, code },
+  });
+}
+
+function tooLarge(doc: ImageDocument, maxBytes: number): WorkerError {
+  return permanent('IMAGE_TOO_LARGE', `${doc} image is larger than the limit of ${maxBytes} bytes`);
+}
+
+async function readBody(
+  doc: ImageDocument,
+  body: Dispatcher.ResponseData['body'],
+  lengthHeader: string | string[] | undefined,
+  maxBytes: number,
+): Promise<OpenedImage> {
+  const announced =
+    typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader)
+      ? Number(lengthHeader)
+      : undefined;
+  if (announced !== undefined) {
+    if (announced > maxBytes) {
+      body.destroy();
+      throw tooLarge(doc, maxBytes);
+    }
+    const { stream, contentType } = await sniffAndGuard(body, {
+      doc,
+      expectedLength: announced,
+      lengthMismatch: () =>
+        retryable('IMAGE_SOURCE_FAILED', `${doc} image download did not match its Content-Length`),
+      readFailed: (error) => downloadFailed(doc, error),
+    });
+    return { stream, contentType, contentLength: announced };
+  }
+  // No Content-Length (chunked): the upload needs one, so buffer, refusing past maxBytes.
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      total += chunk.length;
+      if (total > maxBytes) {
+        body.destroy();
+        throw tooLarge(doc, maxBytes);
+      }
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    if (isWorkerError(error)) throw error;
+    throw downloadFailed(doc, error);
+  }
+  const bytes = Buffer.concat(chunks);
+  const contentType = sniffImageType(bytes);
+  if (!contentType) throw notAnImage(doc);
+  return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
+}

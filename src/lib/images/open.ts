@@ -1,0 +1,49 @@
+import { permanent } from '../errors.ts';
+import { decodeBase64, normaliseBase64 } from './base64.ts';
+import { bufferStream, notAnImage } from './guarded-stream.ts';
+import { openPathImage } from './open-path.ts';
+import { openUrlImage } from './open-url.ts';
+import type { OpenedImage } from './opened-image.ts';
+import { sniffImageType } from './sniff.ts';
+import {
+  imageSourceSchema,
+  type ImageDocument,
+  type ImagePolicy,
+  type ImageSource,
+} from './source.ts';
+
+/**
+ * At upload time: the image as a stream of known length and sniffed type, holding at most one
+ * image in memory. Throws WorkerErrors: IMAGE_INVALID (not JPEG/PNG, malformed source),
+ * IMAGE_TOO_LARGE (over maxBytes), IMAGE_SOURCE_FAILED (gone: permanent; network, 5xx or a
+ * file changing under us: retryable). Every message names the document, never the source.
+ */
+export async function openImage(
+  doc: ImageDocument,
+  source: ImageSource,
+  policy: ImagePolicy,
+  signal?: AbortSignal,
+): Promise<OpenedImage> {
+  // The record was validated at enqueue, but it is read back from Redis: trust nothing.
+  const parsed = imageSourceSchema.safeParse(source);
+  if (!parsed.success)
+    throw permanent('IMAGE_INVALID', `${doc} image source must be one of path, url or base64`);
+  const valid = parsed.data;
+  if ('path' in valid) return openPathImage(doc, valid.path, policy);
+  if ('url' in valid) return openUrlImage(doc, valid.url, policy, signal);
+  return openBase64Image(doc, valid.base64, policy);
+}
+
+function openBase64Image(doc: ImageDocument, text: string, policy: ImagePolicy): OpenedImage {
+  const unpadded = normaliseBase64(text);
+  if (unpadded === undefined) throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
+  const bytes = decodeBase64(unpadded);
+  if (bytes.length > policy.maxBytes)
+    throw permanent(
+      'IMAGE_TOO_LARGE',
+      `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
+    );
+  const contentType = sniffImageType(bytes);
+  if (!contentType) throw notAnImage(doc);
+  return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
+}
