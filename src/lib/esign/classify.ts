@@ -1,0 +1,113 @@
+import { permanent, retryable, type EsignErrorEntry, type WorkerError } from '../errors.ts';
+import { errorEnvelopeSchema } from './schemas.ts';
+import type { EsignEndpoint } from './types.ts';
+
+/**
+ * The one place that decides whether an Esign (or presigned storage) failure is worth
+ * retrying. Network errors, timeouts, 408, 429 and 5xx are retryable; 401 is
+ * ESIGN_UNAUTHORIZED (the client retries it once with a fresh token); other 4xx are permanent.
+ *
+ * Messages name the endpoint, the status and Esign's own code/cause constants; never a URL
+ * (presigned URLs carry signatures), a header value or a request field.
+ */
+
+/** Undici error codes that mean "it took too long", as opposed to "the connection broke". */
+const timeoutCodes = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'ETIMEDOUT',
+]);
+
+export function classifyFailure(endpoint: EsignEndpoint, error: unknown): WorkerError {
+  const code = errorCode(error);
+  const name = error instanceof Error ? error.name : '';
+  if (timeoutCodes.has(code) || name === 'TimeoutError')
+    return retryable('ESIGN_TIMEOUT', `Esign ${endpoint}: timed out (${code || name})`, {
+      cause: error,
+    });
+  if (code === 'UND_ERR_ABORTED' || name === 'AbortError')
+    return retryable('ESIGN_NETWORK', `Esign ${endpoint}: request aborted`, { cause: error });
+  return retryable('ESIGN_NETWORK', `Esign ${endpoint}: network error (${code || name})`, {
+    cause: error,
+  });
+}
+
+/** Whether classifyFailure sorted this error as a timeout (for the metric label). */
+export function isTimeout(error: WorkerError): boolean {
+  return error.code === 'ESIGN_TIMEOUT';
+}
+
+export interface FailedResponse {
+  status: number;
+  retryAfter?: string | undefined;
+  bodyText: string;
+}
+
+export function classifyStatus(
+  endpoint: EsignEndpoint,
+  response: FailedResponse,
+  now: number,
+): WorkerError {
+  const { status } = response;
+  const esignErrors = parseErrorEnvelope(response.bodyText);
+  const message = `Esign ${endpoint} answered ${status}${describeEntries(esignErrors)}`;
+  const extra = { httpStatus: status, esignErrors };
+
+  if (status === 429)
+    return retryable('ESIGN_RATE_LIMITED', message, {
+      ...extra,
+      retryAfterMs: parseRetryAfter(response.retryAfter, now),
+    });
+  if (status === 408 || status >= 500) return retryable('ESIGN_SERVER_ERROR', message, extra);
+  // Object storage answers 403 once a presigned URL has expired; the pipeline then starts a
+  // new submission, since Esign offers no way to refresh upload URLs.
+  if (endpoint === 'upload' && status === 403)
+    return permanent('UPLOAD_URL_EXPIRED', message, extra);
+  if (status === 401) return permanent('ESIGN_UNAUTHORIZED', message, extra);
+  if (status >= 400) return permanent('ESIGN_REJECTED', message, extra);
+  // 1xx/3xx/unexpected 2xx: nothing we asked for; retrying the same call will not change it.
+  if (endpoint === 'upload') return permanent('UPLOAD_FAILED', message, extra);
+  return permanent('ESIGN_BAD_RESPONSE', message, extra);
+}
+
+/**
+ * `Retry-After` as milliseconds: delay-seconds (`"120"`) or an HTTP date. Undefined when
+ * absent or unreadable; never negative.
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+/** Esign's `{ success: false, errors: [...] }`, or nothing when the body is something else. */
+export function parseErrorEnvelope(bodyText: string): EsignErrorEntry[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(bodyText);
+  } catch {
+    return [];
+  }
+  const parsed = errorEnvelopeSchema.safeParse(json);
+  return parsed.success ? parsed.data.errors : [];
+}
+
+function describeEntries(entries: readonly EsignErrorEntry[]): string {
+  if (entries.length === 0) return '';
+  // Codes and causes are Esign's constants (e.g. "1650 MISSING_CLIENT_ID"); cap them so a
+  // misbehaving server cannot smuggle long free text into our messages.
+  const parts = entries.slice(0, 5).map((e) => `${e.code.slice(0, 16)} ${e.cause.slice(0, 80)}`);
+  return ` (${parts.join(', ')})`;
+}
+
+function errorCode(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error) {
+    const code = error.code;
+    if (typeof code === 'string') return code;
+  }
+  return '';
+}

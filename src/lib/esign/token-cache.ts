@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { retryable } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+
+/**
+ * The partner token, shared by every worker process through Redis (esign-api.md §3: cache
+ * it, reuse it, renew it early, never fetch one per call).
+ *
+ * - Stored as a hash {token, expiresAt, refreshAt} under `${keyPrefix}:esign:token`, with a
+ *   Redis TTL at its expiry so a dead token never lingers.
+ * - Reused until `refreshAt` = expiresAt − TOKEN_REFRESH_MARGIN_SECONDS.
+ * - Renewed by one caller at a time across processes: a lock (SET NX PX, random owner value,
+ *   released by a compare-and-delete script so a slow holder never frees someone else's lock);
+ *   the others poll the cache with a short sleep, bounded. Within a process a single promise
+ *   is shared, so N concurrent calls cost at most one lock attempt.
+ * - `invalidate(token)` drops the cached token only if it is still the one that failed, so a
+ *   late 401 cannot throw away a fresh token another process just fetched.
+ */
+
+export interface FetchedToken {
+  token: string;
+  /** Absolute expiry, epoch ms. */
+  expiresAt: number;
+}
+
+export interface TokenCacheOptions {
+  redis: Redis;
+  keyPrefix: string;
+  /** Calls the token endpoint. Its errors propagate to every waiting caller. */
+  fetchToken: (signal?: AbortSignal) => Promise<FetchedToken>;
+  refreshMarginMs: number;
+  logger: Logger;
+  now?: (() => number) | undefined;
+  /** How long the lock protects one fetch; must exceed the token call's own timeout. */
+  lockTtlMs?: number | undefined;
+  /** How long a caller waits for another process's fetch before giving up (retryable). */
+  waitTimeoutMs?: number | undefined;
+  pollIntervalMs?: number | undefined;
+}
+
+export interface TokenCache {
+  /** A token with more than the refresh margin left, fetching one if needed. */
+  get(signal?: AbortSignal): Promise<string>;
+  /** Forget `token` if it is still the cached one (after Esign answered 401 to it). */
+  invalidate(token: string): Promise<void>;
+}
+
+const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const invalidateScript = `if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
+export function tokenKey(keyPrefix: string): string {
+  return `${keyPrefix}:esign:token`;
+}
+
+interface Cached {
+  token: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+export function createTokenCache(options: TokenCacheOptions): TokenCache {
+  const { redis, logger } = options;
+  const now = options.now ?? Date.now;
+  const key = tokenKey(options.keyPrefix);
+  const lockKey = `${key}:lock`;
+  const lockTtlMs = options.lockTtlMs ?? 30_000;
+  const waitTimeoutMs = options.waitTimeoutMs ?? lockTtlMs + 5_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 50;
+  let inFlight: Promise<string> | undefined;
+
+  async function read(): Promise<Cached | undefined> {
+    const fields = await redis.hgetall(key);
+    const expiresAt = Number(fields.expiresAt);
+    const refreshAt = Number(fields.refreshAt);
+    if (!fields.token || !Number.isFinite(expiresAt) || !Number.isFinite(refreshAt))
+      return undefined;
+    return { token: fields.token, expiresAt, refreshAt };
+  }
+
+  const usable = (cached: Cached | undefined): cached is Cached =>
+    cached !== undefined && cached.refreshAt > now();
+
+  async function store(fetched: FetchedToken): Promise<void> {
+    const at = now();
+    const lifetime = fetched.expiresAt - at;
+    if (lifetime <= 0) return; // already expired by our clock: use it once, never share it
+    // A token shorter-lived than the margin would otherwise be "due for renewal" the moment
+    // it arrives and be re-fetched on every call: renew such tokens at half their life.
+    const refreshAt = fetched.expiresAt - Math.min(options.refreshMarginMs, lifetime / 2);
+    await redis
+      .multi()
+      .del(key)
+      .hset(key, { token: fetched.token, expiresAt: fetched.expiresAt, refreshAt })
+      .pexpire(key, Math.ceil(lifetime))
+      .exec();
+  }
+
+  async function fetchAsOwner(signal?: AbortSignal): Promise<string> {
+    const fetched = await options.fetchToken(signal);
+    await store(fetched);
+    return fetched.token;
+  }
+
+  async function refresh(signal?: AbortSignal): Promise<string> {
+    const owner = randomUUID();
+    // Real elapsed time, not the injectable clock: the wait is about this process, not the token.
+    const deadline = performance.now() + waitTimeoutMs;
+    for (;;) {
+      signal?.throwIfAborted();
+      const acquired = await redis.set(lockKey, owner, 'PX', lockTtlMs, 'NX');
+      if (acquired === 'OK') {
+        try {
+          // Another process may have renewed it between our read and our lock.
+          const cached = await read();
+          if (usable(cached)) return cached.token;
+          return await fetchAsOwner(signal);
+        } finally {
+          await redis.eval(releaseScript, 1, lockKey, owner).catch((error: unknown) => {
+            // The lock expires on its own; a failed release only delays the next renewal.
+            logger.warn({ err: error }, 'could not release the partner token lock');
+          });
+        }
+      }
+      await sleep(pollIntervalMs, undefined, { signal });
+      const cached = await read();
+      if (usable(cached)) return cached.token;
+      if (performance.now() > deadline)
+        throw retryable(
+          'ESIGN_TIMEOUT',
+          'Esign token: timed out waiting for another process to renew the partner token',
+        );
+    }
+  }
+
+  return {
+    async get(signal) {
+      const cached = await read();
+      if (usable(cached)) return cached.token;
+      if (!inFlight) {
+        // The shared fetch ignores any one caller's signal: others may still want its result.
+        inFlight = refresh().finally(() => {
+          inFlight = undefined;
+        });
+      }
+      return signal ? raceAbort(inFlight, signal) : inFlight;
+    },
+
+    async invalidate(token) {
+      await redis.eval(invalidateScript, 1, key, token);
+    },
+  };
+}
+
+/** Stop waiting when `signal` aborts, without cancelling the shared promise. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
