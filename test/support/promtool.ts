@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+
+export interface ToolRun {
+  status: number;
+  output: string;
+}
+
+/**
+ * Run an external checker (promtool, docker-compose) and return its exit status and combined
+ * output. A missing tool fails the test with the apt package that provides it: CI installs
+ * them, and a developer should too rather than see the deploy checks silently skipped.
+ */
+export function runTool(
+  command: string,
+  args: readonly string[],
+  options: { aptPackage: string; input?: string; cwd?: string },
+): ToolRun {
+  const run = spawnSync(command, args, {
+    input: options.input,
+    cwd: options.cwd,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT')
+    throw new Error(
+      `${command} is not installed: run \`apt-get install ${options.aptPackage}\` (CI installs it).`,
+    );
+  if (run.error) throw run.error;
+  return { status: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
+}
+
+export function promtool(args: readonly string[], input?: string): ToolRun {
+  return runTool('promtool', args, { aptPackage: 'prometheus', input });
+}
