@@ -1,0 +1,186 @@
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isWorkerError } from '../src/lib/errors.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import {
+  createTokenCache,
+  tokenKey,
+  type FetchedToken,
+  type TokenCacheOptions,
+} from '../src/lib/esign/token-cache.ts';
+import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
+
+const minute = 60_000;
+
+/** A token endpoint stand-in that counts calls and issues numbered tokens. */
+function issuer(lifetimeMs: number, clock: () => number) {
+  const state = { calls: 0, fail: false };
+  const fetchToken = async (): Promise<FetchedToken> => {
+    state.calls += 1;
+    await new Promise((resolve) => setTimeout(resolve, 20)); // let concurrent callers pile up
+    if (state.fail) throw new Error('token endpoint down');
+    return { token: `token-${state.calls}`, expiresAt: clock() + lifetimeMs };
+  };
+  return { state, fetchToken };
+}
+
+describe('token cache (real Redis)', () => {
+  let prefix: string;
+  let redis: Redis;
+  let other: Redis;
+  let clock: number;
+  const now = (): number => clock;
+
+  beforeEach(() => {
+    prefix = uniquePrefix('token');
+    redis = connect();
+    other = connect();
+    clock = Date.now();
+  });
+
+  afterEach(async () => {
+    await cleanPrefix(redis, prefix);
+    redis.disconnect();
+    other.disconnect();
+  });
+
+  function cache(
+    fetchToken: TokenCacheOptions['fetchToken'],
+    extra: Partial<TokenCacheOptions> = {},
+  ) {
+    return createTokenCache({
+      redis,
+      keyPrefix: prefix,
+      fetchToken,
+      refreshMarginMs: 5 * minute,
+      logger: silentLogger(),
+      now,
+      ...extra,
+    });
+  }
+
+  it('fetches once and reuses the token until the refresh margin is reached', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const tokens = cache(fetchToken);
+    expect(await tokens.get()).toBe('token-1');
+    clock += 24 * minute; // 6 minutes left: still outside the 5-minute margin
+    expect(await tokens.get()).toBe('token-1');
+    expect(state.calls).toBe(1);
+    clock += 2 * minute; // 4 minutes left: renew
+    expect(await tokens.get()).toBe('token-2');
+    expect(state.calls).toBe(2);
+  });
+
+  it('stores the token under the prefix with a Redis TTL no longer than its lifetime', async () => {
+    const { fetchToken } = issuer(30 * minute, now);
+    await cache(fetchToken).get();
+    const ttl = await redis.pttl(tokenKey(prefix));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30 * minute);
+  });
+
+  it('20 concurrent callers in two processes cause a single fetch', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const a = cache(fetchToken);
+    const b = cache(fetchToken, { redis: other });
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).get()),
+    );
+    expect(state.calls).toBe(1);
+    expect(new Set(results)).toEqual(new Set(['token-1']));
+  });
+
+  it('waits for another process holding the lock and uses the token it stores', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const lockKey = `${tokenKey(prefix)}:lock`;
+    await redis.set(lockKey, 'another-process', 'PX', 10_000);
+    const waiting = cache(fetchToken, { pollIntervalMs: 10 }).get();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await other.hset(tokenKey(prefix), {
+      token: 'from-elsewhere',
+      expiresAt: clock + 30 * minute,
+      refreshAt: clock + 25 * minute,
+    });
+    expect(await waiting).toBe('from-elsewhere');
+    expect(state.calls).toBe(0);
+    expect(await redis.get(lockKey)).toBe('another-process'); // not ours to release
+  });
+
+  it('gives up waiting after the bound with a retryable error', async () => {
+    const { fetchToken } = issuer(30 * minute, now);
+    await redis.set(`${tokenKey(prefix)}:lock`, 'stuck-process', 'PX', 10_000);
+    const error = await cache(fetchToken, { waitTimeoutMs: 100, pollIntervalMs: 10 })
+      .get()
+      .catch((e: unknown) => e);
+    expect(isWorkerError(error) && error.code).toBe('ESIGN_TIMEOUT');
+    expect(isWorkerError(error) && error.retryable).toBe(true);
+  });
+
+  it('takes over once a crashed holder’s lock expires', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    await redis.set(`${tokenKey(prefix)}:lock`, 'crashed-process', 'PX', 100);
+    expect(await cache(fetchToken, { pollIntervalMs: 10 }).get()).toBe('token-1');
+    expect(state.calls).toBe(1);
+  });
+
+  it('releases its own lock after fetching, but never a lock someone else now holds', async () => {
+    const lockKey = `${tokenKey(prefix)}:lock`;
+    const { fetchToken } = issuer(30 * minute, now);
+    await cache(fetchToken).get();
+    expect(await redis.exists(lockKey)).toBe(0);
+
+    await redis.del(tokenKey(prefix));
+    // Our lock "expired" during a slow fetch and another process took it over.
+    const slowFetch = async (): Promise<FetchedToken> => {
+      await other.set(lockKey, 'next-owner', 'PX', 10_000);
+      return { token: 'slow', expiresAt: clock + 30 * minute };
+    };
+    expect(await cache(slowFetch).get()).toBe('slow');
+    expect(await redis.get(lockKey)).toBe('next-owner');
+  });
+
+  it('invalidates only the token that failed', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const tokens = cache(fetchToken);
+    expect(await tokens.get()).toBe('token-1');
+    await tokens.invalidate('some-older-token');
+    expect(await tokens.get()).toBe('token-1');
+    await tokens.invalidate('token-1');
+    expect(await tokens.get()).toBe('token-2');
+    expect(state.calls).toBe(2);
+  });
+
+  it('hands a fetch failure to every waiting caller, and tries again on the next call', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    state.fail = true;
+    const tokens = cache(fetchToken);
+    const results = await Promise.allSettled([tokens.get(), tokens.get(), tokens.get()]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(state.calls).toBe(1);
+    expect(await redis.exists(`${tokenKey(prefix)}:lock`)).toBe(0);
+    state.fail = false;
+    expect(await tokens.get()).toBe('token-2');
+  });
+
+  it('does not refetch on every call a token that lives shorter than the margin', async () => {
+    const { state, fetchToken } = issuer(2 * minute, now); // margin is 5 minutes
+    const tokens = cache(fetchToken);
+    expect(await tokens.get()).toBe('token-1');
+    clock += 30_000;
+    expect(await tokens.get()).toBe('token-1');
+    expect(state.calls).toBe(1);
+    clock += 61_000; // past half its life
+    expect(await tokens.get()).toBe('token-2');
+  });
+
+  it('lets one caller stop waiting via its signal without failing the others', async () => {
+    const { fetchToken } = issuer(30 * minute, now);
+    const tokens = cache(fetchToken);
+    const controller = new AbortController();
+    const impatient = tokens.get(controller.signal);
+    const patient = tokens.get();
+    controller.abort(new Error('job cancelled'));
+    await expect(impatient).rejects.toThrow('job cancelled');
+    expect(await patient).toBe('token-1');
+  });
+});
