@@ -33,6 +33,18 @@ export async function checkImageSource(
   return problems.map((problem) => `${field}: ${problem}`);
 }
 
+/** Both documents of a registration at once: every problem of either, KTP first. */
+export async function checkImageSources(
+  images: { ktp: ImageSource; selfie: ImageSource },
+  policy: ImagePolicy,
+): Promise<string[]> {
+  const [ktp, selfie] = await Promise.all([
+    checkImageSource('ktp', images.ktp, policy),
+    checkImageSource('selfie', images.selfie, policy),
+  ]);
+  return [...ktp, ...selfie];
+}
+
 async function checkPath(path: string, policy: ImagePolicy): Promise<string[]> {
   const resolved = await resolveInsideRoot(policy.root, path);
   switch (resolved.kind) {

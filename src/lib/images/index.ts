@@ -6,7 +6,7 @@ export {
   type ImagePolicy,
   type ImageSource,
 } from './source.ts';
-export { checkImageSource } from './check.ts';
+export { checkImageSource, checkImageSources } from './check.ts';
 export { openImage } from './open.ts';
 export type { OpenedImage } from './opened-image.ts';
 export { sniffImageType, type ImageContentType } from './sniff.ts';

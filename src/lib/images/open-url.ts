@@ -82,6 +82,12 @@ function downloadFailed(doc: ImageDocument, error: unknown): WorkerError {
   });
 }
 
+/** Drop a body without reading it; the abort it raises is expected, not a crash. */
+function discard(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined);
+  body.destroy();
+}
+
 function tooLarge(doc: ImageDocument, maxBytes: number): WorkerError {
   return permanent('IMAGE_TOO_LARGE', `${doc} image is larger than the limit of ${maxBytes} bytes`);
 }
@@ -98,7 +104,7 @@ async function readBody(
       : undefined;
   if (announced !== undefined) {
     if (announced > maxBytes) {
-      body.destroy();
+      discard(body);
       throw tooLarge(doc, maxBytes);
     }
     const { stream, contentType } = await sniffAndGuard(body, {
@@ -116,10 +122,8 @@ async function readBody(
   try {
     for await (const chunk of body as AsyncIterable<Buffer>) {
       total += chunk.length;
-      if (total > maxBytes) {
-        body.destroy();
-        throw tooLarge(doc, maxBytes);
-      }
+      // Leaving the loop destroys the body, closing the connection mid-download.
+      if (total > maxBytes) throw tooLarge(doc, maxBytes);
       chunks.push(chunk);
     }
   } catch (error) {
