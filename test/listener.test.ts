@@ -126,6 +126,10 @@ describe('callback listener: valid callbacks', () => {
 });
 
 describe('callback listener: routing', () => {
+  it('refuses a CALLBACK_PATH that would hide an ops endpoint', async () => {
+    await expect(start({ CALLBACK_PATH: '/metrics' })).rejects.toThrow(/CALLBACK_PATH/);
+  });
+
   it('answers 404 on other paths and 405 with Allow for other methods', async () => {
     const { url, callbackUrl, sink } = await start();
     expect((await postJson(`${url}/elsewhere`, completedCallback())).status).toBe(404);
@@ -196,6 +200,9 @@ describe('callback listener: bodies', () => {
     expect(answer.problems.some((p) => p.startsWith('status:'))).toBe(true);
     expect(JSON.stringify(answer)).not.toContain('DONE-ISH');
     expect(sink.calls).toHaveLength(0);
+    const logged = current!.logLines.join('');
+    expect(logged).toContain('submissionId:');
+    expect(logged).not.toContain('DONE-ISH');
   });
 
   it('rejects a declared body over 64 KiB with 413', async () => {

@@ -1,5 +1,5 @@
 import type http from 'node:http';
-import { describeIssues } from '../errors.ts';
+import { describeIssues, ValidationError } from '../errors.ts';
 import type { ListenerConfig } from '../config.ts';
 import { submissionStateSchema, type SubmissionState } from '../esign/schemas.ts';
 import type { Logger } from '../logger.ts';
@@ -46,6 +46,11 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
   const timeouts = deps.timeouts ?? {};
   const sinkTimeoutMs = timeouts.sinkTimeoutMs ?? 5_000;
   const methods: readonly string[] = config.CALLBACK_METHODS;
+  // The ops endpoints live beside the callback; a callback path hiding one is a mistake.
+  if (isOpsPath(config.CALLBACK_PATH))
+    throw new ValidationError('The callback listener settings', [
+      `CALLBACK_PATH: must not be one of /healthz, /readyz, /metrics`,
+    ]);
   const auth = createCallbackAuth({
     mode: config.CALLBACK_AUTH,
     secret: config.CALLBACK_AUTH_SECRET,
@@ -108,11 +113,9 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
     }
     const parsed = submissionStateSchema.safeParse(body.value);
     if (!parsed.success) {
-      reject(res, 400, 'invalid', {
-        ok: false,
-        error: 'invalid',
-        problems: describeIssues(parsed.error.issues),
-      });
+      // Field paths and zod's type messages only: neither quotes the input.
+      const problems = describeIssues(parsed.error.issues);
+      reject(res, 400, 'invalid', { ok: false, error: 'invalid', problems }, {}, { problems });
       return;
     }
     await deliver(parsed.data, res);
@@ -154,9 +157,10 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
     outcome: CallbackOutcome,
     body: unknown,
     headers: Record<string, string> = {},
+    logFields: Record<string, unknown> = {},
   ): void {
     count(outcome);
-    logger.warn({ outcome, httpStatus: status }, 'callback rejected');
+    logger.warn({ ...logFields, outcome, httpStatus: status }, 'callback rejected');
     sendJson(res, status, body, headers);
   }
 
