@@ -54,6 +54,8 @@ const routes: Record<string, Route> = {
   '/to-ktp': (_req, res) => res.writeHead(302, { location: '/ktp.jpg' }).end(),
   '/to-localhost': (_req, res) =>
     res.writeHead(302, { location: `http://localhost:${port}/ktp.jpg` }).end(),
+  // Answers nothing: the fetch timeout must end the wait.
+  '/silent.jpg': () => undefined,
   '/loop': (_req, res) => res.writeHead(307, { location: '/loop' }).end(),
 };
 
@@ -277,6 +279,20 @@ describe('openImage: url', () => {
     expect([error.code, error.retryable]).toEqual(['IMAGE_SOURCE_FAILED', false]);
     expect(error.message).toContain('redirect');
     expect(hitCount('/ktp.jpg')).toBe(before);
+  });
+
+  it('turns a server that never answers into a retryable failure after fetchTimeoutMs', async () => {
+    const quick = { ...policy(), fetchTimeoutMs: 200 };
+    const error = await failure(openImage('KTP', { url: `${origin}/silent.jpg` }, quick));
+    expect([error.code, error.retryable]).toEqual(['IMAGE_SOURCE_FAILED', true]);
+  });
+
+  it('stops when the caller aborts, as a retryable failure', async () => {
+    const controller = new AbortController();
+    const pending = openImage('KTP', { url: `${origin}/silent.jpg` }, policy(), controller.signal);
+    controller.abort();
+    const error = await failure(pending);
+    expect([error.code, error.retryable]).toEqual(['IMAGE_SOURCE_FAILED', true]);
   });
 
   it('gives up on a redirect loop', async () => {
