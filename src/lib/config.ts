@@ -79,6 +79,13 @@ export const pipelineSchema = z.object({
   /** 32-byte key (base64 or hex) to encrypt the PII in registration records at rest. */
   PII_ENCRYPTION_KEY: z.string().optional(),
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
+  /** How long a finished registration record is kept (status, idempotent re-enqueue). */
+  RECORD_RETENTION_DAYS: z.coerce.number().min(1).default(30),
+});
+
+/** What a process that only enqueues (or reads status) needs. */
+export const producerSchema = z.object({
+  ESIGN_PARTNER_USER_ID_TYPE: z.string().min(1),
 });
 
 export const listenerSchema = z.object({
@@ -119,6 +126,7 @@ export const sandboxSchema = z.object({
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
+export type ProducerConfig = z.infer<typeof producerSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
 
@@ -126,6 +134,7 @@ const sections = {
   common: commonSchema,
   esign: esignSchema,
   pipeline: pipelineSchema,
+  producer: producerSchema,
   listener: listenerSchema,
   sandbox: sandboxSchema,
 } as const;

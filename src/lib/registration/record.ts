@@ -1,0 +1,123 @@
+import type { DocumentType, SubmissionState } from '../esign/schemas.ts';
+
+/**
+ * The registration record: the one source of truth for a registration. Steps read it to
+ * skip work already done; statuses only move forward (see `statusRank`).
+ */
+
+export const registrationStatuses = [
+  'QUEUED', // accepted, nothing sent to Esign yet
+  'INITIATED', // submission created, URLs known
+  'UPLOADED', // both images uploaded
+  'CONFIRMED', // confirm accepted: Esign processes asynchronously
+  'IN_PROGRESS',
+  'PARTIALLY_COMPLETED', // verified; certificate not ready yet
+  'COMPLETED', // terminal: VALID (certificate) or INVALID (rejected)
+  'ERROR', // terminal: Esign reported a technical failure
+  'TIMED_OUT', // terminal: no result from callback or poll within POLL_GIVE_UP_MS
+  'FAILED', // terminal: a step failed for good on our side (bad image, rejected request, …)
+] as const;
+export type RegistrationStatus = (typeof registrationStatuses)[number];
+
+export const terminalStatuses: ReadonlySet<RegistrationStatus> = new Set([
+  'COMPLETED',
+  'ERROR',
+  'TIMED_OUT',
+  'FAILED',
+]);
+
+const rank: Record<RegistrationStatus, number> = {
+  QUEUED: 0,
+  INITIATED: 1,
+  UPLOADED: 2,
+  CONFIRMED: 3,
+  IN_PROGRESS: 4,
+  PARTIALLY_COMPLETED: 5,
+  COMPLETED: 6,
+  ERROR: 6,
+  TIMED_OUT: 6,
+  FAILED: 6,
+};
+
+export function statusRank(status: RegistrationStatus): number {
+  return rank[status];
+}
+
+export function isTerminal(status: RegistrationStatus): boolean {
+  return terminalStatuses.has(status);
+}
+
+export type ResultSource = 'callback' | 'poll' | 'worker';
+
+export interface StoredDocument {
+  url: string;
+  reference: string;
+  expiresAt: number;
+  uploadedAt?: number | undefined;
+  bytes?: number | undefined;
+}
+
+export interface SubmissionProgress {
+  submissionId: string;
+  createdAt: number;
+  documents: Record<DocumentType, StoredDocument>;
+}
+
+/** What the enqueuing service receives on the `results` queue (documented in the README). */
+export interface RegistrationResult {
+  registrationId: string;
+  submissionId: string | null;
+  partnerUserId: string;
+  partnerUserIdType: string;
+  status: 'COMPLETED' | 'ERROR' | 'TIMED_OUT' | 'FAILED';
+  result: string | null;
+  reasonCode: string | null;
+  verificationResult: Record<string, string> | null;
+  esignRegistrationId: string | null;
+  eligibleToActivate: boolean | null;
+  onboardingCode: string | null;
+  shouldSkipActivation: boolean | null;
+  source: ResultSource;
+  /** Our error when status is FAILED: a stable code and a message without PII. */
+  error: { code: string; message: string } | null;
+  enqueuedAt: string;
+  finishedAt: string;
+}
+
+export interface HistoryEntry {
+  status: RegistrationStatus;
+  at: number;
+  source: ResultSource;
+  result?: string | null | undefined;
+  reasonCode?: string | null | undefined;
+  /** On the terminal entry: the result is on the results queue. */
+  published?: boolean | undefined;
+}
+
+export interface RegistrationRecord {
+  registrationId: string;
+  partnerUserId: string;
+  partnerUserIdType: string;
+  status: RegistrationStatus;
+  /** Bumped on every write; the store's compare-and-set uses it. */
+  version: number;
+  enqueuedAt: number;
+  updatedAt: number;
+  /** How many times a new submission replaced an expired one. */
+  generation: number;
+  submission?: SubmissionProgress | undefined;
+  previousSubmissionIds: string[];
+  /** Set just before the confirm call; with no confirmedAt it means "maybe sent". */
+  confirmingAt?: number | undefined;
+  confirmedAt?: number | undefined;
+  pollAttempts: number;
+  pollJobId?: string | undefined;
+  /** The latest state Esign reported (callback or poll); PII-free. */
+  lastState?: SubmissionState | undefined;
+  history: HistoryEntry[];
+  result?: RegistrationResult | undefined;
+  error?: { code: string; message: string } | undefined;
+  /** The request, sealed by the PII cipher. Deleted once the registration is terminal. */
+  sealedRequest?: string | undefined;
+  imageKinds: { ktp: string; selfie: string };
+}

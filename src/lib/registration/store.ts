@@ -1,0 +1,161 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { permanent } from '../errors.ts';
+import type { RegistrationRecord } from './record.ts';
+
+/**
+ * Registration records in Redis, one JSON value per registration, written with a
+ * compare-and-set on `version` (a Lua script), so concurrent steps and callbacks never
+ * overwrite each other's progress. Safe on one shared connection (no WATCH).
+ *
+ * Keys (all under the queue prefix, so a hash-tagged prefix keeps them in one slot):
+ *   <p>:registration:<id>            the record
+ *   <p>:registration-by-submission:<submissionId>   → id
+ *   <p>:registration-in-flight:<sha256(type, user)> → id of the user's unfinished registration
+ */
+
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
+local holder = redis.call('GET', KEYS[2])
+if holder and holder ~= ARGV[2] then return {'in-flight', holder} end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+return {'created', ''}`;
+
+const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+return 1`;
+
+const DELETE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export type CreateOutcome =
+  { kind: 'created' } | { kind: 'exists' } | { kind: 'in-flight'; registrationId: string };
+
+export interface RegistrationStoreOptions {
+  redis: Redis;
+  prefix: string;
+  /** How long a finished record is kept (ms); it answers status and idempotent re-enqueues. */
+  retentionMs: number;
+  now?: () => number;
+}
+
+export class RegistrationStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+
+  constructor(options: RegistrationStoreOptions) {
+    this.redis = options.redis;
+    this.prefix = options.prefix;
+    this.retentionMs = options.retentionMs;
+    this.now = options.now ?? Date.now;
+  }
+
+  private recordKey(id: string): string {
+    return `${this.prefix}:registration:${id}`;
+  }
+
+  private submissionKey(submissionId: string): string {
+    return `${this.prefix}:registration-by-submission:${submissionId}`;
+  }
+
+  /** Hashed so a partner user id never appears in a key name. */
+  inFlightKey(partnerUserIdType: string, partnerUserId: string): string {
+    const digest = createHash('sha256')
+      .update(`${partnerUserIdType}\0${partnerUserId}`)
+      .digest('hex');
+    return `${this.prefix}:registration-in-flight:${digest}`;
+  }
+
+  /** Atomically: create the record and claim the user's in-flight slot, or say why not. */
+  async create(record: RegistrationRecord): Promise<CreateOutcome> {
+    const [kind, holder] = (await this.redis.eval(
+      CREATE,
+      2,
+      this.recordKey(record.registrationId),
+      this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
+      JSON.stringify(record),
+      record.registrationId,
+    )) as [string, string];
+    if (kind === 'in-flight') return { kind, registrationId: holder };
+    return { kind: kind === 'exists' ? 'exists' : 'created' };
+  }
+
+  async get(id: string): Promise<RegistrationRecord | undefined> {
+    const text = await this.redis.get(this.recordKey(id));
+    return text === null ? undefined : (JSON.parse(text) as RegistrationRecord);
+  }
+
+  async require(id: string): Promise<RegistrationRecord> {
+    const record = await this.get(id);
+    if (!record) throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+    return record;
+  }
+
+  /**
+   * Read, change, write with compare-and-set; re-run `change` on a concurrent write.
+   * `change` returns the new record, or undefined to leave it as it is. Terminal records get
+   * the retention TTL.
+   */
+  async update(
+    id: string,
+    change: (record: RegistrationRecord) => RegistrationRecord | undefined,
+  ): Promise<RegistrationRecord> {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const current = await this.require(id);
+      const next = change(structuredClone(current));
+      if (!next) return current;
+      const written = { ...next, version: current.version + 1, updatedAt: this.now() };
+      const ttl = written.result ? this.retentionMs : 0;
+      const outcome = (await this.redis.eval(
+        COMPARE_AND_SET,
+        1,
+        this.recordKey(id),
+        String(current.version),
+        JSON.stringify(written),
+        String(ttl),
+      )) as number;
+      if (outcome === 1) return written;
+      if (outcome === -1)
+        throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+    }
+    throw new Error(`registration ${id}: too many concurrent updates`);
+  }
+
+  async indexSubmission(submissionId: string, registrationId: string): Promise<void> {
+    await this.redis.set(
+      this.submissionKey(submissionId),
+      registrationId,
+      'PX',
+      this.retentionMs * 2,
+    );
+  }
+
+  async findBySubmission(submissionId: string): Promise<string | undefined> {
+    return (await this.redis.get(this.submissionKey(submissionId))) ?? undefined;
+  }
+
+  /** Free the user's slot, only if this registration still holds it. */
+  async releaseInFlight(record: RegistrationRecord): Promise<void> {
+    await this.redis.eval(
+      DELETE_IF_EQUAL,
+      1,
+      this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
+      record.registrationId,
+    );
+  }
+
+  async ping(): Promise<boolean> {
+    return (await this.redis.ping().catch(() => 'down')) === 'PONG';
+  }
+}

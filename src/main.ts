@@ -1,0 +1,200 @@
+import { readFile } from 'node:fs/promises';
+import { text } from 'node:stream/consumers';
+import { createListenerApp } from './app/listener-app.ts';
+import { createProducerFromConfig } from './app/producer-app.ts';
+import { connectRedis } from './app/redis.ts';
+import { createWorkerApp } from './app/worker-app.ts';
+import { loadConfig } from './lib/config.ts';
+import { ValidationError, isWorkerError } from './lib/errors.ts';
+import { createLogger, type Logger } from './lib/logger.ts';
+import { Metrics } from './lib/metrics.ts';
+
+/**
+ * The CLI, and the only module that reads the environment, listens on ports and handles
+ * signals. Everything it starts is a factory taking parsed config.
+ */
+
+const usage = `usage: esign-worker <command>
+
+  worker            run every step processor (metrics on METRICS_PORT)
+  listener          take Esign callbacks on CALLBACK_PORT (+ /metrics /healthz /readyz)
+  start             worker and listener in one process
+  sandbox           run the Esign simulator on SANDBOX_PORT
+  enqueue <file|->  enqueue a registration (JSON); prints its registrationId
+  status <id>       print a registration as JSON (PII left out)
+  demo [count]      sandbox + worker + listener + synthetic users, with a summary
+
+Configuration comes from environment variables: see README.md.`;
+
+type Closer = () => Promise<void>;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const env = process.env;
+  switch (command) {
+    case 'worker':
+    case 'listener':
+    case 'start':
+      return serve(command);
+    case 'sandbox':
+      return sandbox();
+    case 'enqueue':
+      return enqueue(args[0]);
+    case 'status':
+      return status(args[0]);
+    case 'demo': {
+      const { runDemo } = await import('./demo/run.ts');
+      return runDemo({
+        env,
+        count: args[0] === undefined ? undefined : Number(args[0]),
+        out: process.stdout,
+      });
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(usage);
+      return command === undefined ? 2 : 0;
+    default:
+      console.error(`unknown command "${command}"\n\n${usage}`);
+      return 2;
+  }
+}
+
+async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> {
+  const needsWorker = command !== 'listener';
+  const needsListener = command !== 'worker';
+  const config = loadConfig(process.env, [
+    'common',
+    'pipeline',
+    ...(needsWorker ? (['esign'] as const) : []),
+    ...(needsListener ? (['listener'] as const) : []),
+  ]);
+  const logger = createLogger({ level: config.common.LOG_LEVEL });
+  const metrics = new Metrics();
+  const closers: Closer[] = [];
+
+  if (needsListener) {
+    const listener = createListenerApp(
+      config as Parameters<typeof createListenerApp>[0],
+      logger,
+      metrics,
+    );
+    const { url } = await listener.http.listen(
+      config.listener.CALLBACK_PORT,
+      config.listener.CALLBACK_HOST,
+    );
+    logger.info({ url, path: config.listener.CALLBACK_PATH }, 'listener ready');
+    closers.push(() => listener.close()); // first: stop taking callbacks
+  }
+  if (needsWorker) {
+    const worker = createWorkerApp(
+      config as Parameters<typeof createWorkerApp>[0],
+      logger,
+      metrics,
+    );
+    if (!needsListener) {
+      const { url } = await worker.metricsServer.listen(config.pipeline.METRICS_PORT, '0.0.0.0');
+      logger.info({ url }, 'metrics ready');
+      closers.push(() => worker.metricsServer.close());
+    }
+    logger.info({ prefix: config.common.QUEUE_PREFIX }, 'worker ready');
+    closers.unshift(() => worker.close());
+    // The listener stops before the workers: reorder so callbacks stop first.
+    closers.reverse();
+  }
+  await untilSignal(logger, closers);
+  return 0;
+}
+
+async function sandbox(): Promise<number> {
+  const config = loadConfig(process.env, ['common', 'sandbox']);
+  const logger = createLogger({ level: config.common.LOG_LEVEL });
+  const { startSandbox } = await import('./sandbox/index.ts');
+  const { sandboxOptionsFromConfig } = await import('./sandbox/from-config.ts');
+  const running = await startSandbox({ ...sandboxOptionsFromConfig(config.sandbox), logger });
+  logger.info({ url: running.url }, 'sandbox ready');
+  await untilSignal(logger, [() => running.close()]);
+  return 0;
+}
+
+async function enqueue(source: string | undefined): Promise<number> {
+  if (!source) {
+    console.error('usage: esign-worker enqueue <file.json | ->');
+    return 2;
+  }
+  const raw = source === '-' ? await text(process.stdin) : await readFile(source, 'utf8');
+  let request: unknown;
+  try {
+    request = JSON.parse(raw);
+  } catch {
+    console.error('The registration request is not valid JSON.');
+    return 1;
+  }
+  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
+  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name: 'esign-enqueue' });
+  const producer = createProducerFromConfig(config, redis);
+  try {
+    const outcome = await producer.enqueueRegistration(request);
+    console.log(outcome.registrationId);
+    return 0;
+  } finally {
+    await producer.close();
+    await redis.quit();
+  }
+}
+
+async function status(id: string | undefined): Promise<number> {
+  if (!id) {
+    console.error('usage: esign-worker status <registrationId>');
+    return 2;
+  }
+  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
+  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name: 'esign-status' });
+  const producer = createProducerFromConfig(config, redis);
+  try {
+    const view = await producer.getRegistration(id);
+    if (!view) {
+      console.error(`registration ${id} does not exist`);
+      return 1;
+    }
+    console.log(JSON.stringify(view, null, 2));
+    return 0;
+  } finally {
+    await producer.close();
+    await redis.quit();
+  }
+}
+
+/** SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. */
+function untilSignal(logger: Logger, closers: Closer[]): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      void (async () => {
+        for (const close of closers)
+          await close().catch((error: unknown) =>
+            logger.error({ err: error }, 'shutdown step failed'),
+          );
+        logger.info('stopped');
+        resolve();
+      })();
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof ValidationError) console.error(error.message);
+    else if (isWorkerError(error)) console.error(`${error.code}: ${error.message}`);
+    else console.error(error);
+    process.exit(error instanceof ValidationError || isWorkerError(error) ? 1 : 70);
+  },
+);

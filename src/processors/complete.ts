@@ -1,0 +1,73 @@
+import type { SubmissionState } from '../lib/esign/schemas.ts';
+import { isTerminal, statusRank, type RegistrationStatus } from '../lib/registration/record.ts';
+import type { CompleteJobData } from '../queues/jobs.ts';
+import { done, type StepContext, type StepOutcome } from './context.ts';
+import { finish, settle } from './finish.ts';
+import { advance } from './record-helpers.ts';
+
+/**
+ * Apply what Esign reported (by callback or poll) or our own timeout. Statuses only move
+ * forward: a late or duplicate report changes nothing. PARTIALLY_COMPLETED + VALID is
+ * progress; COMPLETED and ERROR end the registration.
+ */
+export async function complete(data: CompleteJobData, ctx: StepContext): Promise<StepOutcome> {
+  const record = await ctx.store.require(data.registrationId);
+  if (isTerminal(record.status)) {
+    await settle(ctx, record); // finishes an earlier run that stopped half-way
+    return done;
+  }
+  if (data.timedOut) {
+    await finish(ctx, record.registrationId, { status: 'TIMED_OUT', source: data.source });
+    return done;
+  }
+  const state = data.state;
+  if (!state) return done;
+
+  if (state.submissionId !== record.submission?.submissionId) {
+    // A report on a submission we replaced (expired URLs): not ours any more.
+    ctx.logger.warn(
+      { registrationId: record.registrationId, submissionId: state.submissionId },
+      'report for a replaced submission ignored',
+    );
+    return done;
+  }
+
+  if (state.status === 'COMPLETED' || state.status === 'ERROR') {
+    await finish(ctx, record.registrationId, { status: state.status, source: data.source, state });
+    return done;
+  }
+
+  const status = progressStatus(state);
+  if (status && statusRank(status) > statusRank(record.status)) {
+    await ctx.store.update(record.registrationId, (current) => {
+      if (statusRank(status) <= statusRank(current.status)) return undefined;
+      current.lastState = state;
+      advance(current, status, ctx.now(), data.source);
+      const entry = current.history.at(-1);
+      if (entry)
+        Object.assign(entry, {
+          result: state.result ?? null,
+          reasonCode: state.reasonCode ?? null,
+        });
+      return current;
+    });
+    ctx.logger.info(
+      { registrationId: record.registrationId, status, result: state.result, source: data.source },
+      'registration progressed',
+    );
+  }
+  return done;
+}
+
+function progressStatus(state: SubmissionState): RegistrationStatus | undefined {
+  switch (state.status) {
+    case 'IN_PROGRESS':
+      return 'IN_PROGRESS';
+    case 'PARTIALLY_COMPLETED':
+      return 'PARTIALLY_COMPLETED';
+    case 'INITIATED':
+    case 'COMPLETED':
+    case 'ERROR':
+      return undefined;
+  }
+}

@@ -1,0 +1,109 @@
+import type { ConfirmMetadata } from '../lib/esign/schemas.ts';
+import { isWorkerError } from '../lib/errors.ts';
+import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
+import { jobIds, type StepJobData } from '../queues/jobs.ts';
+import type { RegistrationRequest } from '../queues/request-schema.ts';
+import { done, then, type StepContext, type StepOutcome } from './context.ts';
+import { advance, openRequest, partnerUser } from './record-helpers.ts';
+
+/**
+ * Step 4: confirm with the user's details, then schedule the fallback poll.
+ *
+ * Confirm must reach Esign once. The record marks `confirmingAt` before the call; a re-run
+ * that finds it without `confirmedAt` cannot know whether the first call arrived, so it asks
+ * Esign (the poll API) whether our submission has left INITIATED before sending again.
+ */
+export async function confirm(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
+  let record = await ctx.store.require(data.registrationId);
+  if (isTerminal(record.status)) return done;
+  const { registrationId } = record;
+  const submission = record.submission;
+  if (
+    !submission ||
+    !submission.documents.KTP.uploadedAt ||
+    !submission.documents.SELFIE.uploadedAt
+  )
+    return then({
+      step: 'upload',
+      jobId: jobIds.step('upload', registrationId, record.generation),
+      data: { registrationId },
+    });
+
+  if (!record.confirmedAt) {
+    const alreadySent = record.confirmingAt !== undefined && (await reachedEsign(ctx, record));
+    if (!alreadySent) {
+      await ctx.store.update(registrationId, (current) => {
+        current.confirmingAt = ctx.now();
+        return current;
+      });
+      await sendConfirm(ctx, record, submission.submissionId);
+    }
+    const pollJobId = jobIds.poll(registrationId, record.generation, 1);
+    record = await ctx.store.update(registrationId, (current) => {
+      if (current.confirmedAt) return undefined;
+      current.confirmedAt = ctx.now();
+      if (!isTerminal(current.status)) current.pollJobId = pollJobId;
+      return advance(current, 'CONFIRMED', current.confirmedAt);
+    });
+    ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');
+  }
+
+  // A callback may already have ended it while the confirm answer was on its way.
+  if (isTerminal(record.status)) return done;
+  return then({
+    step: 'poll',
+    jobId: jobIds.poll(registrationId, record.generation, 1),
+    data: { registrationId, attempt: 1 },
+    delayMs: Math.max(
+      0,
+      (record.confirmedAt ?? ctx.now()) + ctx.settings.callbackTimeoutMs - ctx.now(),
+    ),
+  });
+}
+
+async function sendConfirm(
+  ctx: StepContext,
+  record: RegistrationRecord,
+  submissionId: string,
+): Promise<void> {
+  const metadata = confirmMetadata(openRequest(ctx, record));
+  try {
+    await ctx.esign.confirmUpload(partnerUser(record), submissionId, metadata, ctx.signal);
+  } catch (error) {
+    // Undocumented, so we accept it if Esign ever says it: the earlier call did arrive.
+    const already =
+      isWorkerError(error) &&
+      error.esignErrors.some((entry) => entry.cause === 'SUBMISSION_ALREADY_CONFIRMED');
+    if (!already) throw error;
+  }
+}
+
+/** Did an earlier, interrupted confirm arrive? Our submission is past INITIATED if so. */
+async function reachedEsign(ctx: StepContext, record: RegistrationRecord): Promise<boolean> {
+  try {
+    const state = await ctx.esign.getSubmission(partnerUser(record), ctx.signal);
+    return state.submissionId === record.submission?.submissionId && state.status !== 'INITIATED';
+  } catch (error) {
+    if (isWorkerError(error) && error.httpStatus === 404) return false;
+    throw error;
+  }
+}
+
+export function confirmMetadata(request: RegistrationRequest): ConfirmMetadata {
+  const { name, nik, dateOfBirth, email, phoneNumber, dataVerification } = request.userDetails;
+  return {
+    userDetails: {
+      name,
+      nik,
+      dateOfBirth,
+      ...(email !== undefined && { email }),
+      ...(phoneNumber !== undefined && { phoneNumber }),
+      dataVerification: Object.fromEntries(
+        Object.entries(dataVerification).filter(([, value]) => value !== undefined),
+      ) as ConfirmMetadata['userDetails']['dataVerification'],
+    },
+    ...(request.userLocale !== undefined && { userLocale: request.userLocale }),
+    consentData: request.consentData,
+    additionalData: request.additionalData ?? {},
+  };
+}

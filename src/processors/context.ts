@@ -1,0 +1,56 @@
+import type { EsignClient } from '../lib/esign/types.ts';
+import type { ImagePolicy } from '../lib/images/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { PiiCipher } from '../lib/pii-cipher.ts';
+import type { RegistrationResult } from '../lib/registration/record.ts';
+import type { RegistrationStore } from '../lib/registration/store.ts';
+import type { JobData, StepName } from '../queues/jobs.ts';
+
+/** Tunables the steps need (from PipelineConfig; see README "Configuration"). */
+export interface StepSettings {
+  maxReinitiations: number;
+  callbackTimeoutMs: number;
+  pollIntervalMs: number;
+  pollMaxIntervalMs: number;
+  pollGiveUpMs: number;
+}
+
+/**
+ * Everything a step may use. Processors never touch bullmq, ioredis or undici: they read and
+ * write the record through `store`, talk to Esign through `esign`, and say what comes next
+ * by returning a StepOutcome.
+ */
+export interface StepContext {
+  esign: EsignClient;
+  store: RegistrationStore;
+  cipher: PiiCipher;
+  images: ImagePolicy;
+  settings: StepSettings;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+  signal: AbortSignal;
+  /** Put a terminal result on the results queue, once per registration. */
+  publishResult(result: RegistrationResult): Promise<void>;
+  /** Remove a waiting/delayed job if it is still there (e.g. the pending poll). */
+  cancelJob(step: StepName, jobId: string): Promise<void>;
+}
+
+export interface NextJob<S extends StepName = StepName> {
+  step: S;
+  jobId: string;
+  data: JobData<S>;
+  delayMs?: number | undefined;
+}
+
+/** What a step asks for next: zero or more jobs. The adapter enqueues them. */
+export interface StepOutcome {
+  next: NextJob[];
+}
+
+export const done: StepOutcome = { next: [] };
+
+export function then(...jobs: NextJob[]): StepOutcome {
+  return { next: jobs };
+}

@@ -1,0 +1,35 @@
+import type { PartnerUser } from '../lib/esign/types.ts';
+import { permanent } from '../lib/errors.ts';
+import {
+  statusRank,
+  type RegistrationRecord,
+  type RegistrationStatus,
+  type ResultSource,
+} from '../lib/registration/record.ts';
+import type { RegistrationRequest } from '../queues/request-schema.ts';
+import type { StepContext } from './context.ts';
+
+export function partnerUser(record: RegistrationRecord): PartnerUser {
+  return { userId: record.partnerUserId, userIdType: record.partnerUserIdType };
+}
+
+/** The sealed request (PII): only the steps that send it open it, and only in memory. */
+export function openRequest(ctx: StepContext, record: RegistrationRecord): RegistrationRequest {
+  if (!record.sealedRequest)
+    throw permanent('INTERNAL', `registration ${record.registrationId} has no request left`);
+  return JSON.parse(ctx.cipher.open(record.sealedRequest)) as RegistrationRequest;
+}
+
+/** Move the status forward only; record the step in the history when it moved. */
+export function advance(
+  record: RegistrationRecord,
+  status: RegistrationStatus,
+  at: number,
+  source: ResultSource = 'worker',
+): RegistrationRecord {
+  if (statusRank(status) > statusRank(record.status)) {
+    record.status = status;
+    record.history.push({ status, at, source });
+  }
+  return record;
+}

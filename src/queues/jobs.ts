@@ -1,0 +1,59 @@
+import type { SubmissionState } from '../lib/esign/schemas.ts';
+import type { ResultSource } from '../lib/registration/record.ts';
+
+/** The step queues, in flow order, and the outbound results queue. */
+export const stepNames = ['initiate', 'upload', 'confirm', 'poll', 'complete'] as const;
+export type StepName = (typeof stepNames)[number];
+export const RESULTS_QUEUE = 'results';
+
+/** Step jobs carry only a pointer: the record holds everything else. */
+export interface StepJobData {
+  registrationId: string;
+}
+
+/** A completion: what Esign reported (callback or poll), or our own timeout. */
+export interface CompleteJobData {
+  registrationId: string;
+  source: ResultSource;
+  state?: SubmissionState | undefined;
+  timedOut?: boolean | undefined;
+}
+
+/** Polls count their attempt, so the next poll's id is deterministic too. */
+export interface PollJobData extends StepJobData {
+  attempt: number;
+}
+
+export type JobData<S extends StepName> = S extends 'complete'
+  ? CompleteJobData
+  : S extends 'poll'
+    ? PollJobData
+    : StepJobData;
+
+/**
+ * Deterministic job ids, so a replayed enqueue is a no-op. `generation` counts new
+ * submissions after expired upload URLs, so a re-initiation gets fresh ids. BullMQ forbids
+ * ":" in ids, hence "-".
+ */
+export const jobIds = {
+  step(
+    step: 'initiate' | 'upload' | 'confirm',
+    registrationId: string,
+    generation: number,
+  ): string {
+    return `${registrationId}-${step}-g${generation}`;
+  },
+  poll(registrationId: string, generation: number, attempt: number): string {
+    return `${registrationId}-poll-g${generation}-${attempt}`;
+  },
+  /** The documented idempotency triple: one completion per (submissionId, status, result). */
+  completion(state: SubmissionState): string {
+    return `${state.submissionId}-${state.status}-${state.result ?? 'NONE'}`;
+  },
+  timeout(registrationId: string, generation: number): string {
+    return `${registrationId}-timeout-g${generation}`;
+  },
+  result(registrationId: string): string {
+    return `${registrationId}-result`;
+  },
+};

@@ -1,0 +1,143 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EsignClient } from '../lib/esign/types.ts';
+import type { ImagePolicy } from '../lib/images/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { PiiCipher } from '../lib/pii-cipher.ts';
+import type { RegistrationStore } from '../lib/registration/store.ts';
+import { complete } from '../processors/complete.ts';
+import { confirm } from '../processors/confirm.ts';
+import type { StepContext, StepSettings } from '../processors/context.ts';
+import { finish } from '../processors/finish.ts';
+import { initiate } from '../processors/initiate.ts';
+import { poll } from '../processors/poll.ts';
+import { upload } from '../processors/upload.ts';
+import { jobIds, type StepName } from './jobs.ts';
+import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
+import { startStepWorker } from './step-worker.ts';
+
+export interface PipelineDeps {
+  redis: Redis;
+  prefix: string;
+  esign: EsignClient;
+  store: RegistrationStore;
+  cipher: PiiCipher;
+  images: ImagePolicy;
+  settings: StepSettings;
+  retry: RetrySettings;
+  concurrency: Record<StepName, number>;
+  /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
+  ratePerSecond: number;
+  metrics: Metrics;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface Pipeline {
+  queues: PipelineQueues;
+  workers: Worker[];
+  /** Stop taking jobs, let active ones finish (bounded), close connections. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+/** Start a worker for every step, all sharing one context factory. */
+export function startPipeline(deps: PipelineDeps): Pipeline {
+  const queues = createQueues(deps.redis, deps.prefix, deps.retry);
+  const now = deps.now ?? Date.now;
+  const context = (signal: AbortSignal): StepContext => ({
+    esign: deps.esign,
+    store: deps.store,
+    cipher: deps.cipher,
+    images: deps.images,
+    settings: deps.settings,
+    logger: deps.logger,
+    metrics: deps.metrics,
+    now,
+    signal,
+    async publishResult(result) {
+      await queues.results.add('result', result, { jobId: jobIds.result(result.registrationId) });
+    },
+    async cancelJob(step, jobId) {
+      // A job that is running cannot be removed; it then finds the record terminal and stops.
+      await queues.steps[step].remove(jobId).catch(() => 0);
+    },
+  });
+  const onFinalFailure = async (
+    registrationId: string,
+    error: { code: string; message: string },
+  ) => {
+    await finish(context(new AbortController().signal), registrationId, {
+      status: 'FAILED',
+      source: 'worker',
+      error: { code: error.code, message: error.message },
+    }).catch((cause: unknown) =>
+      deps.logger.error({ registrationId, err: cause }, 'could not record the failure'),
+    );
+  };
+  const common = {
+    context,
+    queues: queues.steps,
+    connection: deps.redis,
+    prefix: deps.prefix,
+    metrics: deps.metrics,
+    logger: deps.logger,
+    onFinalFailure,
+  };
+  const esignRate = deps.ratePerSecond;
+  const workers = [
+    startStepWorker({
+      ...common,
+      step: 'initiate',
+      process: initiate,
+      concurrency: deps.concurrency.initiate,
+      ratePerSecond: esignRate,
+    }),
+    startStepWorker({
+      ...common,
+      step: 'upload',
+      process: upload,
+      concurrency: deps.concurrency.upload,
+      ratePerSecond: 0,
+    }),
+    startStepWorker({
+      ...common,
+      step: 'confirm',
+      process: confirm,
+      concurrency: deps.concurrency.confirm,
+      ratePerSecond: esignRate,
+    }),
+    startStepWorker({
+      ...common,
+      step: 'poll',
+      process: poll,
+      concurrency: deps.concurrency.poll,
+      ratePerSecond: esignRate,
+    }),
+    startStepWorker({
+      ...common,
+      step: 'complete',
+      process: complete,
+      concurrency: deps.concurrency.complete,
+      ratePerSecond: 0,
+    }),
+  ];
+
+  return {
+    queues,
+    workers,
+    async close(timeoutMs = 30_000) {
+      // Graceful first: active jobs finish. Past the timeout, force: BullMQ's lock expiry
+      // hands any unfinished job to another worker, and every step is safe to run twice.
+      const graceful = Promise.all(workers.map((worker) => worker.close()));
+      const timer = new Promise<'timeout'>((resolve) =>
+        setTimeout(resolve, timeoutMs, 'timeout').unref(),
+      );
+      if ((await Promise.race([graceful, timer])) === 'timeout') {
+        deps.logger.warn({ timeoutMs }, 'shutdown timeout: closing workers forcibly');
+        await Promise.all(workers.map((worker) => worker.close(true)));
+      }
+      await queues.close();
+    },
+  };
+}

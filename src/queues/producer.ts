@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
+import { checkImageSources, type ImagePolicy } from '../lib/images/index.ts';
+import type { PiiCipher } from '../lib/pii-cipher.ts';
+import type { RegistrationRecord } from '../lib/registration/record.ts';
+import { RegistrationStore } from '../lib/registration/store.ts';
+import { jobIds } from './jobs.ts';
+import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
+import { registrationRequestSchema } from './request-schema.ts';
+import { toView, type RegistrationView } from './view.ts';
+
+export interface ProducerOptions {
+  redis: Redis;
+  /** QUEUE_PREFIX: must match the workers'. */
+  prefix: string;
+  cipher: PiiCipher;
+  images: ImagePolicy;
+  /** ESIGN_PARTNER_USER_ID_TYPE, used when a request names none. */
+  defaultPartnerUserIdType: string;
+  retry: RetrySettings;
+  /** How long finished records are kept (default 30 days). */
+  retentionMs?: number;
+  now?: () => number;
+}
+
+export interface EnqueueOutcome {
+  registrationId: string;
+  /** false when this registrationId already existed: nothing new was started. */
+  created: boolean;
+  status: RegistrationRecord['status'];
+}
+
+export interface Producer {
+  /**
+   * Validate and enqueue a registration. Invalid input → ValidationError listing every
+   * problem, and nothing is written. An existing registrationId returns that registration.
+   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT.
+   */
+  enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
+  /** The record with PII left out, or undefined. */
+  getRegistration(registrationId: string): Promise<RegistrationView | undefined>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+export function createProducer(options: ProducerOptions): Producer {
+  const now = options.now ?? Date.now;
+  const store = new RegistrationStore({
+    redis: options.redis,
+    prefix: options.prefix,
+    retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+    now,
+  });
+  let queues: PipelineQueues | undefined;
+  const initiateQueue = () => {
+    queues ??= createQueues(options.redis, options.prefix, options.retry);
+    return queues.steps.initiate;
+  };
+
+  return {
+    async enqueueRegistration(input) {
+      const parsed = registrationRequestSchema.safeParse(input);
+      if (!parsed.success)
+        throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
+      const request = parsed.data;
+      const imageProblems = await checkImageSources(request.images, options.images);
+      if (imageProblems.length > 0)
+        throw new ValidationError('The registration request', imageProblems);
+
+      const registrationId = request.registrationId ?? randomUUID();
+      const at = now();
+      const record: RegistrationRecord = {
+        registrationId,
+        partnerUserId: request.partnerUserId,
+        partnerUserIdType: request.partnerUserIdType ?? options.defaultPartnerUserIdType,
+        status: 'QUEUED',
+        version: 0,
+        enqueuedAt: at,
+        updatedAt: at,
+        generation: 0,
+        previousSubmissionIds: [],
+        pollAttempts: 0,
+        history: [{ status: 'QUEUED', at, source: 'worker' }],
+        sealedRequest: options.cipher.seal(JSON.stringify({ ...request, registrationId })),
+        imageKinds: {
+          ktp: sourceKind(request.images.ktp),
+          selfie: sourceKind(request.images.selfie),
+        },
+      };
+      const outcome = await store.create(record);
+      if (outcome.kind === 'in-flight')
+        throw permanent(
+          'REGISTRATION_IN_FLIGHT',
+          `partner user already has registration ${outcome.registrationId} in flight; ` +
+            'Esign answers polls per user, so one registration per user runs at a time',
+        );
+      const current = outcome.kind === 'created' ? record : await store.require(registrationId);
+      // Also for an existing one: a crash between create and add must not strand it.
+      if (current.status === 'QUEUED')
+        await initiateQueue().add(
+          'initiate',
+          { registrationId },
+          { jobId: jobIds.step('initiate', registrationId, 0) },
+        );
+      return { registrationId, created: outcome.kind === 'created', status: current.status };
+    },
+
+    async getRegistration(registrationId) {
+      const record = await store.get(registrationId);
+      return record ? toView(record) : undefined;
+    },
+
+    async close() {
+      await queues?.close();
+    },
+  };
+}
+
+function sourceKind(source: object): string {
+  return Object.keys(source)[0] ?? 'unknown';
+}

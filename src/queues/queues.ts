@@ -1,0 +1,56 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RESULTS_QUEUE, stepNames, type StepName } from './jobs.ts';
+
+export interface RetrySettings {
+  attempts: number;
+  backoffMs: number;
+}
+
+/**
+ * Retries: exponential backoff with jitter, so a burst of failures does not come back as a
+ * burst. Finished jobs are kept a day (a replayed enqueue with the same id stays a no-op
+ * meanwhile); the record, not the job id, prevents duplicates beyond that.
+ */
+export function stepJobOptions(retry: RetrySettings): JobsOptions {
+  return {
+    attempts: retry.attempts,
+    backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
+    removeOnComplete: { age: 24 * 3600, count: 100_000 },
+    removeOnFail: { age: 14 * 24 * 3600 },
+  };
+}
+
+export type StepQueues = Record<StepName, Queue>;
+
+export interface PipelineQueues {
+  steps: StepQueues;
+  results: Queue;
+  close(): Promise<void>;
+}
+
+export function createQueues(
+  connection: Redis,
+  prefix: string,
+  retry: RetrySettings,
+): PipelineQueues {
+  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry) };
+  const steps = Object.fromEntries(
+    stepNames.map((name) => [name, new Queue(name, options)]),
+  ) as StepQueues;
+  const results = new Queue(RESULTS_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: {
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    },
+  });
+  return {
+    steps,
+    results,
+    async close() {
+      await Promise.all([...Object.values(steps), results].map((queue) => queue.close()));
+    },
+  };
+}

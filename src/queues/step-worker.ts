@@ -1,0 +1,83 @@
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { toWorkerError, type WorkerError } from '../lib/errors.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { StepContext, StepOutcome } from '../processors/context.ts';
+import type { JobData, StepName } from './jobs.ts';
+import type { StepQueues } from './queues.ts';
+
+export interface StepWorkerOptions<S extends StepName> {
+  step: S;
+  process: (data: JobData<S>, ctx: StepContext) => Promise<StepOutcome>;
+  context: (signal: AbortSignal) => StepContext;
+  queues: StepQueues;
+  connection: Redis;
+  prefix: string;
+  concurrency: number;
+  /** Jobs per second across all workers of this queue; 0 = unlimited. */
+  ratePerSecond: number;
+  metrics: Metrics;
+  logger: Logger;
+  /** Called once a registration's step has failed for good (permanent, or out of attempts). */
+  onFinalFailure: (registrationId: string, error: WorkerError) => Promise<void>;
+}
+
+/**
+ * The one place that maps processors onto BullMQ: enqueue what the processor asks for next
+ * (deterministic ids make a replay a no-op), classify failures (permanent → no retry), turn
+ * a 429 into a queue-wide pause for its Retry-After, and count everything.
+ */
+export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S>): Worker {
+  const { step, metrics, logger } = options;
+  const worker: Worker = new Worker(
+    step,
+    async (job: Job<JobData<S>>, _token?: string, signal?: AbortSignal) => {
+      const stop = metrics.jobDuration.startTimer({ queue: step });
+      const ctx = options.context(signal ?? new AbortController().signal);
+      try {
+        const outcome = await options.process(job.data, ctx);
+        for (const next of outcome.next)
+          await options.queues[next.step].add(next.step, next.data, {
+            jobId: next.jobId,
+            ...(next.delayMs !== undefined && next.delayMs > 0 && { delay: next.delayMs }),
+          });
+        metrics.jobs.inc({ queue: step, outcome: 'completed' });
+      } catch (raw) {
+        const error = toWorkerError(raw);
+        metrics.jobErrors.inc({ queue: step, code: error.code });
+        const registrationId = job.data.registrationId;
+        if (error.code === 'ESIGN_RATE_LIMITED') {
+          // The whole queue waits, not just this job: Esign asked every caller to slow down.
+          const waitMs = error.retryAfterMs ?? 1_000;
+          logger.warn({ queue: step, registrationId, waitMs }, 'rate limited by Esign');
+          await worker.rateLimit(waitMs);
+          metrics.jobs.inc({ queue: step, outcome: 'retried' });
+          throw Worker.RateLimitError();
+        }
+        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (!error.retryable || lastAttempt) {
+          logger.error({ queue: step, registrationId, err: error }, 'step failed for good');
+          metrics.jobs.inc({ queue: step, outcome: 'failed' });
+          await options.onFinalFailure(registrationId, error);
+          throw new UnrecoverableError(`${error.code}: ${error.message}`);
+        }
+        logger.warn({ queue: step, registrationId, err: error }, 'step failed, will retry');
+        metrics.jobs.inc({ queue: step, outcome: 'retried' });
+        throw error;
+      } finally {
+        stop();
+      }
+    },
+    {
+      connection: options.connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      ...(options.ratePerSecond > 0 && {
+        limiter: { max: options.ratePerSecond, duration: 1_000 },
+      }),
+    },
+  );
+  worker.on('error', (error) => logger.error({ queue: step, err: error }, 'worker error'));
+  return worker;
+}
