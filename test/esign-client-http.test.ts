@@ -13,7 +13,7 @@ import { isWorkerError, type WorkerError } from '../src/lib/errors.ts';
 import { parseRetryAfter } from '../src/lib/esign/classify.ts';
 import { createEsignClient } from '../src/lib/esign/client.ts';
 import type { EsignClient, PartnerUser } from '../src/lib/esign/types.ts';
-import { silentLogger } from '../src/lib/logger.ts';
+import { createLogger, type Logger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
@@ -79,6 +79,8 @@ describe('Esign client over real HTTP (classification, headers, metrics)', () =>
   let redis: Redis;
   let metrics: Metrics;
   let client: EsignClient;
+  let logged: string[];
+  let logger: Logger;
 
   function config(overrides: Partial<EsignConfig> = {}): EsignConfig {
     return {
@@ -102,7 +104,7 @@ describe('Esign client over real HTTP (classification, headers, metrics)', () =>
       config: config(overrides),
       redis,
       keyPrefix: prefix,
-      logger: silentLogger(),
+      logger,
       metrics,
     });
   }
@@ -135,6 +137,11 @@ describe('Esign client over real HTTP (classification, headers, metrics)', () =>
     prefix = uniquePrefix('client-http');
     redis = connect();
     metrics = new Metrics({ defaultMetrics: false });
+    logged = [];
+    logger = createLogger({
+      level: 'trace',
+      destination: { write: (line: string) => logged.push(line) },
+    });
     client = newClient();
   });
 
@@ -437,5 +444,44 @@ describe('Esign client over real HTTP (classification, headers, metrics)', () =>
     const error = await pending;
     expect(error.retryable).toBe(true);
     expect(error.code).toBe('ESIGN_NETWORK');
+  });
+
+  it('never logs or reports the token, credentials, user id or signed URLs', async () => {
+    const errors: WorkerError[] = [];
+    let rejections = 1;
+    handler = (_s, res) => {
+      if (rejections-- > 0)
+        json(res, 401, { success: false, errors: [{ code: '110', cause: 'UNAUTHORIZED' }] });
+      else json(res, 200, submissionBody);
+    };
+    await client.createSubmission(user);
+    handler = (_s, res) => json(res, 401, { success: false, errors: [] });
+    errors.push(await failure(client.createSubmission(user)));
+    handler = (_s, res) => {
+      res.writeHead(403);
+      res.end();
+    };
+    errors.push(
+      await failure(
+        client.uploadDocument(`${base}/b/k_KTP?X-Amz-Signature=sig-secret`, {
+          body: new Uint8Array([1]),
+          contentType: 'image/jpeg',
+        }),
+      ),
+    );
+    handler = (_s, res) =>
+      json(res, 200, { success: true, data: { submissionId: 'user-12345', status: 42 } });
+    errors.push(await failure(client.getSubmission(user)));
+
+    expect(logged.length).toBeGreaterThan(0);
+    const text = [...logged, ...errors.map((e) => JSON.stringify(e) + e.message)].join('\n');
+    for (const secret of [
+      secretToken,
+      'client-id-value',
+      'pass-key-value',
+      'user-12345',
+      'sig-secret',
+    ])
+      expect(text).not.toContain(secret);
   });
 });
