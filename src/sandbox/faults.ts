@@ -1,0 +1,188 @@
+import { z } from 'zod';
+import type { EndpointCounters, SandboxEndpoint, SandboxFaults } from './types.ts';
+
+/**
+ * Fault injection: the settings, their validation (shared by the start options, the
+ * SANDBOX_FAULTS variable and `PUT /__sandbox/faults`), and the decisions taken per call.
+ * Rates draw from a seeded PRNG so a run can be reproduced; one-shot counters are exact.
+ */
+
+const rate = z.number().min(0).max(1);
+const count = z.number().int().min(0);
+const counters = z
+  .object({
+    token: count,
+    create_submission: count,
+    upload: count,
+    confirm: count,
+    get_submission: count,
+  })
+  .partial()
+  .strict();
+
+/** A partial SandboxFaults, as JSON; unknown keys are refused so a typo cannot pass silently. */
+export const sandboxFaultsSchema = z
+  .object({
+    latencyMs: count,
+    errorRate: rate,
+    rateLimitRate: rate,
+    retryAfterSeconds: count,
+    hangRate: rate,
+    failNext: counters,
+    rateLimitNext: counters,
+    hangNext: counters,
+    expireUrlsNext: count,
+    tokenTtlSeconds: count.nullable(),
+    callbackDropRate: rate,
+    callbackDuplicateRate: rate,
+    callbackDelayMs: count,
+    callbackReorder: z.boolean(),
+    dropCallbacksNext: count,
+    duplicateCallbacksNext: count,
+    seed: z.number().int(),
+  })
+  .partial()
+  .strict() satisfies z.ZodType<Partial<SandboxFaults>>;
+
+export function defaultFaults(): SandboxFaults {
+  return {
+    latencyMs: 0,
+    errorRate: 0,
+    rateLimitRate: 0,
+    retryAfterSeconds: 1,
+    hangRate: 0,
+    failNext: {},
+    rateLimitNext: {},
+    hangNext: {},
+    expireUrlsNext: 0,
+    tokenTtlSeconds: null,
+    callbackDropRate: 0,
+    callbackDuplicateRate: 0,
+    callbackDelayMs: 0,
+    callbackReorder: false,
+    dropCallbacksNext: 0,
+    duplicateCallbacksNext: 0,
+    seed: 1,
+  };
+}
+
+/** mulberry32: tiny, fast, good enough to make fault rates reproducible. */
+function prng(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** What to do with one incoming call before it reaches its handler. */
+export type CallFault =
+  { kind: 'none' } | { kind: 'fail' } | { kind: 'rate-limit' } | { kind: 'hang' };
+
+export interface CallbackPlan {
+  /** No callback at all for this submission. */
+  dropAll: boolean;
+  /** Every callback of this submission twice. */
+  duplicateAll: boolean;
+}
+
+export class FaultState {
+  private faults: SandboxFaults = defaultFaults();
+  private random: () => number = prng(1);
+
+  constructor(initial: Partial<SandboxFaults> = {}) {
+    this.merge(initial);
+  }
+
+  /** JSON-merge: scalars replace, counter maps merge per endpoint. */
+  merge(patch: Partial<SandboxFaults>): void {
+    const next: SandboxFaults = { ...this.faults };
+    for (const [key, value] of Object.entries(patch) as [keyof SandboxFaults, unknown][]) {
+      if (value === undefined) continue;
+      if (key === 'failNext' || key === 'rateLimitNext' || key === 'hangNext')
+        next[key] = { ...next[key], ...(value as EndpointCounters) };
+      else (next as unknown as Record<string, unknown>)[key] = value;
+    }
+    this.faults = next;
+    if (patch.seed !== undefined) this.random = prng(patch.seed);
+  }
+
+  current(): SandboxFaults {
+    const f = this.faults;
+    return {
+      ...f,
+      failNext: { ...f.failNext },
+      rateLimitNext: { ...f.rateLimitNext },
+      hangNext: { ...f.hangNext },
+    };
+  }
+
+  get latencyMs(): number {
+    return this.faults.latencyMs;
+  }
+
+  get retryAfterSeconds(): number {
+    return this.faults.retryAfterSeconds;
+  }
+
+  get tokenTtlOverride(): number | null {
+    return this.faults.tokenTtlSeconds;
+  }
+
+  get callbackDelayMs(): number {
+    return this.faults.callbackDelayMs;
+  }
+
+  get callbackReorder(): boolean {
+    return this.faults.callbackReorder;
+  }
+
+  /** One-shot counters first (tests rely on them exactly), then the rates. */
+  forCall(endpoint: SandboxEndpoint): CallFault {
+    if (this.take(this.faults.hangNext, endpoint)) return { kind: 'hang' };
+    if (this.take(this.faults.rateLimitNext, endpoint)) return { kind: 'rate-limit' };
+    if (this.take(this.faults.failNext, endpoint)) return { kind: 'fail' };
+    if (this.chance(this.faults.hangRate)) return { kind: 'hang' };
+    if (this.chance(this.faults.rateLimitRate)) return { kind: 'rate-limit' };
+    if (this.chance(this.faults.errorRate)) return { kind: 'fail' };
+    return { kind: 'none' };
+  }
+
+  /** Whether the submission being created gets already-expired upload URLs. */
+  takeExpiredUrls(): boolean {
+    if (this.faults.expireUrlsNext <= 0) return false;
+    this.faults.expireUrlsNext -= 1;
+    return true;
+  }
+
+  /** Decided once per confirmed submission. */
+  callbackPlan(): CallbackPlan {
+    const dropAll = this.faults.dropCallbacksNext > 0;
+    if (dropAll) this.faults.dropCallbacksNext -= 1;
+    const duplicateAll = !dropAll && this.faults.duplicateCallbacksNext > 0;
+    if (duplicateAll) this.faults.duplicateCallbacksNext -= 1;
+    return { dropAll, duplicateAll };
+  }
+
+  dropThisCallback(): boolean {
+    return this.chance(this.faults.callbackDropRate);
+  }
+
+  duplicateThisCallback(): boolean {
+    return this.chance(this.faults.callbackDuplicateRate);
+  }
+
+  private take(counters: EndpointCounters, endpoint: SandboxEndpoint): boolean {
+    const left = counters[endpoint] ?? 0;
+    if (left <= 0) return false;
+    counters[endpoint] = left - 1;
+    return true;
+  }
+
+  private chance(probability: number): boolean {
+    return probability > 0 && this.random() < probability;
+  }
+}

@@ -1,0 +1,107 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/**
+ * Small node:http helpers shared by the sandbox handlers: bounded body reading and the
+ * answer shapes (Esign's JSON error envelope, S3-style XML for storage).
+ */
+
+export const apiBodyLimit = 1024 * 1024;
+export const storageBodyLimit = 16 * 1024 * 1024;
+
+export class BodyTooLargeError extends Error {
+  constructor(limit: number) {
+    super(`request body exceeds ${limit} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
+ * The whole request body, refusing more than `limit` bytes. Every handler reads (or
+ * discards) the body so no connection is left with unread input.
+ */
+export function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    request.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(new BodyTooLargeError(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    request.on('error', (error) => {
+      if (!failed) {
+        failed = true;
+        reject(error);
+      }
+    });
+  });
+}
+
+export interface EsignErrorBody {
+  code: string;
+  cause: string;
+  entity?: string;
+}
+
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+/** Esign's error envelope: `{ success: false, errors: [{ code, cause }] }`, codes as strings. */
+export function sendEsignError(
+  response: ServerResponse,
+  status: number,
+  errors: readonly EsignErrorBody[],
+  extra: { headers?: Record<string, string>; data?: unknown } = {},
+): void {
+  const body: Record<string, unknown> = { success: false, errors };
+  if (extra.data !== undefined) body.data = extra.data;
+  sendJson(response, status, body, extra.headers);
+}
+
+/** An S3/OSS-style XML error, as object storage answers presigned-URL requests. */
+export function sendStorageError(
+  response: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
+  if (response.headersSent || response.destroyed) return;
+  const text = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>\n`;
+  response.writeHead(status, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+/** A single header value; repeated headers are joined by node, empty counts as absent. */
+export function header(request: IncomingMessage, name: string): string | undefined {
+  const value = request.headers[name];
+  const text = Array.isArray(value) ? value[0] : value;
+  return text === undefined || text.trim() === '' ? undefined : text.trim();
+}

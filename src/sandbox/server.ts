@@ -1,0 +1,206 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeIssues } from '../lib/errors.ts';
+import type { SandboxContext } from './context.ts';
+import {
+  handleConfirm,
+  handleCreateSubmission,
+  handleGetSubmission,
+  handleToken,
+} from './endpoints.ts';
+import { sandboxFaultsSchema } from './faults.ts';
+import {
+  apiBodyLimit,
+  BodyTooLargeError,
+  readBody,
+  sendEsignError,
+  sendJson,
+  sendStorageError,
+  storageBodyLimit,
+} from './http.ts';
+import { handleUpload, storagePrefix } from './storage.ts';
+import type { SandboxEndpoint, SandboxSnapshot } from './types.ts';
+
+/**
+ * Routing on node:http: the Esign token and API paths, the presigned storage, and the
+ * `/__sandbox/*` control paths. Faults and latency apply here, before any handler, as a
+ * gateway in front of the real service would. Unknown paths answer 404, known paths with
+ * the wrong method 405; a handler bug answers 500 and never takes the server down.
+ */
+
+type Route = { endpoint: SandboxEndpoint; method: string } | { control: string; method: string };
+
+const routes: Record<string, Route[]> = {
+  '/v1/esign/partner/authentication': [{ endpoint: 'token', method: 'GET' }],
+  '/esign-partner/v1/submissions/urls': [
+    { endpoint: 'create_submission', method: 'GET' },
+    { endpoint: 'confirm', method: 'PUT' },
+  ],
+  '/esign-partner/v1/submissions': [{ endpoint: 'get_submission', method: 'GET' }],
+  '/__sandbox/inspect': [{ control: 'inspect', method: 'GET' }],
+  '/__sandbox/faults': [{ control: 'faults', method: 'PUT' }],
+  '/__sandbox/revoke-tokens': [{ control: 'revoke', method: 'POST' }],
+};
+
+export interface SandboxControls {
+  inspect(): SandboxSnapshot;
+  revokeTokens(): void;
+}
+
+export interface SandboxServer {
+  server: Server;
+  /** Ends calls left hanging by a fault and pending latencies; the caller closes the server. */
+  abortPending: () => void;
+}
+
+export function createSandboxServer(
+  context: SandboxContext,
+  controls: SandboxControls,
+): SandboxServer {
+  const hanging = new Set<ServerResponse>();
+  const closing = new AbortController();
+
+  const server = createServer((request, response) => {
+    route(request, response).catch((error: unknown) => {
+      if (closing.signal.aborted) return;
+      context.logger.error({ err: error, path: pathOf(request) }, 'sandbox handler failed');
+      sendEsignError(response, 500, [{ code: '900', cause: 'GENERIC_SERVICE_ERROR' }]);
+    });
+  });
+
+  async function route(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://sandbox.invalid');
+    const path = url.pathname;
+    const candidates = path.startsWith(storagePrefix)
+      ? [{ endpoint: 'upload' as const, method: 'PUT' }]
+      : routes[path];
+    if (!candidates) {
+      request.resume();
+      return sendEsignError(response, 404, [{ code: '404', cause: 'NOT_FOUND' }]);
+    }
+    const matched = candidates.find((candidate) => candidate.method === request.method);
+    if (!matched) {
+      request.resume();
+      const allow = candidates.map((candidate) => candidate.method).join(', ');
+      return sendEsignError(response, 405, [{ code: '405', cause: 'METHOD_NOT_ALLOWED' }], {
+        headers: { allow },
+      });
+    }
+    if ('control' in matched) return control(matched.control, request, response);
+    const endpoint = matched.endpoint;
+    response.on('finish', () => context.recorder.call(endpoint, response.statusCode));
+
+    if (context.faults.latencyMs > 0)
+      await sleep(context.faults.latencyMs, undefined, { signal: closing.signal });
+    const fault = context.faults.forCall(endpoint);
+    if (fault.kind === 'hang') {
+      context.recorder.call(endpoint, 'hang');
+      request.resume();
+      hanging.add(response);
+      response.on('close', () => hanging.delete(response));
+      return;
+    }
+    if (fault.kind !== 'none') {
+      await readBody(request, endpoint === 'upload' ? storageBodyLimit : apiBodyLimit).catch(
+        () => undefined,
+      );
+      return sendFault(response, endpoint, fault.kind, context.faults.retryAfterSeconds);
+    }
+    if (endpoint === 'upload') {
+      return handleUpload(request, response, url, {
+        signer: context.signer,
+        store: context.store,
+        recordLeak: (leak) => context.recorder.leak(leak),
+        addBytes: (count) => context.recorder.bytes(count),
+      });
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(request, apiBodyLimit);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      return sendEsignError(response, 413, [{ code: '413', cause: 'REQUEST_BODY_TOO_LARGE' }], {
+        headers: { connection: 'close' },
+      });
+    }
+    switch (endpoint) {
+      case 'token':
+        return handleToken(request, response, context);
+      case 'create_submission':
+        return handleCreateSubmission(request, response, url, context);
+      case 'confirm':
+        return handleConfirm(request, response, body, context);
+      case 'get_submission':
+        return handleGetSubmission(request, response, context);
+    }
+  }
+
+  async function control(
+    name: string,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): Promise<void> {
+    let body: Buffer;
+    try {
+      body = await readBody(request, apiBodyLimit);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      return sendJson(response, 413, { error: 'body too large' }, { connection: 'close' });
+    }
+    if (name === 'inspect') return sendJson(response, 200, controls.inspect());
+    if (name === 'revoke') {
+      controls.revokeTokens();
+      return sendJson(response, 200, { revoked: true });
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(body.toString('utf8'));
+    } catch {
+      return sendJson(response, 400, { error: 'faults must be a JSON object' });
+    }
+    const parsed = sandboxFaultsSchema.safeParse(json);
+    if (!parsed.success)
+      return sendJson(response, 400, {
+        error: 'invalid faults',
+        problems: describeIssues(parsed.error.issues),
+      });
+    context.faults.merge(parsed.data);
+    sendJson(response, 200, { faults: context.faults.current() });
+  }
+
+  return {
+    server,
+    abortPending: () => {
+      closing.abort();
+      for (const response of hanging) response.destroy();
+      hanging.clear();
+    },
+  };
+}
+
+function sendFault(
+  response: ServerResponse,
+  endpoint: SandboxEndpoint,
+  kind: 'fail' | 'rate-limit',
+  retryAfterSeconds: number,
+): void {
+  const headers: Record<string, string> =
+    kind === 'rate-limit' ? { 'retry-after': String(retryAfterSeconds) } : {};
+  if (endpoint === 'upload') {
+    if (kind === 'fail')
+      return sendStorageError(
+        response,
+        500,
+        'InternalError',
+        'We encountered an internal error. Please try again.',
+      );
+    return sendStorageError(response, 429, 'SlowDown', 'Please reduce your request rate.', headers);
+  }
+  if (kind === 'fail')
+    return sendEsignError(response, 500, [{ code: '900', cause: 'GENERIC_SERVICE_ERROR' }]);
+  sendEsignError(response, 429, [{ code: '429', cause: 'TOO_MANY_REQUESTS' }], { headers });
+}
+
+function pathOf(request: IncomingMessage): string {
+  return (request.url ?? '/').split('?')[0] ?? '/';
+}

@@ -1,0 +1,160 @@
+import type { Logger } from '../lib/logger.ts';
+import type { EsignEndpoint } from '../lib/esign/types.ts';
+import type { CallbackAuthMode } from '../lib/config.ts';
+
+/**
+ * The sandbox's public shapes, in one place so every sandbox module (and the callers in
+ * tests, the demo and the CLI) agree on them. `index.ts` re-exports them.
+ */
+
+/** The endpoint names the sandbox counts calls for and keys its one-shot faults by. */
+export type SandboxEndpoint = EsignEndpoint;
+export const sandboxEndpoints: readonly SandboxEndpoint[] = [
+  'token',
+  'create_submission',
+  'upload',
+  'confirm',
+  'get_submission',
+];
+
+export type InvalidReason =
+  | 'DUKCAPIL_REJECTED'
+  | 'DUKCAPIL_SYSTEM_ERROR'
+  | 'DUKCAPIL_IRRETRIEVABLE_ERROR'
+  | 'EMAIL_HAS_BEEN_USED'
+  | 'PHONE_HAS_BEEN_USED'
+  | 'AETHER_VERIFICATION_FAILED'
+  | 'LIVENESS_CHECK_FAILED'
+  | 'FRAUD_REJECT'
+  | 'NOT_EKTP';
+
+/** How a confirmed submission ends; chosen by the NIK's last four digits (scenarios.ts). */
+export type ScenarioName =
+  | 'completed'
+  | 'completed-direct'
+  | `invalid-${InvalidReason}`
+  | 'invalid-undocumented'
+  | 'error'
+  | 'stuck';
+
+export type EndpointCounters = Partial<Record<SandboxEndpoint, number>>;
+
+export interface SandboxFaults {
+  /** Added before every API and storage answer. */
+  latencyMs: number;
+  /** Fraction (0..1) of calls answered 500 `900` GENERIC_SERVICE_ERROR. */
+  errorRate: number;
+  /** Fraction (0..1) of calls answered 429 with `Retry-After: retryAfterSeconds`. */
+  rateLimitRate: number;
+  retryAfterSeconds: number;
+  /** Fraction (0..1) of calls never answered (until the client gives up or the sandbox closes). */
+  hangRate: number;
+  /** Deterministic one-shots: the next n calls of an endpoint fail with 500. */
+  failNext: EndpointCounters;
+  /** The next n calls of an endpoint answer 429 with Retry-After. */
+  rateLimitNext: EndpointCounters;
+  /** The next n calls of an endpoint are never answered. */
+  hangNext: EndpointCounters;
+  /** The next n created submissions get upload URLs that have already expired. */
+  expireUrlsNext: number;
+  /** Overrides `tokenTtlSeconds` for tokens issued from now on (0 = born expired); null = no override. */
+  tokenTtlSeconds: number | null;
+  /** Fraction (0..1) of callbacks never sent. */
+  callbackDropRate: number;
+  /** Fraction (0..1) of callbacks sent twice. */
+  callbackDuplicateRate: number;
+  /** Wait before each callback delivery. */
+  callbackDelayMs: number;
+  /** Deliver COMPLETED before PARTIALLY_COMPLETED. */
+  callbackReorder: boolean;
+  /** The next n confirmed submissions get no callback at all. */
+  dropCallbacksNext: number;
+  /** Every callback of the next n confirmed submissions is sent twice. */
+  duplicateCallbacksNext: number;
+  /** Seed of the PRNG behind the rates; setting it restarts the sequence. */
+  seed: number;
+}
+
+export interface CallbackTarget {
+  url: string;
+  method: 'POST' | 'PUT' | 'PATCH';
+  auth: { mode: CallbackAuthMode; secret?: string; apiKeyHeader?: string };
+}
+
+export interface SandboxOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 = a free port (tests). */
+  port?: number;
+  /** Base URL put into presigned URLs; default http://host:port. */
+  publicUrl?: string;
+  clientId: string;
+  passKey: string;
+  onboardingPartner: string;
+  callback?: CallbackTarget;
+  /** Default 1800; returned as strings like the real API. */
+  tokenTtlSeconds?: number;
+  /** Default 432000 (5 days). */
+  urlTtlSeconds?: number;
+  /** Delay between the steps of asynchronous processing; default 200. */
+  processingMs?: number;
+  /** Default 6 attempts, 200 ms doubling. */
+  callbackRetry?: { attempts: number; baseDelayMs: number };
+  faults?: Partial<SandboxFaults>;
+  /** Never given PII: the sandbox logs ids, statuses and codes only. */
+  logger?: Logger;
+}
+
+export interface SubmissionSnapshot {
+  submissionId: string;
+  userId: string;
+  userIdType: string;
+  status: string;
+  result: string | null;
+  reasonCode: string | null;
+  scenario: ScenarioName | null;
+  uploaded: { KTP: boolean; SELFIE: boolean };
+  /** Image bytes received for this submission, re-uploads included. */
+  bytes: number;
+  confirmCount: number;
+  /** The NIK's digits exactly as they appeared in the confirm body (never logged). */
+  nikRaw: string | null;
+  /** Whether the confirm body carried the NIK as a JSON number or a string. */
+  nikJsonType: 'number' | 'string' | null;
+  /** Every x-partner-session-id seen on calls about this submission, in order. */
+  sessionIds: string[];
+}
+
+export interface CallbackRecord {
+  submissionId: string;
+  status: string;
+  result: string | null;
+  attempts: number;
+  lastHttpStatus: number | null;
+  delivered: boolean;
+  /** True when a fault suppressed this callback (never sent). */
+  dropped: boolean;
+  /** True for the second copy sent by a duplicate fault. */
+  duplicate: boolean;
+}
+
+export interface LeakRecord {
+  /** Header name only; values are never kept. */
+  header: string;
+  documentReference: string;
+}
+
+export interface SandboxSnapshot {
+  /** Per endpoint: answers counted by HTTP status ("hang" for never-answered calls). */
+  calls: Record<SandboxEndpoint, Record<string, number>>;
+  tokensIssued: number;
+  submissions: SubmissionSnapshot[];
+  /** Every x-partner-session-id received, in arrival order (to check uniqueness). */
+  sessionIds: string[];
+  leaks: LeakRecord[];
+  callbacks: CallbackRecord[];
+  /** Storage bytes received in total. */
+  uploadBytes: number;
+  /** The faults in force now, one-shot counters as remaining. */
+  faults: SandboxFaults;
+}
