@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { validate } from 'dockerfile-utils';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const root = new URL('../', import.meta.url).pathname;
+const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
+/** Instructions with their continuation lines joined, comments dropped. */
+const instructions = dockerfile
+  .replace(/\\\n/g, ' ')
+  .split('\n')
+  .map((line) => line.trim())
+  .filter((line) => line !== '' && !line.startsWith('#'));
+const finalStage = instructions.slice(
+  instructions.findLastIndex((line) => line.startsWith('FROM ')),
+);
+
+/** The HEALTHCHECK's exec-form command, exactly as Docker runs it. */
+function healthcheckCommand(): string[] {
+  const line = instructions.find((l) => l.startsWith('HEALTHCHECK '));
+  const json = /CMD (\[.*\])$/.exec(line ?? '')?.[1];
+  return JSON.parse(json ?? '[]') as string[];
+}
+
+function runHealthcheck(port: number): Promise<number | null> {
+  const [command, ...args] = healthcheckCommand();
+  expect(command).toBe('node');
+  return new Promise((resolve, reject) => {
+    // process.execPath: the Node 24 running the tests stands in for the image's node.
+    const child = spawn(process.execPath, args, {
+      env: { PATH: process.env.PATH, HEALTHCHECK_PORT: String(port) },
+      stdio: 'ignore',
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code));
+  });
+}
+
+describe('Dockerfile', () => {
+  let server: Server | undefined;
+  afterEach(async () => {
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+  });
+
+  async function serveHealthz(status: number): Promise<number> {
+    server = createServer((request, response) => {
+      response.statusCode = request.url === '/healthz' ? status : 404;
+      response.end();
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    return (server.address() as AddressInfo).port;
+  }
+
+  it('passes the Dockerfile linter', () => {
+    expect(validate(dockerfile)).toEqual([]);
+  });
+
+  it('has a linter that does report problems', () => {
+    expect(
+      validate('FROM node:24-bookworm-slim\nEXPOSE not-a-port\nCMD ["start"\n').length,
+    ).toBeGreaterThan(0);
+  });
+
+  it('builds on node:24-bookworm-slim in both stages, production dependencies only at runtime', () => {
+    const froms = instructions.filter((line) => line.startsWith('FROM '));
+    expect(froms).toHaveLength(2);
+    for (const from of froms) expect(from).toMatch(/^FROM node:24-bookworm-slim AS \w+$/);
+    expect(instructions.slice(0, instructions.indexOf(froms[1]!))).toEqual(
+      expect.arrayContaining(['RUN npm ci --no-audit --no-fund', 'RUN npm run build']),
+    );
+    expect(finalStage.some((line) => /^RUN npm ci --omit=dev\b/.test(line))).toBe(true);
+    expect(finalStage).toContain('COPY --from=build /app/dist ./dist');
+  });
+
+  it('runs the CLI as an unprivileged user, `start` by default', () => {
+    const user = finalStage.filter((line) => line.startsWith('USER ')).at(-1);
+    expect(user).toBeDefined();
+    expect(user).not.toMatch(/^USER (root|0)(:|$)/);
+    expect(finalStage).toContain('ENTRYPOINT ["node", "/app/bin/esign-worker.js"]');
+    expect(finalStage.at(-1)).toBe('CMD ["start"]');
+  });
+
+  it('healthcheck passes when /healthz answers 200 on HEALTHCHECK_PORT', async () => {
+    expect(await runHealthcheck(await serveHealthz(200))).toBe(0);
+  });
+
+  it('healthcheck fails when /healthz answers 503', async () => {
+    expect(await runHealthcheck(await serveHealthz(503))).toBe(1);
+  });
+
+  it('healthcheck fails when nothing listens', async () => {
+    const port = await serveHealthz(200);
+    await new Promise<void>((resolve) => server!.close(() => resolve()));
+    server = undefined;
+    expect(await runHealthcheck(port)).toBe(1);
+  });
+
+  it('keeps secrets, dependencies and history out of the build context', () => {
+    const ignored = readFileSync(`${root}.dockerignore`, 'utf8').split('\n');
+    for (const entry of ['.git', 'node_modules', '.env', '.env.*', 'dist'])
+      expect(ignored).toContain(entry);
+    for (const needed of ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json'])
+      expect(ignored).not.toContain(needed);
+  });
+});
