@@ -1,0 +1,326 @@
+import { Readable } from 'node:stream';
+import { Agent } from 'undici';
+import type { Redis } from 'ioredis';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { EsignConfig } from '../src/lib/config.ts';
+import { isWorkerError, type WorkerError } from '../src/lib/errors.ts';
+import { createEsignClient } from '../src/lib/esign/client.ts';
+import { sendRequest, type HttpContext } from '../src/lib/esign/http.ts';
+import type { ConfirmMetadata } from '../src/lib/esign/schemas.ts';
+import type { EsignClient, PartnerUser } from '../src/lib/esign/types.ts';
+import { syntheticJpeg, syntheticPng } from '../src/lib/images/synthetic.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import { Metrics } from '../src/lib/metrics.ts';
+import { startSandbox, type Sandbox } from '../src/sandbox/index.ts';
+import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
+
+/** The client against the Esign sandbox (strict about headers, bodies and tokens). */
+
+const papuaNik = '9471020101900001';
+const partner = {
+  clientId: 'it-client',
+  passKey: 'it-pass-key',
+  onboardingPartner: 'IT-BE-CERT_REG',
+};
+
+function metadata(nik: string): ConfirmMetadata {
+  return {
+    userDetails: {
+      name: 'Budi Santoso',
+      nik,
+      dateOfBirth: '07-03-1980',
+      email: 'budi@example.com',
+      dataVerification: { email: { isVerified: true, verificationReferenceId: 'ref-1' } },
+    },
+    userLocale: 'en_ID',
+    consentData: [
+      {
+        entity: 'Digi',
+        consentType: 'termsAndConditions',
+        consentGiven: true,
+        timeStamp: 1725603017,
+        details: {},
+        additionalDetails: { userAgent: 'test', userIp: '172.217.22.14', deviceDetails: {} },
+      },
+    ],
+    additionalData: {},
+  };
+}
+
+describe('Esign client against the sandbox', () => {
+  let sandbox: Sandbox;
+  let prefix: string;
+  let redis: Redis;
+  let metrics: Metrics;
+  let clients: EsignClient[];
+  let userCounter = 0;
+
+  const newUser = (): PartnerUser => ({
+    userId: `it-user-${++userCounter}`,
+    userIdType: 'IT_USER_ID',
+  });
+
+  function config(overrides: Partial<EsignConfig> = {}): EsignConfig {
+    return {
+      ESIGN_TOKEN_URL: sandbox.url,
+      ESIGN_API_URL: sandbox.url,
+      ESIGN_CLIENT_ID: partner.clientId,
+      ESIGN_PASS_KEY: partner.passKey,
+      ESIGN_ONBOARDING_PARTNER: partner.onboardingPartner,
+      ESIGN_PARTNER_USER_ID_TYPE: 'IT_USER_ID',
+      ESIGN_NIK_JSON_TYPE: 'number',
+      ESIGN_CONNECT_TIMEOUT_MS: 1_000,
+      ESIGN_REQUEST_TIMEOUT_MS: 5_000,
+      UPLOAD_TIMEOUT_MS: 5_000,
+      TOKEN_REFRESH_MARGIN_SECONDS: 300,
+      ...overrides,
+    };
+  }
+
+  function newClient(
+    overrides: Partial<EsignConfig> = {},
+    extra: { redis?: Redis; now?: () => number } = {},
+  ): EsignClient {
+    const client = createEsignClient({
+      config: config(overrides),
+      redis: extra.redis ?? redis,
+      keyPrefix: prefix,
+      logger: silentLogger(),
+      metrics,
+      now: extra.now,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  beforeEach(async () => {
+    sandbox = await startSandbox({ ...partner, port: 0, processingMs: 20 });
+    prefix = uniquePrefix('client-sandbox');
+    redis = connect();
+    metrics = new Metrics({ defaultMetrics: false });
+    clients = [];
+  });
+
+  afterEach(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await sandbox.close();
+    await cleanPrefix(redis, prefix);
+    redis.disconnect();
+  });
+
+  async function failure(promise: Promise<unknown>): Promise<WorkerError> {
+    const error = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!isWorkerError(error)) throw new Error(`expected a WorkerError, got ${String(error)}`);
+    return error;
+  }
+
+  const statusCount = (endpoint: string, status: string): number =>
+    (sandbox.inspect().calls as Record<string, Record<string, number>>)[endpoint]?.[status] ?? 0;
+
+  it('runs the whole flow; the Papua NIK arrives byte-exact; nothing leaks to storage', async () => {
+    const client = newClient();
+    const user = newUser();
+    const created = await client.createSubmission(user);
+    expect(created.status).toBe('INITIATED');
+    const ktp = syntheticJpeg(1);
+    await client.uploadDocument(created.documents.KTP.url, {
+      body: Readable.from([ktp]),
+      contentType: 'image/jpeg',
+      contentLength: ktp.length,
+    });
+    await client.uploadDocument(created.documents.SELFIE.url, {
+      body: syntheticPng(2),
+      contentType: 'image/png',
+    });
+    const confirmed = await client.confirmUpload(user, created.submissionId, metadata(papuaNik));
+    expect(confirmed.submissionId).toBe(created.submissionId);
+    const state = await client.getSubmission(user);
+    expect(state.submissionId).toBe(created.submissionId);
+
+    const snapshot = sandbox.inspect();
+    const submission = snapshot.submissions.find((s) => s.submissionId === created.submissionId);
+    expect(submission?.nikRaw).toBe(papuaNik);
+    expect(submission?.nikJsonType).toBe('number');
+    expect(submission?.uploaded).toEqual({ KTP: true, SELFIE: true });
+    expect(submission?.confirmCount).toBe(1);
+    expect(snapshot.leaks).toEqual([]);
+    expect(snapshot.tokensIssued).toBe(1);
+  });
+
+  it('sends the NIK as a JSON string when configured', async () => {
+    const client = newClient({ ESIGN_NIK_JSON_TYPE: 'string' });
+    const user = newUser();
+    const created = await client.createSubmission(user);
+    await client.uploadDocument(created.documents.KTP.url, {
+      body: syntheticJpeg(3),
+      contentType: 'image/jpeg',
+    });
+    await client.uploadDocument(created.documents.SELFIE.url, {
+      body: syntheticJpeg(4),
+      contentType: 'image/jpeg',
+    });
+    await client.confirmUpload(user, created.submissionId, metadata(papuaNik));
+    const submission = sandbox
+      .inspect()
+      .submissions.find((s) => s.submissionId === created.submissionId);
+    expect(submission?.nikRaw).toBe(papuaNik);
+    expect(submission?.nikJsonType).toBe('string');
+  });
+
+  it('uses a fresh session id on every call', async () => {
+    const client = newClient();
+    const user = newUser();
+    for (let i = 0; i < 3; i++) await client.createSubmission(user);
+    await client.getSubmission(user);
+    const ids = sandbox.inspect().sessionIds;
+    expect(ids).toHaveLength(4);
+    expect(new Set(ids).size).toBe(4);
+  });
+
+  it('the sandbox refuses each header the client sends when it is missing (so the client sends them)', async () => {
+    const agent = new Agent();
+    const http: HttpContext = { dispatcher: agent, logger: silentLogger(), now: Date.now };
+    const call = (path: string, headers: Record<string, string>) =>
+      sendRequest(http, {
+        endpoint: 'create_submission',
+        method: 'GET',
+        url: sandbox.url + path,
+        headers,
+        timeoutMs: 5_000,
+      });
+    try {
+      const tokenPath = '/v1/esign/partner/authentication';
+      expect((await call(tokenPath, { 'client-id': partner.clientId })).status).toBe(400);
+      const tokenResponse = await call(tokenPath, {
+        'client-id': partner.clientId,
+        'pass-key': partner.passKey,
+      });
+      expect(tokenResponse.status).toBe(200);
+      const token = (JSON.parse(tokenResponse.bodyText) as { data: { token: string } }).data.token;
+
+      const full = {
+        'x-onekyc-token': token,
+        'x-esign-onboarding-partner': partner.onboardingPartner,
+        'x-partner-user-id': 'it-user-h',
+        'x-partner-user-id-type': 'IT_USER_ID',
+        'x-partner-session-id': 'session-1',
+      };
+      const create = '/esign-partner/v1/submissions/urls?submissionType=CERT_REG';
+      expect((await call(create, full)).status).toBe(200);
+      for (const name of Object.keys(full)) {
+        const without: Record<string, string> = { ...full, 'x-partner-session-id': `s-${name}` };
+        delete without[name];
+        const response = await call(create, without);
+        expect([400, 401], `without ${name}`).toContain(response.status);
+      }
+      // The poll does not need the onboarding partner, which is why the client leaves it out.
+      const pollHeaders: Record<string, string> = { ...full };
+      delete pollHeaders['x-esign-onboarding-partner'];
+      expect((await call('/esign-partner/v1/submissions', pollHeaders)).status).toBe(200);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('20 concurrent calls from two clients sharing Redis fetch the token once', async () => {
+    const other = connect();
+    try {
+      const a = newClient();
+      const b = newClient({}, { redis: other });
+      const user = newUser();
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).createSubmission(user)),
+      );
+      expect(sandbox.inspect().tokensIssued).toBe(1);
+    } finally {
+      other.disconnect();
+    }
+  });
+
+  it('renews the token before it expires, without waiting for a 401', async () => {
+    let clock = Date.now();
+    const client = newClient({}, { now: () => clock });
+    const user = newUser();
+    await client.createSubmission(user);
+    clock += 24 * 60_000; // 6 of 30 minutes left: keep it
+    await client.createSubmission(user);
+    expect(sandbox.inspect().tokensIssued).toBe(1);
+    clock += 2 * 60_000; // 4 minutes left: inside the 5-minute margin
+    await client.createSubmission(user);
+    expect(sandbox.inspect().tokensIssued).toBe(2);
+    expect(statusCount('create_submission', '401')).toBe(0);
+  });
+
+  it('after revokeTokens: 401, a fresh token, one retry that succeeds', async () => {
+    const client = newClient();
+    const user = newUser();
+    await client.createSubmission(user);
+    sandbox.revokeTokens();
+    const created = await client.createSubmission(user);
+    expect(created.submissionId).toBeTruthy();
+    expect(sandbox.inspect().tokensIssued).toBe(2);
+    expect(statusCount('create_submission', '401')).toBe(1);
+    expect(statusCount('create_submission', '200')).toBe(2);
+  });
+
+  it('classifies injected 5xx and 429 as retryable', async () => {
+    const client = newClient();
+    const user = newUser();
+    sandbox.setFaults({ failNext: { create_submission: 1 } });
+    const serverError = await failure(client.createSubmission(user));
+    expect(serverError.code).toBe('ESIGN_SERVER_ERROR');
+    expect(serverError.retryable).toBe(true);
+    expect(serverError.esignErrors[0]?.code).toBe('900');
+
+    sandbox.setFaults({ rateLimitNext: { confirm: 1 }, retryAfterSeconds: 3 });
+    const created = await client.createSubmission(user);
+    const limited = await failure(
+      client.confirmUpload(user, created.submissionId, metadata(papuaNik)),
+    );
+    expect(limited.code).toBe('ESIGN_RATE_LIMITED');
+    expect(limited.retryable).toBe(true);
+    expect(limited.retryAfterMs).toBe(3_000);
+  });
+
+  it('classifies a hanging call as a retryable timeout', async () => {
+    const client = newClient({ ESIGN_REQUEST_TIMEOUT_MS: 300 });
+    const user = newUser();
+    await client.createSubmission(user);
+    sandbox.setFaults({ hangNext: { get_submission: 1 } });
+    const error = await failure(client.getSubmission(user));
+    expect(error.code).toBe('ESIGN_TIMEOUT');
+    expect(error.retryable).toBe(true);
+  });
+
+  it('classifies other 4xx as permanent, keeping Esign’s code', async () => {
+    const client = newClient();
+    const notFound = await failure(client.getSubmission(newUser()));
+    expect(notFound.code).toBe('ESIGN_REJECTED');
+    expect(notFound.retryable).toBe(false);
+    expect(notFound.httpStatus).toBe(404);
+    expect(notFound.esignErrors.map((e) => e.code)).toContain('1514');
+
+    const wrongPartner = newClient({ ESIGN_ONBOARDING_PARTNER: 'SOMEONE-ELSE' });
+    const forbidden = await failure(wrongPartner.createSubmission(newUser()));
+    expect(forbidden.code).toBe('ESIGN_REJECTED');
+    expect(forbidden.retryable).toBe(false);
+  });
+
+  it('reports an expired upload URL as UPLOAD_URL_EXPIRED', async () => {
+    const client = newClient();
+    sandbox.setFaults({ expireUrlsNext: 1 });
+    const created = await client.createSubmission(newUser());
+    const error = await failure(
+      client.uploadDocument(created.documents.KTP.url, {
+        body: syntheticJpeg(5),
+        contentType: 'image/jpeg',
+      }),
+    );
+    expect(error.code).toBe('UPLOAD_URL_EXPIRED');
+    expect(error.retryable).toBe(false);
+    expect(sandbox.inspect().leaks).toEqual([]);
+  });
+});
