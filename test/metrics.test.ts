@@ -47,12 +47,12 @@ function exerciseEveryMetric(metrics: Metrics): void {
   metrics.uploadBytes.inc({ document: 'SELFIE' }, 96_120);
   for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'invalid'] as const)
     metrics.callbacks.inc({ outcome });
-  for (const outcome of ['pending', 'finished', 'not_ours'] as const)
+  for (const outcome of ['pending', 'terminal', 'not_found'] as const)
     metrics.polls.inc({ outcome });
   metrics.registrationsFinished.inc({ status: 'COMPLETED', result: 'VALID', source: 'callback' });
   metrics.registrationsFinished.inc({ status: 'COMPLETED', result: 'INVALID', source: 'poll' });
-  metrics.registrationsFinished.inc({ status: 'ERROR', result: 'none', source: 'callback' });
-  metrics.registrationsFinished.inc({ status: 'TIMED_OUT', result: 'none', source: 'poll' });
+  metrics.registrationsFinished.inc({ status: 'ERROR', result: 'NONE', source: 'callback' });
+  metrics.registrationsFinished.inc({ status: 'TIMED_OUT', result: 'NONE', source: 'poll' });
   metrics.timeToResult.observe({ status: 'COMPLETED' }, 640);
   metrics.timeToResult.observe({ status: 'TIMED_OUT' }, 86_400);
   metrics.tokenFetches.inc({ outcome: 'success' });
