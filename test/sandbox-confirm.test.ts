@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- assertions read the sandbox's JSON answers */
+/* eslint-disable @typescript-eslint/no-unsafe-member-access -- assertions read the sandbox's JSON answers */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nikForScenario, type Sandbox } from '../src/sandbox/index.ts';
 import {
