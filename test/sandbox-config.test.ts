@@ -2,17 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/lib/config.ts';
 import { ValidationError } from '../src/lib/errors.ts';
 import { sandboxOptionsFromConfig } from '../src/sandbox/from-config.ts';
-import { startSandbox } from '../src/sandbox/index.ts';
+import { nikForScenario, startSandbox } from '../src/sandbox/index.ts';
 import {
   call,
+  createSubmission,
   getToken,
   newUser,
   partnerHeaders,
   pollPath,
   register,
-  createSubmission,
+  startTestSandbox,
 } from './support/sandbox-kit.ts';
-import { nikForScenario } from '../src/sandbox/index.ts';
 
 function problemsOf(fn: () => unknown): string[] {
   try {
