@@ -3,7 +3,7 @@ import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
 import type { RegistrationRequest } from '../queues/request-schema.ts';
-import { done, then, type StepContext, type StepOutcome } from './context.ts';
+import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, openRequest, partnerUser } from './record-helpers.ts';
 
 /**
@@ -23,7 +23,7 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
     !submission.documents.KTP.uploadedAt ||
     !submission.documents.SELFIE.uploadedAt
   )
-    return then({
+    return proceed({
       step: 'upload',
       jobId: jobIds.step('upload', registrationId, record.generation),
       data: { registrationId },
@@ -50,7 +50,7 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
 
   // A callback may already have ended it while the confirm answer was on its way.
   if (isTerminal(record.status)) return done;
-  return then({
+  return proceed({
     step: 'poll',
     jobId: jobIds.poll(registrationId, record.generation, 1),
     data: { registrationId, attempt: 1 },

@@ -51,6 +51,6 @@ export interface StepOutcome {
 
 export const done: StepOutcome = { next: [] };
 
-export function then(...jobs: NextJob[]): StepOutcome {
+export function proceed(...jobs: NextJob[]): StepOutcome {
   return { next: jobs };
 }

@@ -1,7 +1,7 @@
 import { documentTypes } from '../lib/esign/schemas.ts';
 import { isTerminal } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
-import { done, then, type StepContext, type StepOutcome } from './context.ts';
+import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, partnerUser } from './record-helpers.ts';
 
 /**
@@ -38,7 +38,7 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
   }
 
   const { registrationId, generation } = record;
-  return then({
+  return proceed({
     step: 'upload',
     jobId: jobIds.step('upload', registrationId, generation),
     data: { registrationId },

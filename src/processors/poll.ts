@@ -2,7 +2,7 @@ import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal } from '../lib/registration/record.ts';
 import { jobIds, type PollJobData } from '../queues/jobs.ts';
-import { done, then, type NextJob, type StepContext, type StepOutcome } from './context.ts';
+import { done, proceed, type NextJob, type StepContext, type StepOutcome } from './context.ts';
 import { partnerUser } from './record-helpers.ts';
 
 /**
@@ -27,7 +27,7 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
       jobId: jobIds.completion(ours),
       data: { registrationId, source: 'poll', state: ours },
     });
-    if (ours.status === 'COMPLETED' || ours.status === 'ERROR') return then(...next);
+    if (ours.status === 'COMPLETED' || ours.status === 'ERROR') return proceed(...next);
   }
 
   const since = record.confirmedAt ?? record.enqueuedAt;
@@ -37,7 +37,7 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
       jobId: jobIds.timeout(registrationId, generation),
       data: { registrationId, source: 'poll', timedOut: true },
     });
-    return then(...next);
+    return proceed(...next);
   }
 
   const attempt = data.attempt + 1;
@@ -53,7 +53,7 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
     ctx.settings.pollMaxIntervalMs,
   );
   next.push({ step: 'poll', jobId: pollJobId, data: { registrationId, attempt }, delayMs });
-  return then(...next);
+  return proceed(...next);
 }
 
 async function currentState(

@@ -3,7 +3,7 @@ import { isWorkerError, permanent } from '../lib/errors.ts';
 import { openImage } from '../lib/images/index.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
-import { done, then, type StepContext, type StepOutcome } from './context.ts';
+import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, openRequest } from './record-helpers.ts';
 
 /** A URL this close to expiry is treated as expired: an upload must not start and then die. */
@@ -57,7 +57,7 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
   record = await ctx.store.update(registrationId, (current) =>
     advance(current, 'UPLOADED', ctx.now()),
   );
-  return then({
+  return proceed({
     step: 'confirm',
     jobId: jobIds.step('confirm', registrationId, record.generation),
     data: { registrationId },
@@ -66,7 +66,7 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
 
 function initiateAgain(record: RegistrationRecord): StepOutcome {
   const { registrationId, generation } = record;
-  return then({
+  return proceed({
     step: 'initiate',
     jobId: jobIds.step('initiate', registrationId, generation),
     data: { registrationId },
