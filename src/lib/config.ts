@@ -123,12 +123,20 @@ export const sandboxSchema = z.object({
   SANDBOX_FAULTS: z.string().default('{}'),
 });
 
+/** `esign-worker demo`: how many synthetic users, how long the run may take, callback drops. */
+export const demoSchema = z.object({
+  DEMO_COUNT: positive(60),
+  DEMO_TIMEOUT_MS: positive(120_000),
+  DEMO_CALLBACK_DROP_RATE: z.coerce.number().min(0).max(1).default(0.15),
+});
+
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ProducerConfig = z.infer<typeof producerSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
+export type DemoConfig = z.infer<typeof demoSchema>;
 
 const sections = {
   common: commonSchema,
@@ -137,6 +145,7 @@ const sections = {
   producer: producerSchema,
   listener: listenerSchema,
   sandbox: sandboxSchema,
+  demo: demoSchema,
 } as const;
 type Section = keyof typeof sections;
 export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };
