@@ -23,7 +23,7 @@ export interface WorkerApp {
 /** Every step processor, wired to Redis, the Esign client and the metrics. */
 export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: Metrics): WorkerApp {
   const { common, esign, pipeline: settings } = config;
-  const redis = connectRedis(common.REDIS_URL, { name: 'esign-worker' });
+  const redis = connectRedis(common.REDIS_URL, { name: 'esign-worker', logger });
   const store = new RegistrationStore({
     redis,
     prefix: common.QUEUE_PREFIX,
@@ -65,6 +65,10 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
       complete: settings.CONCURRENCY_COMPLETE,
     },
     ratePerSecond: settings.ESIGN_RATE_LIMIT_PER_SECOND,
+    locks: {
+      lockDurationMs: settings.LOCK_DURATION_MS,
+      stalledIntervalMs: settings.STALLED_INTERVAL_MS,
+    },
     metrics,
     logger,
   });

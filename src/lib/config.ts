@@ -74,6 +74,13 @@ export const pipelineSchema = z.object({
   CONCURRENCY_CONFIRM: positive(4),
   CONCURRENCY_POLL: positive(2),
   CONCURRENCY_COMPLETE: positive(8),
+  /**
+   * How long a worker's job lock lasts (renewed at half of it). A worker that dies holding a
+   * job gives it up this long after its last renewal; the stalled check then retries it.
+   */
+  LOCK_DURATION_MS: positive(30_000),
+  /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
+  STALLED_INTERVAL_MS: positive(30_000),
   /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */
   ESIGN_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).default(0),
   /** 32-byte key (base64 or hex) to encrypt the PII in registration records at rest. */

@@ -15,7 +15,7 @@ import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from './jobs.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
-import { startStepWorker } from './step-worker.ts';
+import { startStepWorker, type LockSettings } from './step-worker.ts';
 
 export interface PipelineDeps {
   redis: Redis;
@@ -29,6 +29,7 @@ export interface PipelineDeps {
   concurrency: Record<StepName, number>;
   /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
   ratePerSecond: number;
+  locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
   now?: () => number;
@@ -80,6 +81,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     queues: queues.steps,
     connection: deps.redis,
     prefix: deps.prefix,
+    locks: deps.locks,
     metrics: deps.metrics,
     logger: deps.logger,
     onFinalFailure,

@@ -7,6 +7,11 @@ import type { StepContext, StepOutcome } from '../processors/context.ts';
 import type { JobData, StepName } from './jobs.ts';
 import type { StepQueues } from './queues.ts';
 
+export interface LockSettings {
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+}
+
 export interface StepWorkerOptions<S extends StepName> {
   step: S;
   process: (data: JobData<S>, ctx: StepContext) => Promise<StepOutcome>;
@@ -17,6 +22,8 @@ export interface StepWorkerOptions<S extends StepName> {
   concurrency: number;
   /** Jobs per second across all workers of this queue; 0 = unlimited. */
   ratePerSecond: number;
+  /** BullMQ lock and stalled-check timing (how soon a dead worker's job is retried). */
+  locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
   /** Called once a registration's step has failed for good (permanent, or out of attempts). */
@@ -73,6 +80,10 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      ...(options.locks && {
+        lockDuration: options.locks.lockDurationMs,
+        stalledInterval: options.locks.stalledIntervalMs,
+      }),
       ...(options.ratePerSecond > 0 && {
         limiter: { max: options.ratePerSecond, duration: 1_000 },
       }),
