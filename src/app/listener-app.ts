@@ -23,16 +23,18 @@ export function createListenerApp(
   metrics: Metrics,
 ): ListenerApp {
   const { common, listener, pipeline } = config;
-  const redis = connectRedis(common.REDIS_URL, { failFast: true, name: 'esign-listener' });
+  const redis = connectRedis(common.REDIS_URL, { failFast: true, name: 'esign-listener', logger });
   const store = new RegistrationStore({
     redis,
     prefix: common.QUEUE_PREFIX,
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
   });
-  const queues = createQueues(redis, common.QUEUE_PREFIX, {
-    attempts: pipeline.JOB_ATTEMPTS,
-    backoffMs: pipeline.JOB_BACKOFF_MS,
-  });
+  const queues = createQueues(
+    redis,
+    common.QUEUE_PREFIX,
+    { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
+    logger,
+  );
   watchQueueDepth(metrics, queues, store);
   const http = createCallbackListener({
     config: listener,

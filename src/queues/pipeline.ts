@@ -44,7 +44,7 @@ export interface Pipeline {
 
 /** Start a worker for every step, all sharing one context factory. */
 export function startPipeline(deps: PipelineDeps): Pipeline {
-  const queues = createQueues(deps.redis, deps.prefix, deps.retry);
+  const queues = createQueues(deps.redis, deps.prefix, deps.retry, deps.logger);
   const now = deps.now ?? Date.now;
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,

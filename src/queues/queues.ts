@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../lib/logger.ts';
 import { RESULTS_QUEUE, stepNames, type StepName } from './jobs.ts';
 
 export interface RetrySettings {
@@ -33,6 +34,7 @@ export function createQueues(
   connection: Redis,
   prefix: string,
   retry: RetrySettings,
+  logger?: Logger,
 ): PipelineQueues {
   const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry) };
   const steps = Object.fromEntries(
@@ -46,6 +48,9 @@ export function createQueues(
       removeOnFail: { age: 30 * 24 * 3600 },
     },
   });
+  // Without a listener BullMQ prints every reconnect error; the connection already logs them.
+  for (const queue of [...Object.values(steps), results])
+    queue.on('error', (error) => logger?.debug({ err: error, queue: queue.name }, 'queue error'));
   return {
     steps,
     results,
