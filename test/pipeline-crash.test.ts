@@ -1,0 +1,162 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RegistrationRequestInput } from '../src/queues/request-schema.ts';
+import type { SubmissionSnapshot } from '../src/sandbox/index.ts';
+import { startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
+import { startHoldingProxy, type HoldingProxy } from './support/holding-proxy.ts';
+import { person, registrationRequest } from './support/requests.ts';
+import { startStack, type Stack } from './support/stack.ts';
+
+/**
+ * The durability promise: BullMQ is at-least-once, so a worker process that dies mid-step
+ * (SIGKILL: no clean-up, no finally) leaves its job to be run again by another worker, and
+ * every step must survive that. Each case kills a real `esign-worker worker` child at a
+ * known point, starts a second one, and checks what reached the sandbox.
+ */
+describe('a worker child process killed with SIGKILL mid-step', () => {
+  let stack: Stack;
+  let proxy: HoldingProxy;
+  const children: ChildCli[] = [];
+
+  beforeAll(async () => {
+    stack = await startStack({ withoutWorker: true });
+    proxy = await startHoldingProxy(stack.sandbox.url);
+  });
+  afterEach(async () => {
+    await Promise.all(children.splice(0).map((child) => child.kill()));
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await stack.close();
+  });
+
+  function startWorker(env: Record<string, string> = {}): ChildCli {
+    const child = startCli('worker', {
+      ...stack.env,
+      // API calls go through the proxy (so an answer can be swallowed); tokens do not.
+      ESIGN_API_URL: proxy.url,
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      // A hung call must stay hung until the kill, not time out and retry on its own.
+      ESIGN_REQUEST_TIMEOUT_MS: '30000',
+      // The killed worker's job is requeued ~2 s after its last lock renewal, not 30 s.
+      LOCK_DURATION_MS: '2000',
+      STALLED_INTERVAL_MS: '500',
+      ...env,
+    });
+    children.push(child);
+    return child;
+  }
+
+  /** Run one registration, SIGKILL the worker once `killPoint` holds, finish with a new one. */
+  async function killAt(
+    killPoint: () => boolean,
+    what: string,
+    request: RegistrationRequestInput,
+    env: Record<string, string> = {},
+  ) {
+    const first = startWorker(env);
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    await waitUntil(killPoint, { timeoutMs: 15_000, what });
+    await first.kill();
+    expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    const atKill = await stack.producer.getRegistration(registrationId);
+
+    startWorker(env);
+    const result = await stack.waitForResult(registrationId, 30_000);
+    const submissions = stack.sandbox
+      .inspect()
+      .submissions.filter((s) => s.userId === request.partnerUserId);
+    return { registrationId, result, atKill, submissions };
+  }
+
+  function only(submissions: SubmissionSnapshot[]): SubmissionSnapshot {
+    expect(submissions).toHaveLength(1);
+    return submissions[0] as SubmissionSnapshot;
+  }
+
+  it('after Esign accepted the confirm but before the worker heard: no second confirm', async () => {
+    proxy.holdNext('PUT', '/esign-partner/v1/submissions/urls');
+    // No callback for this submission: only the re-run confirm job, which schedules the poll,
+    // can end the registration, so the result proves the re-run happened.
+    stack.sandbox.setFaults({ dropCallbacksNext: 1 });
+    const heldBefore = proxy.held();
+    const request = registrationRequest(person('completed'));
+    const { registrationId, result, atKill, submissions } = await killAt(
+      () => proxy.held() > heldBefore,
+      'the sandbox to answer the confirm',
+      request,
+      { CALLBACK_TIMEOUT_MS: '200' },
+    );
+    // The kill came after Esign confirmed and before the worker recorded it.
+    expect(atKill?.confirmedAt).toBeNull();
+    expect(atKill?.status).toBe('UPLOADED');
+
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID', source: 'poll' });
+    const view = await stack.producer.getRegistration(registrationId);
+    expect(view?.confirmedAt).not.toBeNull();
+    const submission = only(submissions);
+    expect(submission.submissionId).toBe(result.submissionId);
+    expect(submission.confirmCount).toBe(1);
+    expect(stack.results.filter((r) => r.registrationId === result.registrationId)).toHaveLength(1);
+  }, 60_000);
+
+  it('while the confirm hangs unanswered at Esign: confirmed exactly once by the next worker', async () => {
+    const hungBefore = stack.sandbox.inspect().calls.confirm.hang ?? 0;
+    stack.sandbox.setFaults({ hangNext: { confirm: 1 } });
+    const request = registrationRequest(person('completed'));
+    const { result, atKill, submissions } = await killAt(
+      () => (stack.sandbox.inspect().calls.confirm.hang ?? 0) > hungBefore,
+      'the sandbox to receive the confirm',
+      request,
+    );
+    expect(atKill?.confirmedAt).toBeNull();
+
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+    const submission = only(submissions);
+    expect(submission.submissionId).toBe(result.submissionId);
+    expect(submission.confirmCount).toBe(1);
+    expect(stack.results.filter((r) => r.registrationId === result.registrationId)).toHaveLength(1);
+  }, 60_000);
+
+  it('mid-upload: the same submission is completed, its images uploaded, one confirm', async () => {
+    const hungBefore = stack.sandbox.inspect().calls.upload.hang ?? 0;
+    stack.sandbox.setFaults({ hangNext: { upload: 1 } });
+    const request = registrationRequest(person('completed'));
+    const { result, atKill, submissions } = await killAt(
+      () => (stack.sandbox.inspect().calls.upload.hang ?? 0) > hungBefore,
+      'the sandbox to receive an upload',
+      request,
+    );
+    expect(atKill?.status).toBe('INITIATED');
+
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+    const submission = only(submissions);
+    expect(submission.submissionId).toBe(result.submissionId);
+    expect(submission.uploaded).toEqual({ KTP: true, SELFIE: true });
+    expect(submission.confirmCount).toBe(1);
+  }, 60_000);
+
+  it('after Esign created the submission but before the worker saved it: one orphan at most', async () => {
+    // Create-submission has no idempotency key, so this is the one duplicate the design
+    // allows: the lost submission stays INITIATED and unconfirmed; the registration uses
+    // the second one.
+    proxy.holdNext('GET', '/esign-partner/v1/submissions/urls');
+    const heldBefore = proxy.held();
+    const request = registrationRequest(person('completed'));
+    const { result, atKill, submissions } = await killAt(
+      () => proxy.held() > heldBefore,
+      'the sandbox to answer create-submission',
+      request,
+    );
+    expect(atKill?.submissionId).toBeNull();
+
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+    expect(submissions).toHaveLength(2);
+    const used = submissions.filter((s) => s.submissionId === result.submissionId);
+    const orphans = submissions.filter((s) => s.submissionId !== result.submissionId);
+    expect(used.map((s) => s.confirmCount)).toEqual([1]);
+    expect(orphans.map((s) => ({ status: s.status, confirmCount: s.confirmCount }))).toEqual([
+      { status: 'INITIATED', confirmCount: 0 },
+    ]);
+  }, 60_000);
+});
