@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanPrefix, connect, keysUnder, redisUrl, uniquePrefix } from './support/redis.ts';
+import { person, registrationRequest } from './support/requests.ts';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a user runs it: the bin, in a child process, with only the environment given. */
+function cli(args: string[], env: Record<string, string>, stdin?: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bin/esign-worker.js', ...args], {
+      env: { PATH: process.env.PATH ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin ?? '');
+  });
+}
+
+describe('esign-worker CLI', () => {
+  let redis: Redis;
+  let prefix: string;
+  let dir: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    redis = connect();
+    prefix = uniquePrefix('cli');
+    dir = await mkdtemp(join(tmpdir(), 'esign-cli-'));
+    env = {
+      REDIS_URL: redisUrl(),
+      QUEUE_PREFIX: prefix,
+      ESIGN_PARTNER_USER_ID_TYPE: 'CLI_USER',
+      IMAGE_ROOT: dir,
+    };
+  });
+  afterAll(async () => {
+    await cleanPrefix(redis, prefix);
+    await redis.quit();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('prints its usage', async () => {
+    const run = await cli(['help'], env);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('usage: esign-worker <command>');
+  });
+
+  it('fails at start naming every misconfigured variable, without echoing values', async () => {
+    const run = await cli(['worker'], {
+      ...env,
+      ESIGN_API_URL: 'ftp://secret-host',
+      ESIGN_PASS_KEY: '',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('ESIGN_API_URL: must be an http(s) URL');
+    expect(run.stderr).toContain('ESIGN_PASS_KEY: is required');
+    expect(run.stderr).toContain('ESIGN_TOKEN_URL: is required');
+    expect(run.stderr).not.toContain('secret-host');
+  });
+
+  it('enqueue prints only the registrationId; status shows it without PII', async () => {
+    const who = person();
+    const file = join(dir, 'request.json');
+    await writeFile(file, JSON.stringify(registrationRequest(who)));
+    const enqueued = await cli(['enqueue', file], env);
+    expect(enqueued.stderr).toBe('');
+    expect(enqueued.code).toBe(0);
+    const id = enqueued.stdout.trim();
+    expect(enqueued.stdout).toBe(`${id}\n`);
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+
+    const status = await cli(['status', id], env);
+    expect(status.code).toBe(0);
+    const view = JSON.parse(status.stdout) as Record<string, unknown>;
+    expect(view).toMatchObject({
+      registrationId: id,
+      status: 'QUEUED',
+      result: null,
+      reasonCode: null,
+      submissionId: null,
+      source: null,
+    });
+    for (const secret of [who.name, who.nik, who.email, who.phoneNumber, who.dateOfBirth])
+      expect(status.stdout).not.toContain(secret);
+  });
+
+  it('enqueue reads stdin with "-"', async () => {
+    const run = await cli(['enqueue', '-'], env, JSON.stringify(registrationRequest(person())));
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('enqueue of a bad request lists the problems on stderr, exits non-zero and writes nothing', async () => {
+    const request = registrationRequest(person());
+    request.userDetails.nik = '123';
+    const before = await keysUnder(redis, prefix);
+    const run = await cli(['enqueue', '-'], env, JSON.stringify({ ...request, partnerUserId: '' }));
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toContain('userDetails.nik: must be exactly 16 digits');
+    expect(run.stderr).toContain('partnerUserId:');
+    expect(await keysUnder(redis, prefix)).toEqual(before);
+  });
+
+  it('status of an unknown id exits non-zero', async () => {
+    const run = await cli(['status', 'no-such-registration'], env);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('does not exist');
+  });
+
+  it('an unknown command exits non-zero with the usage', async () => {
+    const run = await cli(['frobnicate'], env);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('unknown command "frobnicate"');
+  });
+});
