@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../lib/config.ts';
+import { ValidationError } from '../lib/errors.ts';
+import { createLogger } from '../lib/logger.ts';
+import type { RegistrationResult } from '../lib/registration/record.ts';
+import { createProgress } from './progress.ts';
+import { describeRedisUrl, discoverRedis, RedisUnavailableError } from './redis-discovery.ts';
+import { startDemoServices, type DemoServices } from './services.ts';
+import { summarise } from './summary.ts';
+import { createDemoUsers, type DemoUser } from './users.ts';
+
+/**
+ * `esign-worker demo [count]`: the whole service on one machine against the sandbox, with
+ * synthetic users covering every scenario, a progress bar and a summary that checks each
+ * outcome against its scenario. Exit code 0 only when every registration ended as predicted.
+ */
+
+export interface DemoOptions {
+  env: Record<string, string | undefined>;
+  count: number | undefined;
+  out: NodeJS.WritableStream;
+  /** Aborted on Ctrl-C (main.ts): stop waiting, close everything, exit 130. */
+  signal?: AbortSignal;
+}
+
+class DemoFailure extends Error {
+  override name = 'DemoFailure';
+}
+
+export async function runDemo(options: DemoOptions): Promise<number> {
+  const { env, out } = options;
+  const say = (line = '') => out.write(`${line}\n`);
+  let settings;
+  try {
+    settings = loadConfig(env, ['demo']).demo;
+  } catch (error) {
+    if (error instanceof ValidationError) say(error.message);
+    else throw error;
+    return 2;
+  }
+  const count = options.count ?? settings.DEMO_COUNT;
+  if (!Number.isInteger(count) || count < 1) {
+    say('usage: esign-worker demo [count]   (count: a whole number of registrations, at least 1)');
+    return 2;
+  }
+  const logLevel = loadConfig({ LOG_LEVEL: env.LOG_LEVEL ?? 'warn' }, ['common']).common.LOG_LEVEL;
+
+  let redis;
+  try {
+    redis = await discoverRedis({ redisUrl: env.REDIS_URL });
+  } catch (error) {
+    if (!(error instanceof RedisUnavailableError)) throw error;
+    say(error.message);
+    return 1;
+  }
+  const prefix = `demo-${randomUUID().slice(0, 8)}`;
+  say(`esign-worker demo: ${count} synthetic registrations against the Esign sandbox`);
+  say(`Redis ${describeRedisUrl(redis.url)} (${redis.origin}), queue prefix ${prefix}`);
+
+  const imageRoot = await mkdtemp(join(tmpdir(), 'esign-demo-'));
+  let services: DemoServices | undefined;
+  try {
+    const users = await createDemoUsers(count, imageRoot);
+    const results = new Map<string, RegistrationResult>();
+    const progress = createProgress(out, count);
+    let onAllDone = () => undefined as void;
+    const allDone = new Promise<void>((resolve) => (onAllDone = resolve));
+    services = await startDemoServices({
+      redisUrl: redis.url,
+      prefix,
+      imageRoot,
+      logLevel,
+      // Logs go to stderr (default level warn), so stdout stays the progress bar and summary.
+      logger: createLogger({ level: logLevel, destination: process.stderr }),
+      callbackDropRate: settings.DEMO_CALLBACK_DROP_RATE,
+      onResult(result) {
+        results.set(result.registrationId, result);
+        progress.update(results.size);
+        if (results.size >= count) onAllDone();
+      },
+    });
+
+    const startedAt = Date.now();
+    await enqueueAll(services, users, options.signal);
+    progress.update(results.size);
+    const outcome = await waitFor(allDone, settings.DEMO_TIMEOUT_MS, options.signal);
+    const endedAt = Date.now();
+    progress.finish();
+    if (outcome === 'aborted') {
+      say('Interrupted: stopping workers, listener and sandbox, deleting the demo keys.');
+      return 130;
+    }
+
+    const summary = summarise({
+      users,
+      results: [...results.values()],
+      sandbox: services.sandbox.inspect(),
+      startedAt,
+      endedAt,
+    });
+    say();
+    for (const line of summary.lines) say(line);
+    say();
+    if (outcome === 'timed-out')
+      say(
+        `FAILED: only ${results.size} of ${count} registrations finished within ` +
+          `${settings.DEMO_TIMEOUT_MS} ms (DEMO_TIMEOUT_MS).`,
+      );
+    for (const mismatch of summary.mismatches) say(`MISMATCH ${mismatch}`);
+    const ok = outcome === 'done' && summary.mismatches.length === 0;
+    if (ok) say(`OK: all ${count} registrations ended as their scenarios predict.`);
+    return ok ? 0 : 1;
+  } catch (error) {
+    if (!(error instanceof DemoFailure)) throw error;
+    say(error.message);
+    return 1;
+  } finally {
+    await services?.close();
+    await redis.stop();
+    await rm(imageRoot, { recursive: true, force: true });
+    if (services)
+      say(`Cleaned up: services stopped, keys under ${prefix} deleted, temp files removed.`);
+  }
+}
+
+async function enqueueAll(
+  services: DemoServices,
+  users: readonly DemoUser[],
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  for (const [index, user] of users.entries()) {
+    if (signal?.aborted) return;
+    try {
+      await services.producer.enqueueRegistration(user.request);
+    } catch (error) {
+      // A ValidationError names fields, never values: safe to show.
+      const detail = error instanceof Error ? error.message : 'unknown error';
+      throw new DemoFailure(`Enqueueing user ${index + 1} failed: ${detail}`);
+    }
+  }
+}
+
+type WaitOutcome = 'done' | 'timed-out' | 'aborted';
+
+function waitFor(
+  done: Promise<void>,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<WaitOutcome> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve('aborted');
+    const finish = (outcome: WaitOutcome) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(outcome);
+    };
+    const onAbort = () => finish('aborted');
+    const timer = setTimeout(() => finish('timed-out'), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void done.then(() => finish('done'));
+  });
+}

@@ -1,0 +1,103 @@
+import { Writable } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runDemo } from '../src/demo/run.ts';
+import { outcomeKey } from '../src/demo/summary.ts';
+import { expectedOutcome } from '../src/demo/users.ts';
+import { scenarioNames } from '../src/sandbox/index.ts';
+import { connect, keysUnder, redisUrl } from './support/redis.ts';
+
+/** `npm run demo`, in-process against the test Redis: the run a new user makes first. */
+
+function captured(): { stream: Writable; text(): string } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk.toString());
+      done();
+    },
+  });
+  return { stream, text: () => chunks.join('') };
+}
+
+describe('runDemo', () => {
+  const redis = connect();
+  afterAll(async () => {
+    await redis.quit();
+  });
+
+  it('runs one registration per scenario to the predicted outcome and leaves no keys', async () => {
+    const out = captured();
+    const count = scenarioNames.length;
+    const code = await runDemo({
+      env: { REDIS_URL: redisUrl(), LOG_LEVEL: 'silent' },
+      count,
+      out: out.stream,
+    });
+    const text = out.text();
+    expect(code, text).toBe(0);
+    expect(text).toContain(`OK: all ${count} registrations ended as their scenarios predict.`);
+    expect(text).not.toContain('MISMATCH');
+
+    // Every outcome the scenarios predict is listed with its count.
+    const expectedCounts = new Map<string, number>();
+    for (const scenario of scenarioNames) {
+      const key = outcomeKey(expectedOutcome(scenario));
+      expectedCounts.set(key, (expectedCounts.get(key) ?? 0) + 1);
+    }
+    for (const [key, n] of expectedCounts)
+      expect(text).toMatch(new RegExp(`^  ${key}\\s+${n}$`, 'm'));
+
+    const sources = /Result came by: callback (\d+), poll (\d+), worker (\d+)/.exec(text);
+    expect(sources).not.toBeNull();
+    const [callback, poll, worker] = (sources ?? []).slice(1).map(Number);
+    expect((callback ?? 0) + (poll ?? 0) + (worker ?? 0)).toBe(count);
+    // The stuck submission times out by polling, and one submission loses every callback.
+    expect(poll).toBeGreaterThanOrEqual(2);
+
+    expect(text).toMatch(/tokens issued 1, header leaks to storage 0/);
+
+    // No PII: no NIK (16 digits), no e-mail address, no synthetic name.
+    expect(text).not.toMatch(/\d{16}/);
+    expect(text).not.toContain('@');
+    expect(text).not.toContain('Demo User');
+
+    const prefix = /queue prefix (demo-[0-9a-f]+)/.exec(text)?.[1];
+    expect(prefix).toBeDefined();
+    expect(await keysUnder(redis, prefix ?? 'missing')).toEqual([]);
+  }, 60_000);
+
+  it('fails with a clear message, and starts nothing, when REDIS_URL does not answer', async () => {
+    const out = captured();
+    const code = await runDemo({
+      env: { REDIS_URL: 'redis://:hunter2@127.0.0.1:1', LOG_LEVEL: 'silent' },
+      count: 3,
+      out: out.stream,
+    });
+    expect(code).toBe(1);
+    expect(out.text()).toContain('REDIS_URL is set but the Redis at 127.0.0.1:1 did not answer');
+    expect(out.text()).not.toContain('hunter2');
+    expect(out.text()).not.toContain('queue prefix');
+  });
+
+  it('refuses a count that is not a whole positive number', async () => {
+    const out = captured();
+    const code = await runDemo({
+      env: { REDIS_URL: redisUrl() },
+      count: Number('x'),
+      out: out.stream,
+    });
+    expect(code).toBe(2);
+    expect(out.text()).toContain('usage: esign-worker demo [count]');
+  });
+
+  it('names a bad DEMO_* variable without running', async () => {
+    const out = captured();
+    const code = await runDemo({
+      env: { REDIS_URL: redisUrl(), DEMO_CALLBACK_DROP_RATE: '2' },
+      count: undefined,
+      out: out.stream,
+    });
+    expect(code).toBe(2);
+    expect(out.text()).toContain('DEMO_CALLBACK_DROP_RATE');
+  });
+});
