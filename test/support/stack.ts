@@ -103,6 +103,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       auth: { mode: 'bearer', secret: callbackSecret },
     },
     callbackRetry: { attempts: 5, baseDelayMs: 50 },
+    logger: logger.child({ component: 'sandbox' }),
     ...options.sandbox,
   });
   env.ESIGN_TOKEN_URL = sandbox.url;
