@@ -117,6 +117,14 @@ describe('sandbox API faults', () => {
     expect(await pending).toBe('connection closed');
   });
 
+  it('latencyMs holds answers back: a client with a shorter deadline gives up', async () => {
+    const sandbox = await sandboxWith({ faults: { latencyMs: 2_000 } });
+    const impatient = request(`${sandbox.url}${tokenPath}`, { headersTimeout: 50 });
+    await expect(impatient).rejects.toThrow(/timeout/i);
+    sandbox.setFaults({ latencyMs: 0 });
+    expect((await tokenCall(sandbox)).status).toBe(200);
+  });
+
   it('applies faults to uploads with storage-style answers', async () => {
     const sandbox = await sandboxWith();
     const created = await createSubmission(sandbox, await getToken(sandbox), newUser());
