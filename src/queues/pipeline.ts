@@ -129,15 +129,19 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     queues,
     workers,
     async close(timeoutMs = 30_000) {
-      // Graceful first: active jobs finish. Past the timeout, force: BullMQ's lock expiry
-      // hands any unfinished job to another worker, and every step is safe to run twice.
+      // Graceful first: active jobs finish. Past the timeout, abort them: their Esign calls
+      // end and the adapter gives each job back to the queue. (BullMQ's close(true) after a
+      // close() only returns the pending close, which waits for the jobs: it forced nothing.)
+      // A processor that ignores its signal is left to BullMQ's lock expiry after the grace.
       const graceful = Promise.all(workers.map((worker) => worker.close()));
       const timer = new Promise<'timeout'>((resolve) =>
         setTimeout(resolve, timeoutMs, 'timeout').unref(),
       );
       if ((await Promise.race([graceful, timer])) === 'timeout') {
-        deps.logger.warn({ timeoutMs }, 'shutdown timeout: closing workers forcibly');
-        await Promise.all(workers.map((worker) => worker.close(true)));
+        deps.logger.warn({ timeoutMs }, 'shutdown timeout: cancelling the active jobs');
+        for (const worker of workers) worker.cancelAllJobs('shutdown timeout');
+        const grace = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
+        await Promise.race([graceful, grace]);
       }
       await queues.close();
     },

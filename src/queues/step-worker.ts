@@ -1,4 +1,4 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { toWorkerError, type WorkerError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -39,7 +39,7 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
   const { step, metrics, logger } = options;
   const worker: Worker = new Worker(
     step,
-    async (job: Job<JobData<S>>, _token?: string, signal?: AbortSignal) => {
+    async (job: Job<JobData<S>>, token?: string, signal?: AbortSignal) => {
       const stop = metrics.jobDuration.startTimer({ queue: step });
       const ctx = options.context(signal ?? new AbortController().signal);
       try {
@@ -51,6 +51,15 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
           });
         metrics.jobs.inc({ queue: step, outcome: 'completed' });
       } catch (raw) {
+        if (signal?.aborted) {
+          // Cancelled by a shutdown past SHUTDOWN_TIMEOUT_MS (pipeline.close), not a failure
+          // of the job: give it back to the queue as it was, no attempt used, for the next
+          // worker. Every step is safe to run twice.
+          logger.warn({ queue: step, registrationId: job.data.registrationId }, 'job given back');
+          metrics.jobs.inc({ queue: step, outcome: 'retried' });
+          await job.moveToWait(token);
+          throw new WaitingError();
+        }
         const error = toWorkerError(raw);
         metrics.jobErrors.inc({ queue: step, code: error.code });
         const registrationId = job.data.registrationId;
