@@ -44,10 +44,16 @@ async function main(argv: string[]): Promise<number> {
       return status(args[0]);
     case 'demo': {
       const { runDemo } = await import('./demo/run.ts');
+      // Ctrl-C: the demo stops waiting and cleans up (keys, temp redis-server, files); a second forces exit.
+      const interrupted = new AbortController();
+      const stop = () => (interrupted.signal.aborted ? process.exit(130) : interrupted.abort());
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
       return runDemo({
         env,
         count: args[0] === undefined ? undefined : Number(args[0]),
         out: process.stdout,
+        signal: interrupted.signal,
       });
     }
     case undefined:
@@ -76,11 +82,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   const closers: Closer[] = [];
 
   if (needsListener) {
-    const listener = createListenerApp(
-      config as Parameters<typeof createListenerApp>[0],
-      logger,
-      metrics,
-    );
+    const listener = createListenerApp(config, logger, metrics);
     const { url } = await listener.http.listen(
       config.listener.CALLBACK_PORT,
       config.listener.CALLBACK_HOST,
@@ -89,11 +91,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     closers.push(() => listener.close()); // first: stop taking callbacks
   }
   if (needsWorker) {
-    const worker = createWorkerApp(
-      config as Parameters<typeof createWorkerApp>[0],
-      logger,
-      metrics,
-    );
+    const worker = createWorkerApp(config, logger, metrics);
     if (!needsListener) {
       const { url } = await worker.metricsServer.listen(config.pipeline.METRICS_PORT, '0.0.0.0');
       logger.info({ url }, 'metrics ready');

@@ -66,6 +66,25 @@ describe('runDemo', () => {
     expect(await keysUnder(redis, prefix ?? 'missing')).toEqual([]);
   }, 60_000);
 
+  it('on Ctrl-C (an aborted signal) stops, exits 130 and still deletes its keys', async () => {
+    const out = captured();
+    const interrupted = new AbortController();
+    interrupted.abort();
+    const code = await runDemo({
+      env: { REDIS_URL: redisUrl(), LOG_LEVEL: 'silent' },
+      count: 3,
+      out: out.stream,
+      signal: interrupted.signal,
+    });
+    const text = out.text();
+    expect(code, text).toBe(130);
+    expect(text).toContain('Interrupted');
+    expect(text).not.toContain('Outcomes');
+    const prefix = /queue prefix (demo-[0-9a-f]+)/.exec(text)?.[1];
+    expect(prefix).toBeDefined();
+    expect(await keysUnder(redis, prefix ?? 'missing')).toEqual([]);
+  });
+
   it('fails with a clear message, and starts nothing, when REDIS_URL does not answer', async () => {
     const out = captured();
     const code = await runDemo({
