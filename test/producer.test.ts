@@ -106,6 +106,7 @@ describe('enqueueRegistration', () => {
     const request = registrationRequest(person());
     const problems = await problemsOf({
       ...request,
+      // eslint-disable-next-line no-loss-of-precision -- the point: a number cannot carry this NIK
       userDetails: { ...request.userDetails, nik: 9471020101900001 },
     });
     expect(problems).toEqual([

@@ -100,7 +100,7 @@ export function confirmMetadata(request: RegistrationRequest): ConfirmMetadata {
       ...(phoneNumber !== undefined && { phoneNumber }),
       dataVerification: Object.fromEntries(
         Object.entries(dataVerification).filter(([, value]) => value !== undefined),
-      ) as ConfirmMetadata['userDetails']['dataVerification'],
+      ),
     },
     ...(request.userLocale !== undefined && { userLocale: request.userLocale }),
     consentData: request.consentData,

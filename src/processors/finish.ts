@@ -86,7 +86,9 @@ function buildResult(record: RegistrationRecord, ending: Ending, at: number): Re
     reasonCode: ending.state?.reasonCode ?? null,
     verificationResult: checks
       ? Object.fromEntries(
-          Object.entries(checks).filter(([, v]) => v !== undefined) as [string, string][],
+          Object.entries(checks).filter(
+            (entry): entry is [string, string] => entry[1] !== undefined,
+          ),
         )
       : null,
     esignRegistrationId: details?.registrationId ?? null,

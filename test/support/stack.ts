@@ -122,9 +122,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const waiters = new Map<string, (result: RegistrationResult) => void>();
   const consumer = new Worker(
     'results',
-    async (job: Job<RegistrationResult>) => {
+    (job: Job<RegistrationResult>) => {
       results.push(job.data);
       waiters.get(job.data.registrationId)?.(job.data);
+      return Promise.resolve();
     },
     { connection: connect(), prefix },
   );
