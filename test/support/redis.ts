@@ -27,7 +27,7 @@ export async function cleanPrefix(redis: Redis, prefix: string): Promise<void> {
   } while (cursor !== '0');
 }
 
-/** Every key under a prefix. */
+/** Every key under a prefix, sorted (SCAN order is not stable). */
 export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const found: string[] = [];
   let cursor = '0';
@@ -36,5 +36,5 @@ export async function keysUnder(redis: Redis, prefix: string): Promise<string[]>
     cursor = next;
     found.push(...keys);
   } while (cursor !== '0');
-  return found;
+  return found.sort();
 }
