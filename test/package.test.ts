@@ -1,0 +1,57 @@
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+/**
+ * The package as another service installs it: the compiled dist/ and the bin, no src/, no
+ * TypeScript. Built here into a temporary folder, so the test never depends on a stale dist/.
+ */
+describe('the installed package', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'esign-package-'));
+    await run(
+      process.execPath,
+      [
+        resolve('node_modules/typescript/bin/tsc'),
+        '-p',
+        'tsconfig.build.json',
+        '--outDir',
+        join(root, 'dist'),
+      ],
+      { timeout: 120_000 },
+    );
+    await mkdir(join(root, 'bin'));
+    await cp('bin/esign-worker.js', join(root, 'bin/esign-worker.js'));
+    await cp('package.json', join(root, 'package.json'));
+    await symlink(resolve('node_modules'), join(root, 'node_modules'), 'dir');
+  }, 180_000);
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs the bin from dist/ without src/', async () => {
+    const { stdout } = await run(process.execPath, [join(root, 'bin/esign-worker.js'), 'help']);
+    expect(stdout).toContain('usage: esign-worker <command>');
+  });
+
+  it('fails on a bad environment the same way as in a checkout', async () => {
+    const error = (await run(process.execPath, [join(root, 'bin/esign-worker.js'), 'worker'], {
+      env: { PATH: process.env.PATH ?? '' },
+    }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(error.code).toBe(1);
+    expect(error.stderr).toContain('ESIGN_API_URL: is required');
+  });
+
+  it('exports the producer API from its entry point', async () => {
+    const entry = (await import(join(root, 'dist/index.js'))) as Record<string, unknown>;
+    expect(typeof entry.createProducer).toBe('function');
+    expect(typeof entry.registrationRequestSchema).toBe('object');
+    expect(entry.RESULTS_QUEUE).toBe('results');
+  });
+});
