@@ -85,6 +85,23 @@ describe('runDemo', () => {
     expect(await keysUnder(redis, prefix ?? 'missing')).toEqual([]);
   });
 
+  it('fails, naming the overall timeout and each missing result, when results are too slow', async () => {
+    const out = captured();
+    const code = await runDemo({
+      env: { REDIS_URL: redisUrl(), LOG_LEVEL: 'silent', DEMO_TIMEOUT_MS: '1' },
+      count: 2,
+      out: out.stream,
+    });
+    const text = out.text();
+    expect(code, text).toBe(1);
+    expect(text).toMatch(
+      /FAILED: only [01] of 2 registrations finished within 1 ms \(DEMO_TIMEOUT_MS\)/,
+    );
+    expect(text).toContain('MISMATCH user 2 (scenario completed-direct): no result');
+    const prefix = /queue prefix (demo-[0-9a-f]+)/.exec(text)?.[1];
+    expect(await keysUnder(redis, prefix ?? 'missing')).toEqual([]);
+  });
+
   it('fails with a clear message, and starts nothing, when REDIS_URL does not answer', async () => {
     const out = captured();
     const code = await runDemo({

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../lib/config.ts';
+import { loadConfig, type DemoConfig } from '../lib/config.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { createLogger } from '../lib/logger.ts';
 import type { RegistrationResult } from '../lib/registration/record.ts';
@@ -33,7 +33,7 @@ class DemoFailure extends Error {
 export async function runDemo(options: DemoOptions): Promise<number> {
   const { env, out } = options;
   const say = (line = '') => out.write(`${line}\n`);
-  let settings;
+  let settings: DemoConfig;
   try {
     settings = loadConfig(env, ['demo']).demo;
   } catch (error) {
@@ -66,8 +66,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const users = await createDemoUsers(count, imageRoot);
     const results = new Map<string, RegistrationResult>();
     const progress = createProgress(out, count);
-    let onAllDone = () => undefined as void;
-    const allDone = new Promise<void>((resolve) => (onAllDone = resolve));
+    const allDone = Promise.withResolvers<void>();
     services = await startDemoServices({
       redisUrl: redis.url,
       prefix,
@@ -79,14 +78,14 @@ export async function runDemo(options: DemoOptions): Promise<number> {
       onResult(result) {
         results.set(result.registrationId, result);
         progress.update(results.size);
-        if (results.size >= count) onAllDone();
+        if (results.size >= count) allDone.resolve();
       },
     });
 
     const startedAt = Date.now();
     await enqueueAll(services, users, options.signal);
     progress.update(results.size);
-    const outcome = await waitFor(allDone, settings.DEMO_TIMEOUT_MS, options.signal);
+    const outcome = await waitFor(allDone.promise, settings.DEMO_TIMEOUT_MS, options.signal);
     const endedAt = Date.now();
     progress.finish();
     if (outcome === 'aborted') {
