@@ -1,0 +1,118 @@
+import { Writable } from 'node:stream';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/lib/config.ts';
+import { createEsignClient } from '../src/lib/esign/client.ts';
+import type { EsignClient } from '../src/lib/esign/types.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import { Metrics } from '../src/lib/metrics.ts';
+import { createPiiCipher } from '../src/lib/pii-cipher.ts';
+import { RegistrationStore } from '../src/lib/registration/store.ts';
+import { confirm } from '../src/processors/confirm.ts';
+import type { StepContext } from '../src/processors/context.ts';
+import { initiate } from '../src/processors/initiate.ts';
+import { upload } from '../src/processors/upload.ts';
+import type { SubmissionSnapshot } from '../src/sandbox/index.ts';
+import { connect } from './support/redis.ts';
+import { person, registrationRequest } from './support/requests.ts';
+import { startStack, type Stack } from './support/stack.ts';
+
+/**
+ * A job can run twice: a worker dies after the work and before BullMQ heard it finished, or a
+ * replayed enqueue after the job was removed. Running a step again must not repeat its call
+ * at Esign: no second submission, no second upload, no second confirm. The steps run here
+ * directly, twice each, on the real record store, client and sandbox; no worker runs, so
+ * nothing else moves the registration meanwhile.
+ */
+describe('a step run twice', () => {
+  let stack: Stack;
+  let redis: Redis;
+  let client: EsignClient;
+  let ctx: StepContext;
+
+  beforeAll(async () => {
+    stack = await startStack({ withoutWorker: true });
+    redis = connect();
+    const config = loadConfig(stack.env, ['common', 'esign', 'pipeline']);
+    const logger = createLogger({
+      level: 'silent',
+      destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
+    });
+    const metrics = new Metrics({ defaultMetrics: false });
+    client = createEsignClient({
+      config: config.esign,
+      redis,
+      keyPrefix: stack.prefix,
+      logger,
+      metrics,
+    });
+    ctx = {
+      esign: client,
+      store: new RegistrationStore({ redis, prefix: stack.prefix, retentionMs: 3_600_000 }),
+      cipher: createPiiCipher(undefined),
+      images: { root: stack.imageRoot, allowedHosts: [], maxBytes: 10 * 1024 * 1024 },
+      settings: {
+        maxReinitiations: 2,
+        callbackTimeoutMs: 60_000,
+        pollIntervalMs: 1_000,
+        pollMaxIntervalMs: 4_000,
+        pollGiveUpMs: 3_600_000,
+      },
+      logger,
+      metrics,
+      now: Date.now,
+      signal: new AbortController().signal,
+      publishResult: () => Promise.reject(new Error('no registration ends in this test')),
+      cancelJob: () => Promise.resolve(),
+    };
+  });
+  afterAll(async () => {
+    await client.close();
+    await redis.quit();
+    await stack.close();
+  });
+
+  const answered = (endpoint: 'create_submission' | 'upload' | 'confirm') =>
+    stack.sandbox.inspect().calls[endpoint]['200'] ?? 0;
+
+  it('initiate, upload and confirm each reach Esign once', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    const ours = (): SubmissionSnapshot[] =>
+      stack.sandbox.inspect().submissions.filter((s) => s.userId === request.partnerUserId);
+
+    const created = answered('create_submission');
+    const firstInitiate = await initiate(data, ctx);
+    const secondInitiate = await initiate(data, ctx);
+    expect(secondInitiate).toEqual(firstInitiate);
+    expect(answered('create_submission') - created).toBe(1);
+    expect(ours()).toHaveLength(1);
+
+    const uploads = answered('upload');
+    const firstUpload = await upload(data, ctx);
+    const bytes = ours()[0]?.bytes;
+    const secondUpload = await upload(data, ctx);
+    expect(secondUpload).toEqual(firstUpload);
+    expect(answered('upload') - uploads).toBe(2); // KTP and SELFIE, once each
+    expect(ours()[0]?.bytes).toBe(bytes);
+
+    const confirms = answered('confirm');
+    const firstConfirm = await confirm(data, ctx);
+    const secondConfirm = await confirm(data, ctx);
+    // Both ask for the same fallback poll: its deterministic id makes the second add a no-op.
+    expect(secondConfirm.next.map((next) => next.jobId)).toEqual(
+      firstConfirm.next.map((next) => next.jobId),
+    );
+    expect(answered('confirm') - confirms).toBe(1);
+    expect(ours().map((s) => s.confirmCount)).toEqual([1]);
+
+    const view = await stack.producer.getRegistration(registrationId);
+    expect(view?.history.map((entry) => entry.status)).toEqual([
+      'QUEUED',
+      'INITIATED',
+      'UPLOADED',
+      'CONFIRMED',
+    ]);
+  });
+});
