@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EndpointCounters, SandboxEndpoint, SandboxFaults } from './types.ts';
+import { mulberry32 as prng } from '../lib/prng.ts';
 
 /**
  * Fault injection: the settings, their validation (shared by the start options, the
@@ -63,18 +64,6 @@ export function defaultFaults(): SandboxFaults {
     dropCallbacksNext: 0,
     duplicateCallbacksNext: 0,
     seed: 1,
-  };
-}
-
-/** mulberry32: tiny, fast, good enough to make fault rates reproducible. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -1,5 +1,6 @@
 import { encode } from 'jpeg-js';
 import { crc32, deflateSync } from 'node:zlib';
+import { mulberry32 as random } from '../prng.ts';
 
 /**
  * Synthetic KTP-like images for the demo and tests: a card in a seed-dependent colour with a
@@ -9,18 +10,6 @@ import { crc32, deflateSync } from 'node:zlib';
 
 const defaultWidth = 256;
 const defaultHeight = 160;
-
-/** mulberry32: a tiny deterministic PRNG, so one seed always draws the same card. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Rgb = readonly [number, number, number];
 

@@ -1,0 +1,14 @@
+/**
+ * mulberry32: a tiny deterministic PRNG. Used where the same seed must give the same
+ * sequence (synthetic images, reproducible sandbox fault rates); never for anything secret.
+ */
+export function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
