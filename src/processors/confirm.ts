@@ -1,5 +1,5 @@
 import type { ConfirmMetadata } from '../lib/esign/schemas.ts';
-import { isWorkerError } from '../lib/errors.ts';
+import { isWorkerError, retryable } from '../lib/errors.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
 import type { RegistrationRequest } from '../queues/request-schema.ts';
@@ -32,10 +32,21 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
   if (!record.confirmedAt) {
     const alreadySent = record.confirmingAt !== undefined && (await reachedEsign(ctx, record));
     if (!alreadySent) {
+      // Claim the send: only a run that still finds `confirmingAt` as it read it may send.
+      // BullMQ can run a job twice at once (its lock lapsed while the first run was still
+      // going); without the claim both would confirm. The loser retries later, then finds
+      // the claim and asks Esign first.
+      const seen = record.confirmingAt;
+      let claimed = false;
       await ctx.store.update(registrationId, (current) => {
-        current.confirmingAt = ctx.now();
+        claimed = current.confirmingAt === seen && current.confirmedAt === undefined;
+        if (!claimed) return undefined;
+        // Never the value read (a coarse or fixed clock): that would let a second run claim it.
+        current.confirmingAt = Math.max(ctx.now(), (seen ?? 0) + 1);
         return current;
       });
+      if (!claimed)
+        throw retryable('INTERNAL', `registration ${registrationId}: another run is confirming`);
       await sendConfirm(ctx, record, submission.submissionId);
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
