@@ -115,4 +115,24 @@ describe('a step run twice', () => {
       'CONFIRMED',
     ]);
   });
+
+  it('two runs of confirm at once (a lapsed lock): one confirm at Esign, the other retries', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    await initiate(data, ctx);
+    await upload(data, ctx);
+
+    const runs = await Promise.allSettled([confirm(data, ctx), confirm(data, ctx)]);
+    expect(runs.map((run) => run.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const lost = runs.find((run) => run.status === 'rejected');
+    expect(lost?.reason).toMatchObject({ retryable: true });
+    // The retry finds the claim, asks Esign, and does not send again.
+    await confirm(data, ctx);
+    const submissions = stack.sandbox
+      .inspect()
+      .submissions.filter((s) => s.userId === request.partnerUserId);
+    expect(submissions.map((s) => s.confirmCount)).toEqual([1]);
+    expect((await stack.producer.getRegistration(registrationId))?.status).toBe('CONFIRMED');
+  });
 });
