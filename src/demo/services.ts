@@ -30,6 +30,10 @@ export interface DemoServicesOptions {
   /** Fraction of sandbox callbacks never sent, so the poll fallback shows. */
   callbackDropRate: number;
   onResult(result: RegistrationResult): void;
+  /** Settings that override the demo's (e.g. CONCURRENCY_* for the throughput benchmark). */
+  overrides?: Record<string, string>;
+  /** Sandbox latency per call (ms), to stand in for a remote API. */
+  latencyMs?: number;
 }
 
 export interface DemoServices {
@@ -79,6 +83,7 @@ export async function startDemoServices(options: DemoServicesOptions): Promise<D
     CONCURRENCY_POLL: '4',
     SHUTDOWN_TIMEOUT_MS: '5000',
     IMAGE_ROOT: options.imageRoot,
+    ...options.overrides,
   };
   const metrics = new Metrics({ defaultMetrics: false });
   const closers: (() => Promise<unknown>)[] = [];
@@ -107,7 +112,11 @@ export async function startDemoServices(options: DemoServicesOptions): Promise<D
       },
       callbackRetry: { attempts: 5, baseDelayMs: 100 },
       // One submission certainly loses all its callbacks, the rate drops a few more at random.
-      faults: { callbackDropRate: options.callbackDropRate, dropCallbacksNext: 1 },
+      faults: {
+        callbackDropRate: options.callbackDropRate,
+        dropCallbacksNext: options.callbackDropRate > 0 ? 1 : 0,
+        latencyMs: options.latencyMs ?? 0,
+      },
       logger,
     });
     closers.push(() => sandbox.close());

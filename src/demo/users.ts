@@ -55,10 +55,20 @@ export function expectedOutcome(scenario: ScenarioName): Outcome {
 }
 
 export async function createDemoUsers(count: number, imageDir: string): Promise<DemoUser[]> {
+  return createUsers(
+    Array.from({ length: count }, (_, index) => scenarioFor(index)),
+    imageDir,
+  );
+}
+
+/** One user per scenario given, with real image files in `imageDir`. */
+export async function createUsers(
+  scenarios: readonly ScenarioName[],
+  imageDir: string,
+): Promise<DemoUser[]> {
   const run = randomUUID().slice(0, 8);
   const users: DemoUser[] = [];
-  for (let index = 0; index < count; index += 1) {
-    const scenario = scenarioFor(index);
+  for (const [index, scenario] of scenarios.entries()) {
     const n = index + 1;
     const ktp = `ktp-${n}.jpg`;
     const selfie = `selfie-${n}.png`;
