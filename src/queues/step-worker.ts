@@ -1,6 +1,6 @@
 import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { toWorkerError, type WorkerError } from '../lib/errors.ts';
+import { permanent, toWorkerError, type WorkerError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { StepContext, StepOutcome } from '../processors/context.ts';
@@ -99,5 +99,16 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
     },
   );
   worker.on('error', (error) => logger.error({ queue: step, err: error }, 'worker error'));
+  // BullMQ fails a job that stalled more than maxStalledCount times (its workers kept dying
+  // on it) without calling the processor above, so nothing would end the registration: it
+  // would wait forever and hold its user's in-flight slot. End it here instead.
+  worker.on('failed', (job: Job<JobData<S>> | undefined) => {
+    if (!job?.deferredFailure) return;
+    const registrationId = job.data.registrationId;
+    const error = permanent('INTERNAL', `the ${step} step ${job.deferredFailure}`);
+    logger.error({ queue: step, registrationId, err: error }, 'step failed for good');
+    metrics.jobs.inc({ queue: step, outcome: 'failed' });
+    void options.onFinalFailure(registrationId, error);
+  });
   return worker;
 }
