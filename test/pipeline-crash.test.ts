@@ -159,4 +159,32 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
       { status: 'INITIATED', confirmCount: 0 },
     ]);
   }, 60_000);
+
+  it('killed twice on the same job: the registration fails with a result, never stuck', async () => {
+    // BullMQ fails a job that stalled more than maxStalledCount (1) times without running
+    // the processor; the registration must still end, publish, and free the user's slot.
+    const hungBefore = stack.sandbox.inspect().calls.upload.hang ?? 0;
+    stack.sandbox.setFaults({ hangNext: { upload: 2 } });
+    const request = registrationRequest(person('completed'));
+    const first = startWorker();
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    for (const [index, worker] of [first, undefined].entries()) {
+      const running = worker ?? startWorker();
+      await waitUntil(() => (stack.sandbox.inspect().calls.upload.hang ?? 0) > hungBefore + index, {
+        timeoutMs: 15_000,
+        what: `upload hang ${String(index + 1)}`,
+      });
+      await running.kill();
+    }
+
+    startWorker();
+    const result = await stack.waitForResult(registrationId, 30_000);
+    expect(result).toMatchObject({ status: 'FAILED', error: { code: 'INTERNAL' } });
+    expect(JSON.stringify(result.error)).toContain('stalled');
+    // The slot is free: the same partner user can register again.
+    const again = await stack.producer.enqueueRegistration(
+      registrationRequest(person('completed'), { partnerUserId: request.partnerUserId }),
+    );
+    expect(again.created).toBe(true);
+  }, 60_000);
 });
