@@ -4,7 +4,7 @@ import type { SubmissionSnapshot } from '../src/sandbox/index.ts';
 import { startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
 import { startHoldingProxy, type HoldingProxy } from './support/holding-proxy.ts';
 import { person, registrationRequest } from './support/requests.ts';
-import { startStack, type Stack } from './support/stack.ts';
+import { sandboxCredentials, startStack, type Stack } from './support/stack.ts';
 
 /**
  * The durability promise: BullMQ is at-least-once, so a worker process that dies mid-step
@@ -61,11 +61,17 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
     const atKill = await stack.producer.getRegistration(registrationId);
 
-    startWorker(env);
+    const second = startWorker(env);
     const result = await stack.waitForResult(registrationId, 30_000);
     const submissions = stack.sandbox
       .inspect()
       .submissions.filter((s) => s.userId === request.partnerUserId);
+    // Crash and recovery paths log too: still no PII in either process's output.
+    const output = [...first.lines, ...first.stderr, ...second.lines, ...second.stderr].join('\n');
+    expect(output).toContain(registrationId);
+    const { nik, name, email, phoneNumber } = request.userDetails;
+    for (const secret of [nik, name, email, phoneNumber, sandboxCredentials.passKey])
+      expect(output).not.toContain(secret);
     return { registrationId, result, atKill, submissions };
   }
 
