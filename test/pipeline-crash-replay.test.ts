@@ -56,6 +56,7 @@ describe('a step run twice', () => {
         callbackTimeoutMs: 60_000,
         pollIntervalMs: 1_000,
         pollMaxIntervalMs: 4_000,
+        confirmLeaseMs: 5_000,
         pollGiveUpMs: 3_600_000,
       },
       logger,
@@ -116,23 +117,59 @@ describe('a step run twice', () => {
     ]);
   });
 
-  it('two runs of confirm at once (a lapsed lock): one confirm at Esign, the other retries', async () => {
+  it('two runs of confirm at once (a lapsed lock): one confirm at Esign, the other looks later', async () => {
     const request = registrationRequest(person('completed'));
     const { registrationId } = await stack.producer.enqueueRegistration(request);
     const data = { registrationId };
     await initiate(data, ctx);
     await upload(data, ctx);
 
-    const runs = await Promise.allSettled([confirm(data, ctx), confirm(data, ctx)]);
-    expect(runs.map((run) => run.status).sort()).toEqual(['fulfilled', 'rejected']);
-    const lost = runs.find((run) => run.status === 'rejected');
-    expect(lost?.reason).toMatchObject({ retryable: true });
-    // The retry finds the claim, asks Esign, and does not send again.
+    const runs = await Promise.all([confirm(data, ctx), confirm(data, ctx)]);
+    const steps = runs.map((run) => run.next.map((next) => next.step).join()).sort();
+    // The winner schedules the fallback poll; the loser either saw the claim in flight and
+    // schedules a later look at confirm, or saw it done and schedules the same poll.
+    expect(steps[1]).toBe('poll');
+    expect(['confirm', 'poll']).toContain(steps[0]);
+    const later = runs.flatMap((run) => run.next).find((next) => next.step === 'confirm');
+    if (later) expect(later.delayMs).toBeGreaterThan(0);
+    // The later look finds it confirmed and sends nothing.
     await confirm(data, ctx);
     const submissions = stack.sandbox
       .inspect()
       .submissions.filter((s) => s.userId === request.partnerUserId);
     expect(submissions.map((s) => s.confirmCount)).toEqual([1]);
     expect((await stack.producer.getRegistration(registrationId))?.status).toBe('CONFIRMED');
+  });
+
+  it('a confirm claimed but never answered is looked at after its lease, then sent once', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    await initiate(data, ctx);
+    await upload(data, ctx);
+    // A run that claimed the send and died before its request left: confirmingAt, no confirm.
+    const claimedAt = Date.now();
+    await ctx.store.update(registrationId, (current) => ({
+      ...current,
+      confirmingAt: claimedAt,
+      confirmingUntil: claimedAt + 5_000,
+    }));
+
+    const early = await confirm(data, ctx);
+    expect(early.next).toEqual([
+      expect.objectContaining({ step: 'confirm', delayMs: expect.any(Number) as number }),
+    ]);
+    expect(
+      stack.sandbox.inspect().submissions.find((s) => s.userId === request.partnerUserId)
+        ?.confirmCount,
+    ).toBe(0);
+
+    // After the lease: Esign still has it INITIATED, so this run claims and sends, once.
+    const afterLease = await confirm(data, { ...ctx, now: () => Date.now() + 6_000 });
+    expect(afterLease.next.map((next) => next.step)).toEqual(['poll']);
+    expect(
+      stack.sandbox.inspect().submissions.find((s) => s.userId === request.partnerUserId)
+        ?.confirmCount,
+    ).toBe(1);
   });
 });

@@ -38,6 +38,9 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
       LOG_LEVEL: 'info',
       // A hung call must stay hung until the kill, not time out and retry on its own.
       ESIGN_REQUEST_TIMEOUT_MS: '30000',
+      // The killed worker's confirm cannot still be on its way: the next one may look after 1 s
+      // (by default it waits connect + request timeout, for a slow but living run).
+      CONFIRM_LEASE_MS: '1000',
       // The killed worker's job is requeued ~2 s after its last lock renewal, not 30 s.
       LOCK_DURATION_MS: '2000',
       STALLED_INTERVAL_MS: '500',

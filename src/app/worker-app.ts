@@ -55,6 +55,9 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
       pollIntervalMs: settings.POLL_INTERVAL_MS,
       pollMaxIntervalMs: settings.POLL_MAX_INTERVAL_MS,
       pollGiveUpMs: settings.POLL_GIVE_UP_MS,
+      confirmLeaseMs:
+        settings.CONFIRM_LEASE_MS ??
+        esign.ESIGN_CONNECT_TIMEOUT_MS + esign.ESIGN_REQUEST_TIMEOUT_MS,
     },
     retry: { attempts: settings.JOB_ATTEMPTS, backoffMs: settings.JOB_BACKOFF_MS },
     concurrency: {

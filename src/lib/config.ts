@@ -79,6 +79,11 @@ export const pipelineSchema = z.object({
    * job gives it up this long after its last renewal; the stalled check then retries it.
    */
   LOCK_DURATION_MS: positive(30_000),
+  /**
+   * How long a started confirm may still be on its way; until then no other run re-checks or
+   * re-sends it. Default: ESIGN_CONNECT_TIMEOUT_MS + ESIGN_REQUEST_TIMEOUT_MS.
+   */
+  CONFIRM_LEASE_MS: z.coerce.number().int().min(0).optional(),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
   STALLED_INTERVAL_MS: positive(30_000),
   /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */

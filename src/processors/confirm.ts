@@ -1,8 +1,9 @@
 import type { ConfirmMetadata } from '../lib/esign/schemas.ts';
-import { isWorkerError, retryable } from '../lib/errors.ts';
+import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
 import type { RegistrationRequest } from '../queues/request-schema.ts';
+import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, openRequest, partnerUser } from './record-helpers.ts';
 
@@ -15,7 +16,7 @@ import { advance, openRequest, partnerUser } from './record-helpers.ts';
  */
 export async function confirm(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
   let record = await ctx.store.require(data.registrationId);
-  if (isTerminal(record.status)) return done;
+  if (await settleIfTerminal(ctx, record)) return done;
   const { registrationId } = record;
   const submission = record.submission;
   if (
@@ -30,29 +31,48 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
     });
 
   if (!record.confirmedAt) {
+    // A confirm another run started may still be on its way: look again once it cannot be.
+    if (record.confirmingUntil !== undefined && ctx.now() < record.confirmingUntil)
+      return recheckLater(ctx, record, record.confirmingAt ?? 0, record.confirmingUntil);
     const alreadySent = record.confirmingAt !== undefined && (await reachedEsign(ctx, record));
     if (!alreadySent) {
       // Claim the send: only a run that still finds `confirmingAt` as it read it may send.
       // BullMQ can run a job twice at once (its lock lapsed while the first run was still
-      // going); without the claim both would confirm. The loser retries later, then finds
-      // the claim and asks Esign first.
+      // going); without the claim both would confirm.
       const seen = record.confirmingAt;
-      let claimed = false;
-      await ctx.store.update(registrationId, (current) => {
-        claimed = current.confirmingAt === seen && current.confirmedAt === undefined;
-        if (!claimed) return undefined;
+      let claimedAt: number | undefined;
+      const latest = await ctx.store.update(registrationId, (current) => {
+        claimedAt = undefined;
+        if (current.confirmingAt !== seen || current.confirmedAt !== undefined) return undefined;
         // Never the value read (a coarse or fixed clock): that would let a second run claim it.
-        current.confirmingAt = Math.max(ctx.now(), (seen ?? 0) + 1);
+        claimedAt = Math.max(ctx.now(), (seen ?? 0) + 1);
+        current.confirmingAt = claimedAt;
+        current.confirmingUntil = claimedAt + ctx.settings.confirmLeaseMs;
         return current;
       });
-      if (!claimed)
-        throw retryable('INTERNAL', `registration ${registrationId}: another run is confirming`);
-      await sendConfirm(ctx, record, submission.submissionId);
+      if (claimedAt === undefined) {
+        if (latest.confirmedAt !== undefined) return confirm(data, ctx);
+        const other = latest.confirmingAt ?? ctx.now();
+        return recheckLater(ctx, latest, other, latest.confirmingUntil ?? ctx.now());
+      }
+      const claim = claimedAt;
+      try {
+        await sendConfirm(ctx, record, submission.submissionId);
+      } catch (error) {
+        // The call is over (answered or failed): a retry need not wait out the lease.
+        await ctx.store.update(registrationId, (current) => {
+          if (current.confirmingAt !== claim) return undefined;
+          current.confirmingUntil = undefined;
+          return current;
+        });
+        throw error;
+      }
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
     record = await ctx.store.update(registrationId, (current) => {
       if (current.confirmedAt) return undefined;
       current.confirmedAt = ctx.now();
+      current.confirmingUntil = undefined;
       if (!isTerminal(current.status)) current.pollJobId = pollJobId;
       return advance(current, 'CONFIRMED', current.confirmedAt);
     });
@@ -69,6 +89,23 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
       0,
       (record.confirmedAt ?? ctx.now()) + ctx.settings.callbackTimeoutMs - ctx.now(),
     ),
+  });
+}
+
+/** Run confirm again once the other run's call is surely over; nothing is sent now. */
+function recheckLater(
+  ctx: StepContext,
+  record: RegistrationRecord,
+  claimedAt: number,
+  leaseEnds: number,
+): StepOutcome {
+  const { registrationId, generation } = record;
+  ctx.logger.info({ registrationId }, 'a confirm is already on its way: looking again later');
+  return proceed({
+    step: 'confirm',
+    jobId: jobIds.confirmRecheck(registrationId, generation, claimedAt),
+    data: { registrationId },
+    delayMs: Math.max(0, leaseEnds - ctx.now()),
   });
 }
 

@@ -14,6 +14,11 @@ export interface StepSettings {
   pollIntervalMs: number;
   pollMaxIntervalMs: number;
   pollGiveUpMs: number;
+  /**
+   * How long a confirm that was started may still be on its way (connect + request timeout
+   * of the Esign client). Until then another run waits instead of asking Esign or re-sending.
+   */
+  confirmLeaseMs: number;
 }
 
 /**

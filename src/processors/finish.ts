@@ -28,6 +28,7 @@ export async function finish(
 ): Promise<void> {
   let wrote = false;
   const record = await ctx.store.update(registrationId, (current) => {
+    wrote = false; // re-run on a lost compare-and-set: only the winning attempt counts
     if (isTerminal(current.status)) return undefined;
     wrote = true;
     const at = ctx.now();
@@ -56,6 +57,19 @@ export async function finish(
     );
   }
   await settle(ctx, record);
+}
+
+/**
+ * For steps that find their registration already ended: finish the after-effects an earlier
+ * run may have left undone (publish, cancel, free the slot). True when it was terminal.
+ */
+export async function settleIfTerminal(
+  ctx: StepContext,
+  record: RegistrationRecord,
+): Promise<boolean> {
+  if (!isTerminal(record.status)) return false;
+  await settle(ctx, record);
+  return true;
 }
 
 /** The after-effects of a terminal record; a no-op once done. */

@@ -1,6 +1,6 @@
 import { documentTypes } from '../lib/esign/schemas.ts';
-import { isTerminal } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
+import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, partnerUser } from './record-helpers.ts';
 
@@ -11,7 +11,7 @@ import { advance, partnerUser } from './record-helpers.ts';
  */
 export async function initiate(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
   let record = await ctx.store.require(data.registrationId);
-  if (isTerminal(record.status)) return done;
+  if (await settleIfTerminal(ctx, record)) return done;
 
   if (!record.submission) {
     const created = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);

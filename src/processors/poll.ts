@@ -2,6 +2,7 @@ import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal } from '../lib/registration/record.ts';
 import { jobIds, type PollJobData } from '../queues/jobs.ts';
+import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type NextJob, type StepContext, type StepOutcome } from './context.ts';
 import { partnerUser } from './record-helpers.ts';
 
@@ -13,7 +14,7 @@ import { partnerUser } from './record-helpers.ts';
  */
 export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOutcome> {
   const record = await ctx.store.require(data.registrationId);
-  if (isTerminal(record.status) || !record.submission) return done;
+  if ((await settleIfTerminal(ctx, record)) || !record.submission) return done;
   const { registrationId, generation } = record;
   const submissionId = record.submission.submissionId;
 

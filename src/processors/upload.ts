@@ -1,8 +1,9 @@
 import { documentTypes, type DocumentType } from '../lib/esign/schemas.ts';
 import { isWorkerError, permanent } from '../lib/errors.ts';
 import { openImage } from '../lib/images/index.ts';
-import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
+import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../queues/jobs.ts';
+import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, openRequest } from './record-helpers.ts';
 
@@ -16,7 +17,7 @@ const EXPIRY_MARGIN_MS = 60_000;
  */
 export async function upload(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
   let record = await ctx.store.require(data.registrationId);
-  if (isTerminal(record.status)) return done;
+  if (await settleIfTerminal(ctx, record)) return done;
   const { registrationId } = record;
   if (!record.submission) return initiateAgain(record);
 

@@ -72,9 +72,9 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       status: 'FAILED',
       source: 'worker',
       error: { code: error.code, message: error.message },
-    }).catch((cause: unknown) =>
-      deps.logger.error({ registrationId, err: cause }, 'could not record the failure'),
-    );
+    });
+    // Not caught: if the failure cannot be recorded (Redis blip), the job errors and BullMQ
+    // retries it, rather than failing for good with no result ever published.
   };
   const common = {
     context,

@@ -109,6 +109,8 @@ export interface RegistrationRecord {
   previousSubmissionIds: string[];
   /** Set just before the confirm call; with no confirmedAt it means "maybe sent". */
   confirmingAt?: number | undefined;
+  /** While a confirm call may still be on its way (its claim's lease); cleared when it ends. */
+  confirmingUntil?: number | undefined;
   confirmedAt?: number | undefined;
   pollAttempts: number;
   pollJobId?: string | undefined;
