@@ -1,6 +1,11 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerApp } from '../src/app/worker-app.ts';
+import { loadConfig } from '../src/lib/config.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import { Metrics } from '../src/lib/metrics.ts';
+import { connect } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
 
@@ -112,6 +117,48 @@ describe('registration under faults', () => {
     expect(grew('confirm', '429')).toBe(1);
     expect(grew('upload', '500')).toBe(1);
     expect(submissionOf(result.submissionId)?.confirmCount).toBe(1);
+  });
+
+  it('a 429 pauses the whole confirm queue, for every worker, for its Retry-After', async () => {
+    // A second worker app on the same queues, like another process of the service.
+    const second = createWorkerApp(
+      loadConfig(stack.env, ['common', 'esign', 'pipeline']),
+      silentLogger(),
+      new Metrics({ defaultMetrics: false }),
+    );
+    const redis = connect();
+    try {
+      const confirms = () =>
+        Object.values(stack.sandbox.inspect().calls.confirm).reduce((a, b) => a + b, 0);
+      const limited = () => stack.sandbox.inspect().calls.confirm['429'] ?? 0;
+      const before = limited();
+      stack.sandbox.setFaults({ rateLimitNext: { confirm: 1 }, retryAfterSeconds: 3 });
+      const first = await stack.producer.enqueueRegistration(
+        registrationRequest(person('completed')),
+      );
+      await until(() => limited() > before);
+      const sent = confirms();
+      const other = await stack.producer.enqueueRegistration(
+        registrationRequest(person('completed')),
+      );
+      // While the pause set by the 429 lasts, no worker of the queue sends a confirm.
+      const pauseKey = `${stack.prefix}:confirm:limiter`;
+      let looked = 0;
+      while ((await redis.pttl(pauseKey)) > 300) {
+        expect(confirms()).toBe(sent);
+        looked += 1;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(looked).toBeGreaterThan(5);
+      for (const { registrationId } of [first, other]) {
+        const result = await stack.waitForResult(registrationId);
+        expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+        expect(submissionOf(result.submissionId)?.confirmCount).toBe(1);
+      }
+    } finally {
+      await second.close();
+      await redis.quit();
+    }
   });
 
   it('a submission that never finishes ends TIMED_OUT after POLL_GIVE_UP_MS', async () => {

@@ -12,6 +12,10 @@ export interface LockSettings {
   stalledIntervalMs: number;
 }
 
+/** Rate-limited runs allowed per attempt before a 429 counts as a failed attempt. */
+const RATE_LIMITED_STARTS = 10;
+const UNLIMITED_PER_SECOND = 1_000_000;
+
 export interface StepWorkerOptions<S extends StepName> {
   step: S;
   process: (data: JobData<S>, ctx: StepContext) => Promise<StepOutcome>;
@@ -63,15 +67,21 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
         const error = toWorkerError(raw);
         metrics.jobErrors.inc({ queue: step, code: error.code });
         const registrationId = job.data.registrationId;
-        if (error.code === 'ESIGN_RATE_LIMITED') {
+        const attempts = job.opts.attempts ?? 1;
+        if (
+          error.code === 'ESIGN_RATE_LIMITED' &&
+          job.attemptsStarted < attempts * RATE_LIMITED_STARTS
+        ) {
           // The whole queue waits, not just this job: Esign asked every caller to slow down.
+          // A rate-limited run uses no attempt; past RATE_LIMITED_STARTS per attempt, a 429
+          // counts as an ordinary retryable failure, so an endless 429 cannot loop forever.
           const waitMs = error.retryAfterMs ?? 1_000;
           logger.warn({ queue: step, registrationId, waitMs }, 'rate limited by Esign');
           await worker.rateLimit(waitMs);
           metrics.jobs.inc({ queue: step, outcome: 'retried' });
           throw Worker.RateLimitError();
         }
-        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const lastAttempt = job.attemptsMade + 1 >= attempts;
         if (!error.retryable || lastAttempt) {
           logger.error({ queue: step, registrationId, err: error }, 'step failed for good');
           metrics.jobs.inc({ queue: step, outcome: 'failed' });
@@ -93,9 +103,12 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
         lockDuration: options.locks.lockDurationMs,
         stalledInterval: options.locks.stalledIntervalMs,
       }),
-      ...(options.ratePerSecond > 0 && {
-        limiter: { max: options.ratePerSecond, duration: 1_000 },
-      }),
+      // Always a limiter: BullMQ honours worker.rateLimit() (a 429's Retry-After) across all
+      // workers of the queue only when one is set. "No limit" is a limit nothing reaches.
+      limiter: {
+        max: options.ratePerSecond > 0 ? options.ratePerSecond : UNLIMITED_PER_SECOND,
+        duration: 1_000,
+      },
     },
   );
   worker.on('error', (error) => logger.error({ queue: step, err: error }, 'worker error'));
@@ -108,7 +121,11 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
     const error = permanent('INTERNAL', `the ${step} step ${job.deferredFailure}`);
     logger.error({ queue: step, registrationId, err: error }, 'step failed for good');
     metrics.jobs.inc({ queue: step, outcome: 'failed' });
-    void options.onFinalFailure(registrationId, error);
+    options
+      .onFinalFailure(registrationId, error)
+      .catch((cause: unknown) =>
+        logger.error({ queue: step, registrationId, err: cause }, 'could not record the failure'),
+      );
   });
   return worker;
 }
