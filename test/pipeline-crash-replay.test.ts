@@ -1,21 +1,12 @@
-import { Writable } from 'node:stream';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/lib/config.ts';
-import { createEsignClient } from '../src/lib/esign/client.ts';
-import type { EsignClient } from '../src/lib/esign/types.ts';
-import { createLogger } from '../src/lib/logger.ts';
-import { Metrics } from '../src/lib/metrics.ts';
-import { createPiiCipher } from '../src/lib/pii-cipher.ts';
-import { RegistrationStore } from '../src/lib/registration/store.ts';
 import { confirm } from '../src/processors/confirm.ts';
 import type { StepContext } from '../src/processors/context.ts';
 import { initiate } from '../src/processors/initiate.ts';
 import { upload } from '../src/processors/upload.ts';
 import type { SubmissionSnapshot } from '../src/sandbox/index.ts';
-import { connect } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { stepContext, type StepHarness } from './support/step-context.ts';
 
 /**
  * A job can run twice: a worker dies after the work and before BullMQ heard it finished, or a
@@ -26,50 +17,16 @@ import { startStack, type Stack } from './support/stack.ts';
  */
 describe('a step run twice', () => {
   let stack: Stack;
-  let redis: Redis;
-  let client: EsignClient;
+  let harness: StepHarness;
   let ctx: StepContext;
 
   beforeAll(async () => {
     stack = await startStack({ withoutWorker: true });
-    redis = connect();
-    const config = loadConfig(stack.env, ['common', 'esign', 'pipeline']);
-    const logger = createLogger({
-      level: 'silent',
-      destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-    });
-    const metrics = new Metrics({ defaultMetrics: false });
-    client = createEsignClient({
-      config: config.esign,
-      redis,
-      keyPrefix: stack.prefix,
-      logger,
-      metrics,
-    });
-    ctx = {
-      esign: client,
-      store: new RegistrationStore({ redis, prefix: stack.prefix, retentionMs: 3_600_000 }),
-      cipher: createPiiCipher(undefined),
-      images: { root: stack.imageRoot, allowedHosts: [], maxBytes: 10 * 1024 * 1024 },
-      settings: {
-        maxReinitiations: 2,
-        callbackTimeoutMs: 60_000,
-        pollIntervalMs: 1_000,
-        pollMaxIntervalMs: 4_000,
-        confirmLeaseMs: 5_000,
-        pollGiveUpMs: 3_600_000,
-      },
-      logger,
-      metrics,
-      now: Date.now,
-      signal: new AbortController().signal,
-      publishResult: () => Promise.reject(new Error('no registration ends in this test')),
-      cancelJob: () => Promise.resolve(),
-    };
+    harness = stepContext(stack);
+    ctx = harness.ctx;
   });
   afterAll(async () => {
-    await client.close();
-    await redis.quit();
+    await harness.close();
     await stack.close();
   });
 

@@ -1,5 +1,5 @@
 import type { SubmissionState } from '../lib/esign/schemas.ts';
-import { isWorkerError } from '../lib/errors.ts';
+import { isWorkerError, toWorkerError } from '../lib/errors.ts';
 import { isTerminal } from '../lib/registration/record.ts';
 import { jobIds, type PollJobData } from '../queues/jobs.ts';
 import { settleIfTerminal } from './finish.ts';
@@ -18,9 +18,10 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
   const { registrationId, generation } = record;
   const submissionId = record.submission.submissionId;
 
-  const state = await currentState(ctx, partnerUser(record));
+  const answer = await currentState(ctx, partnerUser(record), registrationId);
+  const state = answer === 'failed' ? undefined : answer;
   const ours = state?.submissionId === submissionId ? state : undefined;
-  ctx.metrics.polls.inc({ outcome: outcomeOf(ours) });
+  ctx.metrics.polls.inc({ outcome: answer === 'failed' ? 'error' : outcomeOf(ours) });
   const next: NextJob[] = [];
   if (ours && ours.status !== 'INITIATED') {
     next.push({
@@ -57,16 +58,25 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
   return proceed(...next);
 }
 
+/**
+ * The user's current submission, undefined when Esign knows none yet (404), or 'failed'.
+ * A failed poll is not a failed registration: Esign may still call back or answer the next
+ * poll, so errors only cost this attempt (counted and logged); the give-up clock still runs.
+ */
 async function currentState(
   ctx: StepContext,
   user: ReturnType<typeof partnerUser>,
-): Promise<SubmissionState | undefined> {
+  registrationId: string,
+): Promise<SubmissionState | undefined | 'failed'> {
   try {
     return await ctx.esign.getSubmission(user, ctx.signal);
-  } catch (error) {
-    // 404: Esign knows no submission for this user yet.
-    if (isWorkerError(error) && error.httpStatus === 404) return undefined;
-    throw error;
+  } catch (raw) {
+    if (isWorkerError(raw) && raw.httpStatus === 404) return undefined;
+    if (ctx.signal.aborted) throw raw; // shutting down: the job is given back as it was
+    const error = toWorkerError(raw);
+    ctx.metrics.jobErrors.inc({ queue: 'poll', code: error.code });
+    ctx.logger.warn({ registrationId, err: error }, 'poll failed; polling again later');
+    return 'failed';
   }
 }
 

@@ -1,0 +1,89 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { confirm } from '../src/processors/confirm.ts';
+import { initiate } from '../src/processors/initiate.ts';
+import { poll } from '../src/processors/poll.ts';
+import { upload } from '../src/processors/upload.ts';
+import { person, registrationRequest } from './support/requests.ts';
+import { startStack, type Stack } from './support/stack.ts';
+import { stepContext, type StepHarness } from './support/step-context.ts';
+
+/** The poll step on the real client and sandbox, run directly (no worker). */
+describe('poll', () => {
+  let stack: Stack;
+  let harness: StepHarness;
+  beforeAll(async () => {
+    stack = await startStack({ withoutWorker: true, sandbox: { callback: undefined } });
+    harness = stepContext(stack, { pollIntervalMs: 1_000, pollMaxIntervalMs: 4_000 });
+  });
+  afterAll(async () => {
+    await harness.close();
+    await stack.close();
+  });
+
+  async function confirmed(scenario: Parameters<typeof person>[0]) {
+    const { registrationId } = await stack.producer.enqueueRegistration(
+      registrationRequest(person(scenario)),
+    );
+    const data = { registrationId };
+    await initiate(data, harness.ctx);
+    await upload(data, harness.ctx);
+    await confirm(data, harness.ctx);
+    return registrationId;
+  }
+
+  it('a failing poll schedules the next one instead of failing the registration', async () => {
+    const registrationId = await confirmed('stuck');
+    stack.sandbox.setFaults({ failNext: { get_submission: 1 } });
+    const outcome = await poll({ registrationId, attempt: 1 }, harness.ctx);
+    expect(outcome.next).toEqual([
+      expect.objectContaining({
+        step: 'poll',
+        data: { registrationId, attempt: 2 },
+        delayMs: 1_000,
+      }),
+    ]);
+    expect(await harness.metrics.text()).toMatch(/esign_worker_polls_total\{outcome="error"\} 1/);
+    expect((await stack.producer.getRegistration(registrationId))?.status).toBe('CONFIRMED');
+  });
+
+  it('backs off exponentially up to the maximum interval', async () => {
+    const registrationId = await confirmed('stuck');
+    const delays: number[] = [];
+    for (const attempt of [1, 2, 3, 4]) {
+      const outcome = await poll({ registrationId, attempt }, harness.ctx);
+      delays.push(outcome.next.find((next) => next.step === 'poll')?.delayMs ?? -1);
+    }
+    expect(delays).toEqual([1_000, 2_000, 4_000, 4_000]);
+  });
+
+  it('hands a terminal answer about our submission to complete, and stops polling', async () => {
+    const registrationId = await confirmed('completed-direct');
+    let outcome = await poll({ registrationId, attempt: 1 }, harness.ctx);
+    for (let i = 0; i < 100 && outcome.next.some((next) => next.step === 'poll'); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      outcome = await poll({ registrationId, attempt: 1 }, harness.ctx);
+    }
+    expect(outcome.next).toEqual([
+      expect.objectContaining({
+        step: 'complete',
+        data: expect.objectContaining({
+          source: 'poll',
+          state: expect.objectContaining({ status: 'COMPLETED', result: 'VALID' }) as unknown,
+        }) as unknown,
+      }),
+    ]);
+  });
+
+  it('gives up with TIMED_OUT after POLL_GIVE_UP_MS', async () => {
+    const registrationId = await confirmed('stuck');
+    const later = { ...harness.ctx, now: () => Date.now() + 61_000 };
+    const outcome = await poll({ registrationId, attempt: 7 }, later);
+    expect(outcome.next.some((next) => next.step === 'poll')).toBe(false);
+    expect(outcome.next).toContainEqual(
+      expect.objectContaining({
+        step: 'complete',
+        data: { registrationId, source: 'poll', timedOut: true },
+      }),
+    );
+  });
+});
