@@ -47,7 +47,7 @@ function exerciseEveryMetric(metrics: Metrics): void {
   metrics.uploadBytes.inc({ document: 'SELFIE' }, 96_120);
   for (const outcome of ['accepted', 'duplicate', 'unauthorized', 'invalid'] as const)
     metrics.callbacks.inc({ outcome });
-  for (const outcome of ['pending', 'terminal', 'not_found'] as const)
+  for (const outcome of ['pending', 'terminal', 'not_found', 'error'] as const)
     metrics.polls.inc({ outcome });
   metrics.registrationsFinished.inc({ status: 'COMPLETED', result: 'VALID', source: 'callback' });
   metrics.registrationsFinished.inc({ status: 'COMPLETED', result: 'INVALID', source: 'poll' });
