@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -156,6 +157,47 @@ describe('enqueueRegistration', () => {
     expect(error).toBeInstanceOf(WorkerError);
     expect((error as WorkerError).code).toBe('REGISTRATION_IN_FLIGHT');
     expect((error as WorkerError).message).toContain(first.registrationId);
+  });
+
+  it('takes over a user slot whose holder is gone or ended without freeing it', async () => {
+    const gone = await producer.enqueueRegistration(
+      registrationRequest(person(), { partnerUserId: 'user-stale-1' }),
+    );
+    await redis.del(`${prefix}:registration:${gone.registrationId}`); // expired, or deleted by hand
+    const next = await producer.enqueueRegistration(
+      registrationRequest(person(), { partnerUserId: 'user-stale-1' }),
+    );
+    expect(next.created).toBe(true);
+
+    // Ended (a result is on record) but the slot was never freed: a crash before the release.
+    const key = `${prefix}:registration:${next.registrationId}`;
+    const record = JSON.parse((await redis.get(key)) ?? '{}') as Record<string, unknown>;
+    await redis.set(
+      key,
+      JSON.stringify({ ...record, status: 'COMPLETED', result: { status: 'COMPLETED' } }),
+    );
+    const third = await producer.enqueueRegistration(
+      registrationRequest(person(), { partnerUserId: 'user-stale-1' }),
+    );
+    expect(third.created).toBe(true);
+  });
+
+  it('a refused enqueue gives a holder that never got its first job one', async () => {
+    const holder = await producer.enqueueRegistration(
+      registrationRequest(person(), { partnerUserId: 'user-stranded-1' }),
+    );
+    const jobKey = `${prefix}:initiate:${holder.registrationId}-initiate-g0`;
+    // A crash between writing the record and adding its job: the job is missing.
+    const initiate = new Queue('initiate', { connection: redis, prefix });
+    await initiate.remove(`${holder.registrationId}-initiate-g0`);
+    expect(await redis.exists(jobKey)).toBe(0);
+    await expect(
+      producer.enqueueRegistration(
+        registrationRequest(person(), { partnerUserId: 'user-stranded-1' }),
+      ),
+    ).rejects.toMatchObject({ code: 'REGISTRATION_IN_FLIGHT' });
+    expect(await redis.exists(jobKey)).toBe(1);
+    await initiate.close();
   });
 
   it('keeps the PII sealed at rest when a key is configured', async () => {

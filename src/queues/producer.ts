@@ -59,6 +59,13 @@ export function createProducer(options: ProducerOptions): Producer {
     return queues.steps.initiate;
   };
 
+  const addInitiate = (registrationId: string) =>
+    initiateQueue().add(
+      'initiate',
+      { registrationId },
+      { jobId: jobIds.step('initiate', registrationId, 0) },
+    );
+
   return {
     async enqueueRegistration(input) {
       const parsed = registrationRequestSchema.safeParse(input);
@@ -90,20 +97,20 @@ export function createProducer(options: ProducerOptions): Producer {
         },
       };
       const outcome = await store.create(record);
-      if (outcome.kind === 'in-flight')
+      if (outcome.kind === 'in-flight') {
+        // If the holder never got its first job (a crash between create and add), give it
+        // one now, so the slot it holds is one that will be freed.
+        const holder = await store.get(outcome.registrationId);
+        if (holder?.status === 'QUEUED') await addInitiate(holder.registrationId);
         throw permanent(
           'REGISTRATION_IN_FLIGHT',
           `partner user already has registration ${outcome.registrationId} in flight; ` +
             'Esign answers polls per user, so one registration per user runs at a time',
         );
+      }
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
-      if (current.status === 'QUEUED')
-        await initiateQueue().add(
-          'initiate',
-          { registrationId },
-          { jobId: jobIds.step('initiate', registrationId, 0) },
-        );
+      if (current.status === 'QUEUED') await addInitiate(registrationId);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
 

@@ -14,10 +14,16 @@ import type { RegistrationRecord } from './record.ts';
  *   <p>:registration-in-flight:<sha256(type, user)> → id of the user's unfinished registration
  */
 
+// The user's slot is taken over when its holder is gone (record expired or deleted) or has
+// ended (has a result) without freeing it, e.g. a crash between the result and the release:
+// a stale slot must never lock a user out for good.
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[2] then return {'in-flight', holder} end
+if holder and holder ~= ARGV[2] then
+  local held = redis.call('GET', ARGV[3] .. holder)
+  if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 return {'created', ''}`;
@@ -86,6 +92,7 @@ export class RegistrationStore {
       this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
       JSON.stringify(record),
       record.registrationId,
+      this.recordKey(''),
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
     return { kind: kind === 'exists' ? 'exists' : 'created' };
