@@ -139,7 +139,7 @@ async function enqueue(source: string | undefined): Promise<number> {
     return 0;
   } finally {
     await producer.close();
-    await redis.quit();
+    await redis.quit().catch(() => redis.disconnect());
   }
 }
 
@@ -161,7 +161,7 @@ async function status(id: string | undefined): Promise<number> {
     return 0;
   } finally {
     await producer.close();
-    await redis.quit();
+    await redis.quit().catch(() => redis.disconnect());
   }
 }
 

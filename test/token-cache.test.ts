@@ -162,6 +162,19 @@ describe('token cache (real Redis)', () => {
     expect(await tokens.get()).toBe('token-2');
   });
 
+  it('keeps using a still-valid token when its renewal fails, but not an expiring one', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const tokens = cache(fetchToken);
+    expect(await tokens.get()).toBe('token-1');
+    state.fail = true;
+    clock += 26 * minute; // 4 minutes left: renewal due, the token host is down
+    expect(await tokens.get()).toBe('token-1');
+    clock += 3.75 * minute; // 15 s left: too close to expiry to trust for a call
+    await expect(tokens.get()).rejects.toThrow();
+    state.fail = false;
+    expect(await tokens.get()).toMatch(/^token-\d+$/);
+  });
+
   it('does not refetch on every call a token that lives shorter than the margin', async () => {
     const { state, fetchToken } = issuer(2 * minute, now); // margin is 5 minutes
     const tokens = cache(fetchToken);

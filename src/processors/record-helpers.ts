@@ -17,7 +17,15 @@ export function partnerUser(record: RegistrationRecord): PartnerUser {
 export function openRequest(ctx: StepContext, record: RegistrationRecord): RegistrationRequest {
   if (!record.sealedRequest)
     throw permanent('INTERNAL', `registration ${record.registrationId} has no request left`);
-  return JSON.parse(ctx.cipher.open(record.sealedRequest)) as RegistrationRequest;
+  try {
+    return JSON.parse(ctx.cipher.open(record.sealedRequest)) as RegistrationRequest;
+  } catch {
+    // Not the parser's message: it quotes the text it choked on, which is PII.
+    throw permanent(
+      'INTERNAL',
+      `registration ${record.registrationId}: the sealed request cannot be read (wrong PII_ENCRYPTION_KEY?)`,
+    );
+  }
 }
 
 /** Move the status forward only; record the step in the history when it moved. */

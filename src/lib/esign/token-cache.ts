@@ -55,6 +55,9 @@ export function tokenKey(keyPrefix: string): string {
   return `${keyPrefix}:esign:token`;
 }
 
+/** A cached token this close to expiry is not used as a fallback: it may die in flight. */
+const STILL_VALID_MS = 30_000;
+
 interface Cached {
   token: string;
   expiresAt: number;
@@ -138,14 +141,23 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   return {
     async get(signal) {
       const cached = await read();
-      if (usable(cached)) return cached.token;
+      if (cached && cached.refreshAt > now()) return cached.token;
       if (!inFlight) {
         // The shared fetch ignores any one caller's signal: others may still want its result.
         inFlight = refresh().finally(() => {
           inFlight = undefined;
         });
       }
-      return signal ? raceAbort(inFlight, signal) : inFlight;
+      const fresh = signal ? raceAbort(inFlight, signal) : inFlight;
+      if (!cached || cached.expiresAt - STILL_VALID_MS <= now()) return fresh;
+      // Renewal is due but the cached token still works: a token host that is down for a
+      // moment must not fail calls the old token can still make.
+      const fallback = cached.token;
+      return fresh.catch((error: unknown): string => {
+        if (signal?.aborted) throw error as Error;
+        logger.warn({ err: error }, 'partner token renewal failed; using the current token');
+        return fallback;
+      });
     },
 
     async invalidate(token) {
