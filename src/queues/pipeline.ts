@@ -133,7 +133,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       // end and the adapter gives each job back to the queue. (BullMQ's close(true) after a
       // close() only returns the pending close, which waits for the jobs: it forced nothing.)
       // A processor that ignores its signal is left to BullMQ's lock expiry after the grace.
-      const graceful = Promise.all(workers.map((worker) => worker.close()));
+      const graceful = Promise.allSettled(workers.map((worker) => worker.close()));
       const timer = new Promise<'timeout'>((resolve) =>
         setTimeout(resolve, timeoutMs, 'timeout').unref(),
       );

@@ -37,6 +37,9 @@ import type {
  * presigned storage URLs with nothing but Content-Type/Length.
  */
 
+/** How long close() waits for requests in flight before destroying the connections. */
+const CLOSE_GRACE_MS = 5_000;
+
 export interface EsignClientDeps {
   config: EsignConfig;
   redis: Redis;
@@ -239,7 +242,13 @@ export function createEsignClient(deps: EsignClientDeps): EsignClient {
     },
 
     async close() {
-      await agent.close();
+      // Graceful: let requests in flight finish; a shutdown has already cancelled its jobs,
+      // so anything still open after a few seconds is abandoned, not awaited.
+      const closing = agent.close();
+      const timer = new Promise<'late'>((resolve) =>
+        setTimeout(resolve, CLOSE_GRACE_MS, 'late').unref(),
+      );
+      if ((await Promise.race([closing, timer])) === 'late') await agent.destroy();
     },
   };
 }
