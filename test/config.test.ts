@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/lib/config.ts';
-import { ValidationError } from '../src/lib/errors.ts';
+import { problemsOf } from './support/problems.ts';
 
 const esignEnv = {
   ESIGN_TOKEN_URL: 'http://127.0.0.1:1',
@@ -10,16 +10,6 @@ const esignEnv = {
   ESIGN_ONBOARDING_PARTNER: 'P',
   ESIGN_PARTNER_USER_ID_TYPE: 'T',
 };
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ValidationError) return [...error.problems];
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
 
 describe('loadConfig', () => {
   it('applies defaults and coerces numbers', () => {

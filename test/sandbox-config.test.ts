@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/lib/config.ts';
-import { ValidationError } from '../src/lib/errors.ts';
 import { sandboxOptionsFromConfig } from '../src/sandbox/from-config.ts';
 import { nikForScenario, startSandbox } from '../src/sandbox/index.ts';
 import {
@@ -13,16 +12,7 @@ import {
   register,
   startTestSandbox,
 } from './support/sandbox-kit.ts';
-
-function problemsOf(fn: () => unknown): string[] {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ValidationError) return [...error.problems];
-    throw error;
-  }
-  throw new Error('expected a ValidationError');
-}
+import { problemsOf } from './support/problems.ts';
 
 describe('sandboxOptionsFromConfig', () => {
   it('maps the SANDBOX_* section, callback included', () => {
