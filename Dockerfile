@@ -1,5 +1,7 @@
-# esign-worker image: one image for every command (worker, listener, start, sandbox, demo, …).
-#   docker build -t esign-worker .
+# esign-worker image: one image for every production command (worker, listener, start, enqueue,
+# status). The Esign simulator is a development tool and has its own target:
+#   docker build -t esign-worker .                          # production (the last stage)
+#   docker build --target sandbox -t esign-sandbox .        # the simulator, for the compose demo
 #   docker run --rm esign-worker worker
 
 # Build stage: full install (TypeScript and the node@24 devDependency) to compile src/ to dist/.
@@ -10,6 +12,24 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
+
+# Simulator stage: the sandbox runs from source (Node 24 strips the types) beside src/, which it
+# imports; production dependencies are all it needs. Never shipped in the production stage.
+FROM node:24-bookworm-slim AS sandbox
+ENV NODE_ENV=production \
+    SANDBOX_HOST=0.0.0.0 \
+    SANDBOX_PORT=8090
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && npm cache clean --force
+COPY bin ./bin
+COPY src ./src
+COPY sandbox ./sandbox
+USER node
+EXPOSE 8090
+ENTRYPOINT ["node", "/app/bin/esign-worker.js"]
+CMD ["sandbox"]
 
 # Runtime stage: production dependencies only. The node@24 devDependency is not installed, so
 # the base image's Node 24 runs the service; install scripts are not needed by any runtime
@@ -28,7 +48,7 @@ COPY --from=build /app/dist ./dist
 
 # Files stay root-owned and read-only to the service, which runs as the image's unprivileged user.
 USER node
-EXPOSE 9464 8080 8090
+EXPOSE 9464 8080
 
 # Liveness of whatever command runs: /healthz on HEALTHCHECK_PORT (9464 for worker and start;
 # set it to the CALLBACK_PORT for listener). curl is absent in slim images, Node's fetch is not.

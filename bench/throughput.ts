@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { silentLogger } from '../src/lib/logger.ts';
 import type { RegistrationResult } from '../src/lib/registration/record.ts';
-import { startDemoServices } from '../src/demo/services.ts';
-import { createUsers } from '../src/demo/users.ts';
+import { startDemoServices } from '../demo/services.ts';
+import { createUsers } from '../demo/users.ts';
 
 const count = Number(process.argv[2] ?? 60);
 const latencyMs = Number(process.argv[3] ?? 20);

@@ -1,6 +1,6 @@
 // Writes schema/registration-request.schema.json from the zod schema (npm run schema).
 import { writeFile } from 'node:fs/promises';
-import { registrationRequestJsonSchema } from '../src/queues/json-schema.ts';
+import { registrationRequestJsonSchema } from '../src/lib/registration/json-schema.ts';
 
 await writeFile(
   new URL('../schema/registration-request.schema.json', import.meta.url),

@@ -12,11 +12,10 @@ export {
   registrationRequestSchema,
   type RegistrationRequest,
   type RegistrationRequestInput,
-} from './queues/request-schema.ts';
-export { registrationRequestJsonSchema } from './queues/json-schema.ts';
-export type { RegistrationView } from './queues/view.ts';
+} from './lib/registration/request-schema.ts';
+export { registrationRequestJsonSchema } from './lib/registration/json-schema.ts';
+export type { RegistrationView } from './lib/registration/view.ts';
 export type { RegistrationResult, RegistrationStatus } from './lib/registration/record.ts';
-export { RESULTS_QUEUE } from './queues/jobs.ts';
+export { RESULTS_QUEUE } from './lib/registration/jobs.ts';
 export { createPiiCipher, type PiiCipher } from './lib/pii-cipher.ts';
 export { ValidationError, WorkerError, type ErrorCode } from './lib/errors.ts';
-export { startSandbox, nikForScenario, scenarioNames, type Sandbox } from './sandbox/index.ts';

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { createListenerApp } from './app/listener-app.ts';
+import { loadTool, ToolNotIncludedError, type ToolName } from './app/tools.ts';
 import { createProducerFromConfig } from './app/producer-app.ts';
 import { connectRedis } from './app/redis.ts';
 import { createWorkerApp } from './app/worker-app.ts';
@@ -19,43 +20,31 @@ const usage = `usage: esign-worker <command>
   worker            run every step processor (metrics on METRICS_PORT)
   listener          take Esign callbacks on CALLBACK_PORT (+ /metrics /healthz /readyz)
   start             worker and listener in one process
-  sandbox           run the Esign simulator on SANDBOX_PORT
   enqueue <file|->  enqueue a registration (JSON); prints its registrationId
   status <id>       print a registration as JSON (PII left out)
+
+From a checkout only (development tools, not in the installed package):
+  sandbox           run the Esign simulator on SANDBOX_PORT
   demo [count]      sandbox + worker + listener + synthetic users, with a summary
 
-Configuration comes from environment variables: see README.md.`;
+Configuration comes from environment variables: see docs/configuration.md.`;
 
 type Closer = () => Promise<void>;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  const env = process.env;
   switch (command) {
     case 'worker':
     case 'listener':
     case 'start':
       return serve(command);
     case 'sandbox':
-      return sandbox();
+    case 'demo':
+      return runTool(command, args);
     case 'enqueue':
       return enqueue(args[0]);
     case 'status':
       return status(args[0]);
-    case 'demo': {
-      const { runDemo } = await import('./demo/run.ts');
-      // Ctrl-C: the demo stops waiting and cleans up (keys, temp redis-server, files); a second forces exit.
-      const interrupted = new AbortController();
-      const stop = () => (interrupted.signal.aborted ? process.exit(130) : interrupted.abort());
-      process.on('SIGINT', stop);
-      process.on('SIGTERM', stop);
-      return runDemo({
-        env,
-        count: args[0] === undefined ? undefined : Number(args[0]),
-        out: process.stdout,
-        signal: interrupted.signal,
-      });
-    }
     case undefined:
     case 'help':
     case '--help':
@@ -106,15 +95,22 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   return 0;
 }
 
-async function sandbox(): Promise<number> {
-  const config = loadConfig(process.env, ['common', 'sandbox']);
-  const logger = createLogger({ level: config.common.LOG_LEVEL });
-  const { startSandbox } = await import('./sandbox/index.ts');
-  const { sandboxOptionsFromConfig } = await import('./sandbox/from-config.ts');
-  const running = await startSandbox({ ...sandboxOptionsFromConfig(config.sandbox), logger });
-  logger.info({ url: running.url }, 'sandbox ready');
-  await untilSignal(logger, [() => running.close()]);
-  return 0;
+/**
+ * A development tool from the checkout (see app/tools.ts). The first SIGINT/SIGTERM asks it
+ * to stop and clean up (keys, temp redis-server, files); a second forces exit.
+ */
+async function runTool(name: ToolName, args: string[]): Promise<number> {
+  const tool = await loadTool(name);
+  const interrupted = new AbortController();
+  const stop = () => (interrupted.signal.aborted ? process.exit(130) : interrupted.abort());
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return tool.runCommand({
+    args,
+    env: process.env,
+    out: process.stdout,
+    signal: interrupted.signal,
+  });
 }
 
 async function enqueue(source: string | undefined): Promise<number> {
@@ -190,9 +186,16 @@ function untilSignal(logger: Logger, closers: Closer[]): Promise<void> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof ValidationError) console.error(error.message);
+    if (error instanceof ValidationError || error instanceof ToolNotIncludedError)
+      console.error(error.message);
     else if (isWorkerError(error)) console.error(`${error.code}: ${error.message}`);
     else console.error(error);
-    process.exit(error instanceof ValidationError || isWorkerError(error) ? 1 : 70);
+    process.exit(
+      error instanceof ValidationError ||
+        error instanceof ToolNotIncludedError ||
+        isWorkerError(error)
+        ? 1
+        : 70,
+    );
   },
 );

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createProgress } from '../src/demo/progress.ts';
-import { answersPing, discoverRedis, RedisUnavailableError } from '../src/demo/redis-discovery.ts';
-import { percentile, summarise, timesToResult } from '../src/demo/summary.ts';
-import { createDemoUsers, expectedOutcome, scenarioFor, type DemoUser } from '../src/demo/users.ts';
+import { createProgress } from '../demo/progress.ts';
+import { answersPing, discoverRedis, RedisUnavailableError } from '../demo/redis-discovery.ts';
+import { percentile, summarise, timesToResult } from '../demo/summary.ts';
+import { createDemoUsers, expectedOutcome, scenarioFor, type DemoUser } from '../demo/users.ts';
 import type { RegistrationResult } from '../src/lib/registration/record.ts';
-import { scenarioNames, type SandboxSnapshot } from '../src/sandbox/index.ts';
+import { scenarioNames, type SandboxSnapshot } from '../sandbox/index.ts';
 import { redisUrl } from './support/redis.ts';
 
 /** A loopback port nothing listens on (bound, then released). */

@@ -1,9 +1,9 @@
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runDemo } from '../src/demo/run.ts';
-import { outcomeKey } from '../src/demo/summary.ts';
-import { expectedOutcome } from '../src/demo/users.ts';
-import { scenarioNames } from '../src/sandbox/index.ts';
+import { runDemo } from '../demo/run.ts';
+import { outcomeKey } from '../demo/summary.ts';
+import { expectedOutcome } from '../demo/users.ts';
+import { scenarioNames } from '../sandbox/index.ts';
 import { connect, keysUnder, redisUrl } from './support/redis.ts';
 
 /** `npm run demo`, in-process against the test Redis: the run a new user makes first. */

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { registrationRequestSchema } from '../src/queues/request-schema.ts';
+import { registrationRequestSchema } from '../src/lib/registration/request-schema.ts';
 import { runTool } from './support/promtool.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -51,12 +51,16 @@ describe('docker-compose.yml', () => {
     expect(redis.healthcheck?.test).toEqual(['CMD', 'redis-cli', 'ping']);
   });
 
-  it('runs each CLI command from the one image', () => {
+  it('runs each product command from the one production image, the simulator from its own', () => {
     expect(service('worker').command).toEqual(['worker']);
     expect(service('listener').command).toEqual(['listener']);
-    expect(service('sandbox').command).toEqual(['sandbox']);
-    for (const name of ['worker', 'listener', 'sandbox', 'demo'])
+    for (const name of ['worker', 'listener', 'demo']) {
       expect(service(name).image, name).toBe('esign-worker:local');
+      expect(service(name).build, name).toBe('.');
+    }
+    expect(service('sandbox').command).toEqual(['sandbox']);
+    expect(service('sandbox').image).toBe('esign-sandbox:local');
+    expect(service('sandbox').build).toEqual({ context: '.', target: 'sandbox' });
   });
 
   it('lets workers scale: no container name, no host port', () => {

@@ -64,15 +64,34 @@ describe('Dockerfile', () => {
     ).toBeGreaterThan(0);
   });
 
-  it('builds on node:24-bookworm-slim in both stages, production dependencies only at runtime', () => {
+  it('builds on node:24-bookworm-slim in every stage, production dependencies only at runtime', () => {
     const froms = instructions.filter((line) => line.startsWith('FROM '));
-    expect(froms).toHaveLength(2);
-    for (const from of froms) expect(from).toMatch(/^FROM node:24-bookworm-slim AS \w+$/);
+    expect(froms).toEqual([
+      'FROM node:24-bookworm-slim AS build',
+      'FROM node:24-bookworm-slim AS sandbox',
+      'FROM node:24-bookworm-slim AS runtime',
+    ]);
     expect(instructions.slice(0, instructions.indexOf(froms[1]!))).toEqual(
       expect.arrayContaining(['RUN npm ci --no-audit --no-fund', 'RUN npm run build']),
     );
     expect(finalStage.some((line) => /^RUN npm ci --omit=dev\b/.test(line))).toBe(true);
     expect(finalStage).toContain('COPY --from=build /app/dist ./dist');
+  });
+
+  it('ships no simulator, demo, benchmark or source in the production stage', () => {
+    const copies = finalStage.filter((line) => line.startsWith('COPY '));
+    expect(copies).toEqual([
+      'COPY package.json package-lock.json ./',
+      'COPY bin ./bin',
+      'COPY --from=build /app/dist ./dist',
+    ]);
+  });
+
+  it('builds the simulator from its own target, which the compose stack uses', () => {
+    const start = instructions.indexOf('FROM node:24-bookworm-slim AS sandbox');
+    const stage = instructions.slice(start, instructions.indexOf(finalStage[0]!));
+    expect(stage).toContain('COPY sandbox ./sandbox');
+    expect(stage.at(-1)).toBe('CMD ["sandbox"]');
   });
 
   it('runs the CLI as an unprivileged user, `start` by default', () => {

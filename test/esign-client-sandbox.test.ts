@@ -8,10 +8,10 @@ import { createEsignClient } from '../src/lib/esign/client.ts';
 import { sendRequest, type HttpContext } from '../src/lib/esign/http.ts';
 import type { ConfirmMetadata } from '../src/lib/esign/schemas.ts';
 import type { EsignClient, PartnerUser } from '../src/lib/esign/types.ts';
-import { syntheticJpeg, syntheticPng } from '../src/lib/images/synthetic.ts';
+import { syntheticJpeg, syntheticPng } from '../sandbox/synthetic-images.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
-import { startSandbox, type Sandbox } from '../src/sandbox/index.ts';
+import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
 /** The client against the Esign sandbox (strict about headers, bodies and tokens). */

@@ -6,11 +6,10 @@ import {
   checkImageSource,
   checkImageSources,
   imageSourceSchema,
-  syntheticJpeg,
-  syntheticPng,
   type ImagePolicy,
   type ImageSource,
 } from '../src/lib/images/index.ts';
+import { syntheticJpeg, syntheticPng } from '../sandbox/synthetic-images.ts';
 
 // A NIK-like file name: it must never appear in a problem message.
 const nikName = '3171234567890001.jpg';

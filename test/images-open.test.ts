@@ -6,13 +6,8 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isWorkerError, type WorkerError } from '../src/lib/errors.ts';
-import {
-  openImage,
-  sniffImageType,
-  syntheticJpeg,
-  syntheticPng,
-  type ImagePolicy,
-} from '../src/lib/images/index.ts';
+import { openImage, sniffImageType, type ImagePolicy } from '../src/lib/images/index.ts';
+import { syntheticJpeg, syntheticPng } from '../sandbox/synthetic-images.ts';
 
 const maxBytes = 16_000;
 const jpeg = syntheticJpeg(11);

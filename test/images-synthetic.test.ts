@@ -1,7 +1,8 @@
 import { decode } from 'jpeg-js';
 import { crc32, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { sniffImageType, syntheticJpeg, syntheticPng } from '../src/lib/images/index.ts';
+import { sniffImageType } from '../src/lib/images/index.ts';
+import { syntheticJpeg, syntheticPng } from '../sandbox/synthetic-images.ts';
 
 interface PngChunk {
   type: string;

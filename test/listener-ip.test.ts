@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ValidationError } from '../src/lib/errors.ts';
-import { createSourceCheck } from '../src/lib/listener/ip-allowlist.ts';
+import { createSourceCheck } from '../src/lib/http/ip-allowlist.ts';
 import {
   callbackCount,
   completedCallback,

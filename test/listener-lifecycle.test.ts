@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createMetricsServer } from '../src/lib/listener/metrics-server.ts';
-import type { HttpApp } from '../src/lib/listener/http-app.ts';
+import { createMetricsServer } from '../src/lib/http/metrics-server.ts';
+import type { HttpApp } from '../src/lib/http/http-app.ts';
 import { Metrics } from '../src/lib/metrics.ts';
 import { connect } from './support/redis.ts';
 import {

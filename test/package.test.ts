@@ -54,4 +54,31 @@ describe('the installed package', () => {
     expect(typeof entry.registrationRequestSchema).toBe('object');
     expect(entry.RESULTS_QUEUE).toBe('results');
   });
+
+  it('holds no simulator, demo or benchmark, and says so when asked for one', async () => {
+    const entry = (await import(join(root, 'dist/index.js'))) as Record<string, unknown>;
+    for (const name of ['startSandbox', 'nikForScenario', 'scenarioNames', 'runDemo'])
+      expect(entry[name], name).toBeUndefined();
+    for (const tool of ['sandbox', 'demo']) {
+      const error = (await run(process.execPath, [join(root, 'bin/esign-worker.js'), tool], {
+        env: { PATH: process.env.PATH ?? '' },
+      }).catch((e: unknown) => e)) as { code: number; stderr: string };
+      expect(error.code, tool).toBe(1);
+      expect(error.stderr.trim()).toBe(
+        `"esign-worker ${tool}" is a development tool and is not included in the installed ` +
+          `package: run it from a checkout of the repository (npm ci && npx esign-worker ${tool}).`,
+      );
+    }
+  });
+
+  it('packs only the product: no sandbox/, demo/, bench/ or test/ file', async () => {
+    const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+      timeout: 60_000,
+    });
+    const [pack] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+    const paths = pack.files.map((file) => file.path);
+    expect(paths).toContain('bin/esign-worker.js');
+    expect(paths.filter((path) => /^(sandbox|demo|bench|test|src)\//.test(path))).toEqual([]);
+    expect(paths.filter((path) => /sandbox|demo|synthetic/.test(path))).toEqual([]);
+  });
 });

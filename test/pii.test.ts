@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenKey } from '../src/lib/esign/token-cache.ts';
-import type { ScenarioName } from '../src/sandbox/index.ts';
+import type { ScenarioName } from '../sandbox/index.ts';
 import { connect } from './support/redis.ts';
 import { person, registrationRequest, type TestPerson } from './support/requests.ts';
 import { sandboxCredentials, startStack, type Stack } from './support/stack.ts';

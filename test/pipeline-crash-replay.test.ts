@@ -3,7 +3,7 @@ import { confirm } from '../src/processors/confirm.ts';
 import type { StepContext } from '../src/processors/context.ts';
 import { initiate } from '../src/processors/initiate.ts';
 import { upload } from '../src/processors/upload.ts';
-import type { SubmissionSnapshot } from '../src/sandbox/index.ts';
+import type { SubmissionSnapshot } from '../sandbox/index.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
 import { stepContext, type StepHarness } from './support/step-context.ts';

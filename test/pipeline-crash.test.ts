@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RegistrationRequestInput } from '../src/queues/request-schema.ts';
-import type { SubmissionSnapshot } from '../src/sandbox/index.ts';
+import type { RegistrationRequestInput } from '../src/lib/registration/request-schema.ts';
+import type { SubmissionSnapshot } from '../sandbox/index.ts';
 import { startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
 import { startHoldingProxy, type HoldingProxy } from './support/holding-proxy.ts';
 import { person, registrationRequest } from './support/requests.ts';

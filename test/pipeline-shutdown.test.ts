@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stepNames } from '../src/queues/jobs.ts';
+import { stepNames } from '../src/lib/registration/jobs.ts';
 import { exitWithin, startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
 import { connect } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProducerFromConfig } from '../src/app/producer-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { ValidationError, WorkerError } from '../src/lib/errors.ts';
-import { syntheticJpeg } from '../src/lib/images/index.ts';
+import { syntheticJpeg } from '../sandbox/synthetic-images.ts';
 import type { Producer } from '../src/queues/producer.ts';
 import { cleanPrefix, connect, keysUnder, redisUrl, uniquePrefix } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
@@ -212,7 +212,8 @@ describe('enqueueRegistration', () => {
 
 describe('the JSON Schema for producers in other languages', () => {
   it('is the one generated from the zod schema (run `npm run schema` after changing it)', async () => {
-    const { registrationRequestJsonSchema } = await import('../src/queues/json-schema.ts');
+    const { registrationRequestJsonSchema } =
+      await import('../src/lib/registration/json-schema.ts');
     const committed = JSON.parse(
       await readFile('schema/registration-request.schema.json', 'utf8'),
     ) as unknown;

@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment -- assertions read the sandbox's JSON answers */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../src/sandbox/index.ts';
+import type { Sandbox } from '../sandbox/index.ts';
 import {
   call,
   createPath,

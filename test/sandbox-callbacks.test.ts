@@ -6,8 +6,8 @@ import {
   scenarioNames,
   type Sandbox,
   type ScenarioName,
-} from '../src/sandbox/index.ts';
-import type { CallbackTarget } from '../src/sandbox/types.ts';
+} from '../sandbox/index.ts';
+import type { CallbackTarget } from '../sandbox/types.ts';
 import {
   call,
   getToken,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/lib/config.ts';
-import { sandboxOptionsFromConfig } from '../src/sandbox/from-config.ts';
-import { nikForScenario, startSandbox } from '../src/sandbox/index.ts';
+import { loadSandboxConfig } from '../sandbox/config.ts';
+import { sandboxOptionsFromConfig } from '../sandbox/from-config.ts';
+import { nikForScenario, startSandbox } from '../sandbox/index.ts';
 import {
   call,
   createSubmission,
@@ -16,22 +16,19 @@ import { problemsOf } from './support/problems.ts';
 
 describe('sandboxOptionsFromConfig', () => {
   it('maps the SANDBOX_* section, callback included', () => {
-    const { sandbox } = loadConfig(
-      {
-        SANDBOX_PORT: '0',
-        SANDBOX_CLIENT_ID: 'cid',
-        SANDBOX_PASS_KEY: 'pk',
-        SANDBOX_ONBOARDING_PARTNER: 'OP',
-        SANDBOX_CALLBACK_URL: 'http://127.0.0.1:8080/callbacks/esign',
-        SANDBOX_CALLBACK_METHOD: 'PUT',
-        SANDBOX_CALLBACK_AUTH: 'bearer',
-        SANDBOX_CALLBACK_SECRET: 'tok',
-        SANDBOX_TOKEN_TTL_SECONDS: '60',
-        SANDBOX_PROCESSING_MS: '5',
-        SANDBOX_FAULTS: '{"failNext":{"confirm":2},"callbackReorder":true}',
-      },
-      ['sandbox'],
-    );
+    const sandbox = loadSandboxConfig({
+      SANDBOX_PORT: '0',
+      SANDBOX_CLIENT_ID: 'cid',
+      SANDBOX_PASS_KEY: 'pk',
+      SANDBOX_ONBOARDING_PARTNER: 'OP',
+      SANDBOX_CALLBACK_URL: 'http://127.0.0.1:8080/callbacks/esign',
+      SANDBOX_CALLBACK_METHOD: 'PUT',
+      SANDBOX_CALLBACK_AUTH: 'bearer',
+      SANDBOX_CALLBACK_SECRET: 'tok',
+      SANDBOX_TOKEN_TTL_SECONDS: '60',
+      SANDBOX_PROCESSING_MS: '5',
+      SANDBOX_FAULTS: '{"failNext":{"confirm":2},"callbackReorder":true}',
+    });
     expect(sandboxOptionsFromConfig(sandbox)).toEqual({
       host: '127.0.0.1',
       port: 0,
@@ -51,7 +48,7 @@ describe('sandboxOptionsFromConfig', () => {
   });
 
   it('names the bad SANDBOX_FAULTS field without echoing values', () => {
-    const base = loadConfig({}, ['sandbox']).sandbox;
+    const base = loadSandboxConfig({});
     const problems = problemsOf(() =>
       sandboxOptionsFromConfig({ ...base, SANDBOX_FAULTS: '{"errorRate":"very-secret-high"}' }),
     );
@@ -64,9 +61,7 @@ describe('sandboxOptionsFromConfig', () => {
   });
 
   it('starts a working sandbox from the defaults', async () => {
-    const { sandbox: config } = loadConfig({ SANDBOX_PORT: '0', SANDBOX_PROCESSING_MS: '5' }, [
-      'sandbox',
-    ]);
+    const config = loadSandboxConfig({ SANDBOX_PORT: '0', SANDBOX_PROCESSING_MS: '5' });
     const sandbox = await startSandbox(sandboxOptionsFromConfig(config));
     try {
       const token = await getToken(sandbox).catch(() => undefined);

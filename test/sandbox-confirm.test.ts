@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access -- assertions read the sandbox's JSON answers */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { nikForScenario, type Sandbox } from '../src/sandbox/index.ts';
+import { nikForScenario, type Sandbox } from '../sandbox/index.ts';
 import {
   call,
   confirm,

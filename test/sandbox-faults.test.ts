@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return -- assertions read JSON answers */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { nikForScenario, type Sandbox, type SandboxOptions } from '../src/sandbox/index.ts';
+import { nikForScenario, type Sandbox, type SandboxOptions } from '../sandbox/index.ts';
 import {
   call,
   confirm,

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { expect, it } from 'vitest';
 import { createLogger } from '../src/lib/logger.ts';
-import { nikForScenario } from '../src/sandbox/index.ts';
+import { nikForScenario } from '../sandbox/index.ts';
 import {
   credentials,
   getToken,

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Sandbox } from '../src/sandbox/index.ts';
+import type { Sandbox } from '../sandbox/index.ts';
 import {
   confirm,
   confirmBody,
@@ -11,7 +11,7 @@ import {
   startTestSandbox,
   upload,
 } from './support/sandbox-kit.ts';
-import { nikForScenario } from '../src/sandbox/index.ts';
+import { nikForScenario } from '../sandbox/index.ts';
 
 let sandbox: Sandbox;
 beforeEach(async () => {

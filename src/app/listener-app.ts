@@ -1,6 +1,6 @@
 import type { Config } from '../lib/config.ts';
-import type { HttpApp } from '../lib/listener/http-app.ts';
-import { createCallbackListener } from '../lib/listener/server.ts';
+import type { HttpApp } from '../lib/http/http-app.ts';
+import { createCallbackListener } from '../lib/http/server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';

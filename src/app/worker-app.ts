@@ -1,8 +1,8 @@
 import type { Config } from '../lib/config.ts';
 import { decodeKey } from '../lib/config.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
-import type { HttpApp } from '../lib/listener/http-app.ts';
-import { createMetricsServer } from '../lib/listener/metrics-server.ts';
+import type { HttpApp } from '../lib/http/http-app.ts';
+import { createMetricsServer } from '../lib/http/metrics-server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';

@@ -7,9 +7,9 @@ import { ValidationError } from './errors.ts';
  * variable fails at start with a message naming it (values are never echoed: some are secrets).
  */
 
-const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
-const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
-const csv = z
+export const ms = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+export const positive = (fallback: number) => z.coerce.number().int().min(1).default(fallback);
+export const csv = z
   .string()
   .default('')
   .transform((value) =>
@@ -18,8 +18,8 @@ const csv = z
       .map((part) => part.trim())
       .filter(Boolean),
   );
-const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
-const flag = z
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+export const flag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .default('false')
   .transform((value) => ['true', '1', 'yes'].includes(value));
@@ -116,39 +116,11 @@ export const listenerSchema = z.object({
   CALLBACK_TRUST_PROXY: flag,
 });
 
-export const sandboxSchema = z.object({
-  SANDBOX_HOST: z.string().default('127.0.0.1'),
-  SANDBOX_PORT: z.coerce.number().int().min(0).max(65_535).default(8090),
-  SANDBOX_PUBLIC_URL: httpUrl.optional(),
-  SANDBOX_CLIENT_ID: z.string().min(1).default('sandbox-client'),
-  SANDBOX_PASS_KEY: z.string().min(1).default('sandbox-pass-key'),
-  SANDBOX_ONBOARDING_PARTNER: z.string().min(1).default('SANDBOX-BE-CERT_REG'),
-  SANDBOX_CALLBACK_URL: httpUrl.optional(),
-  SANDBOX_CALLBACK_METHOD: z.enum(['POST', 'PUT', 'PATCH']).default('POST'),
-  SANDBOX_CALLBACK_AUTH: z.enum(callbackAuthModes).default('none'),
-  SANDBOX_CALLBACK_SECRET: z.string().optional(),
-  SANDBOX_CALLBACK_API_KEY_HEADER: z.string().min(1).default('x-api-key'),
-  SANDBOX_TOKEN_TTL_SECONDS: positive(1800),
-  SANDBOX_URL_TTL_SECONDS: positive(432_000),
-  SANDBOX_PROCESSING_MS: ms(200),
-  /** Fault injection at start, as JSON (see README, "Sandbox faults"). */
-  SANDBOX_FAULTS: z.string().default('{}'),
-});
-
-/** `esign-worker demo`: how many synthetic users, how long the run may take, callback drops. */
-export const demoSchema = z.object({
-  DEMO_COUNT: positive(60),
-  DEMO_TIMEOUT_MS: positive(120_000),
-  DEMO_CALLBACK_DROP_RATE: z.coerce.number().min(0).max(1).default(0.15),
-});
-
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ProducerConfig = z.infer<typeof producerSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
-export type SandboxConfig = z.infer<typeof sandboxSchema>;
-export type DemoConfig = z.infer<typeof demoSchema>;
 
 const sections = {
   common: commonSchema,
@@ -156,8 +128,6 @@ const sections = {
   pipeline: pipelineSchema,
   producer: producerSchema,
   listener: listenerSchema,
-  sandbox: sandboxSchema,
-  demo: demoSchema,
 } as const;
 type Section = keyof typeof sections;
 export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };
@@ -173,20 +143,33 @@ export function loadConfig<S extends Section>(
   const problems: string[] = [];
   const result: Partial<Record<Section, unknown>> = {};
   for (const name of wanted) {
-    const parsed = sections[name].safeParse(emptyToUndefined(env));
-    if (parsed.success) result[name] = parsed.data;
-    else
-      for (const issue of parsed.error.issues) {
-        const variable = issue.path.map(String).join('.');
-        problems.push(
-          `${variable}: ${issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : issue.message}`,
-        );
-      }
+    const parsed = parseSection(sections[name], env);
+    if (parsed.ok) result[name] = parsed.data;
+    else problems.push(...parsed.problems);
   }
-  const extra = crossCheck(result);
-  problems.push(...extra);
+  problems.push(...crossCheck(result));
   if (problems.length > 0) throw new ValidationError('The environment', problems);
   return result as Config<S>;
+}
+
+/**
+ * One schema against the environment: the data, or one line per bad variable naming it and
+ * never echoing its value. Tools outside src/ (sandbox, demo) parse their own sections with it.
+ */
+export function parseSection<T extends z.ZodType>(
+  schema: T,
+  env: Record<string, string | undefined>,
+): { ok: true; data: z.infer<T> } | { ok: false; problems: string[] } {
+  const parsed = schema.safeParse(emptyToUndefined(env));
+  if (parsed.success) return { ok: true, data: parsed.data };
+  return {
+    ok: false,
+    problems: parsed.error.issues.map((issue) => {
+      const variable = issue.path.map(String).join('.');
+      const missing = issue.code === 'invalid_type' && issue.input === undefined;
+      return `${variable}: ${missing ? 'is required' : issue.message}`;
+    }),
+  };
 }
 
 function emptyToUndefined(
@@ -206,11 +189,6 @@ function crossCheck(result: Partial<Record<Section, unknown>>): string[] {
     !listener.CALLBACK_AUTH_SECRET.includes(':')
   )
     problems.push('CALLBACK_AUTH_SECRET: must be user:password when CALLBACK_AUTH=basic');
-  const sandbox = result.sandbox as SandboxConfig | undefined;
-  if (sandbox && sandbox.SANDBOX_CALLBACK_AUTH !== 'none' && !sandbox.SANDBOX_CALLBACK_SECRET)
-    problems.push(
-      `SANDBOX_CALLBACK_SECRET: is required when SANDBOX_CALLBACK_AUTH=${sandbox.SANDBOX_CALLBACK_AUTH}`,
-    );
   const pipeline = result.pipeline as PipelineConfig | undefined;
   if (
     pipeline?.PII_ENCRYPTION_KEY !== undefined &&

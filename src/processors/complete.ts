@@ -1,6 +1,6 @@
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isTerminal, statusRank, type RegistrationStatus } from '../lib/registration/record.ts';
-import type { CompleteJobData } from '../queues/jobs.ts';
+import type { CompleteJobData } from '../lib/registration/jobs.ts';
 import { done, type StepContext, type StepOutcome } from './context.ts';
 import { finish, settle } from './finish.ts';
 import { advance } from './record-helpers.ts';

@@ -1,8 +1,8 @@
 import type { ConfirmMetadata } from '../lib/esign/schemas.ts';
 import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
-import { jobIds, type StepJobData } from '../queues/jobs.ts';
-import type { RegistrationRequest } from '../queues/request-schema.ts';
+import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
+import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, openRequest, partnerUser } from './record-helpers.ts';

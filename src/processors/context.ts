@@ -5,7 +5,7 @@ import type { Metrics } from '../lib/metrics.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationResult } from '../lib/registration/record.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
-import type { JobData, StepName } from '../queues/jobs.ts';
+import type { JobData, StepName } from '../lib/registration/jobs.ts';
 
 /** Tunables the steps need (from PipelineConfig; see README "Configuration"). */
 export interface StepSettings {

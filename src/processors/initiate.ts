@@ -1,5 +1,5 @@
 import { documentTypes } from '../lib/esign/schemas.ts';
-import { jobIds, type StepJobData } from '../queues/jobs.ts';
+import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, partnerUser } from './record-helpers.ts';

@@ -1,7 +1,7 @@
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError, toWorkerError } from '../lib/errors.ts';
 import { isTerminal } from '../lib/registration/record.ts';
-import { jobIds, type PollJobData } from '../queues/jobs.ts';
+import { jobIds, type PollJobData } from '../lib/registration/jobs.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type NextJob, type StepContext, type StepOutcome } from './context.ts';
 import { partnerUser } from './record-helpers.ts';

@@ -6,7 +6,7 @@ import {
   type RegistrationStatus,
   type ResultSource,
 } from '../lib/registration/record.ts';
-import type { RegistrationRequest } from '../queues/request-schema.ts';
+import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
 import type { StepContext } from './context.ts';
 
 export function partnerUser(record: RegistrationRecord): PartnerUser {

@@ -2,7 +2,7 @@ import { documentTypes, type DocumentType } from '../lib/esign/schemas.ts';
 import { isWorkerError, permanent } from '../lib/errors.ts';
 import { openImage } from '../lib/images/index.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
-import { jobIds, type StepJobData } from '../queues/jobs.ts';
+import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { advance, openRequest } from './record-helpers.ts';

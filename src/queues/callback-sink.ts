@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { SubmissionState } from '../lib/esign/schemas.ts';
-import type { CallbackSink, SinkOutcome } from '../lib/listener/sink.ts';
+import type { CallbackSink, SinkOutcome } from '../lib/http/sink.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
-import { jobIds, type CompleteJobData } from './jobs.ts';
+import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
 
 /**
  * Turns an authenticated, valid callback into a `complete` job whose id is the documented

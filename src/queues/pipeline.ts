@@ -13,7 +13,7 @@ import { finish } from '../processors/finish.ts';
 import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
-import { jobIds, type StepName } from './jobs.ts';
+import { jobIds, type StepName } from '../lib/registration/jobs.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 

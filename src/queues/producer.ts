@@ -5,10 +5,10 @@ import { checkImageSources, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
-import { jobIds } from './jobs.ts';
+import { jobIds } from '../lib/registration/jobs.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
-import { registrationRequestSchema } from './request-schema.ts';
-import { toView, type RegistrationView } from './view.ts';
+import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
+import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
   redis: Redis;

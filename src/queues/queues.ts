@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.ts';
-import { RESULTS_QUEUE, stepNames, type StepName } from './jobs.ts';
+import { RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
 
 export interface RetrySettings {
   attempts: number;

@@ -4,7 +4,7 @@ import { permanent, toWorkerError, type WorkerError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { StepContext, StepOutcome } from '../processors/context.ts';
-import type { JobData, StepName } from './jobs.ts';
+import type { JobData, StepName } from '../lib/registration/jobs.ts';
 import type { StepQueues } from './queues.ts';
 
 export interface LockSettings {

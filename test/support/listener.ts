@@ -6,9 +6,9 @@ import { Metrics } from '../../src/lib/metrics.ts';
 import {
   createCallbackListener,
   type CallbackListenerTimeouts,
-} from '../../src/lib/listener/server.ts';
-import type { HttpApp } from '../../src/lib/listener/http-app.ts';
-import type { CallbackSink, SinkOutcome } from '../../src/lib/listener/sink.ts';
+} from '../../src/lib/http/server.ts';
+import type { HttpApp } from '../../src/lib/http/http-app.ts';
+import type { CallbackSink, SinkOutcome } from '../../src/lib/http/sink.ts';
 
 /**
  * A CallbackSink for listener tests (the interface is ours; the Redis-backed one is tested

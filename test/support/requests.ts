@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { syntheticJpeg, syntheticPng } from '../../src/lib/images/index.ts';
-import type { RegistrationRequestInput } from '../../src/queues/request-schema.ts';
-import { nikForScenario, type ScenarioName } from '../../src/sandbox/index.ts';
+import { syntheticJpeg, syntheticPng } from '../../sandbox/synthetic-images.ts';
+import type { RegistrationRequestInput } from '../../src/lib/registration/request-schema.ts';
+import { nikForScenario, type ScenarioName } from '../../sandbox/index.ts';
 
 let serial = 1;
 

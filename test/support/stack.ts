@@ -12,7 +12,7 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { Metrics } from '../../src/lib/metrics.ts';
 import type { RegistrationResult } from '../../src/lib/registration/record.ts';
 import type { Producer } from '../../src/queues/producer.ts';
-import { startSandbox, type Sandbox, type SandboxOptions } from '../../src/sandbox/index.ts';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.ts';
 import { cleanPrefix, connect, redisUrl, uniquePrefix } from './redis.ts';
 
 /** Credentials the sandbox accepts and the worker presents. */

@@ -10,4 +10,3 @@ export { checkImageSource, checkImageSources } from './check.ts';
 export { openImage } from './open.ts';
 export type { OpenedImage } from './opened-image.ts';
 export { sniffImageType, type ImageContentType } from './sniff.ts';
-export { syntheticJpeg, syntheticPng } from './synthetic.ts';

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { silentLogger } from '../lib/logger.ts';
+import { silentLogger } from '../src/lib/logger.ts';
 import { CallbackSender } from './callbacks.ts';
 import type { SandboxContext } from './context.ts';
 import { FaultState, sandboxFaultsSchema } from './faults.ts';

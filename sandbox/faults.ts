@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EndpointCounters, SandboxEndpoint, SandboxFaults } from './types.ts';
-import { mulberry32 as prng } from '../lib/prng.ts';
+import { mulberry32 as prng } from './prng.ts';
 
 /**
  * Fault injection: the settings, their validation (shared by the start options, the

@@ -1,6 +1,6 @@
 import { encode } from 'jpeg-js';
 import { crc32, deflateSync } from 'node:zlib';
-import { mulberry32 as random } from '../prng.ts';
+import { mulberry32 as random } from './prng.ts';
 
 /**
  * Synthetic KTP-like images for the demo and tests: a card in a seed-dependent colour with a

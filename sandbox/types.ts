@@ -1,6 +1,6 @@
-import type { Logger } from '../lib/logger.ts';
-import type { EsignEndpoint } from '../lib/esign/types.ts';
-import type { CallbackAuthMode } from '../lib/config.ts';
+import type { Logger } from '../src/lib/logger.ts';
+import type { EsignEndpoint } from '../src/lib/esign/types.ts';
+import type { CallbackAuthMode } from '../src/lib/config.ts';
 
 /**
  * The sandbox's public shapes, in one place so every sandbox module (and the callers in

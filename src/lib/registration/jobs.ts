@@ -1,5 +1,5 @@
-import type { SubmissionState } from '../lib/esign/schemas.ts';
-import type { ResultSource } from '../lib/registration/record.ts';
+import type { SubmissionState } from '../esign/schemas.ts';
+import type { ResultSource } from './record.ts';
 
 /** The step queues, in flow order, and the outbound results queue. */
 export const stepNames = ['initiate', 'upload', 'confirm', 'poll', 'complete'] as const;

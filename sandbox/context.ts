@@ -1,4 +1,4 @@
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../src/lib/logger.ts';
 import type { FaultState } from './faults.ts';
 import type { Recorder } from './inspection.ts';
 import type { Processor } from './processing.ts';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { syntheticJpeg, syntheticPng } from '../lib/images/index.ts';
-import type { RegistrationRequestInput } from '../queues/request-schema.ts';
+import { syntheticJpeg, syntheticPng } from '../sandbox/synthetic-images.ts';
+import type { RegistrationRequestInput } from '../src/lib/registration/request-schema.ts';
 import { nikForScenario, scenarioNames, type ScenarioName } from '../sandbox/index.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { imageSourceSchema } from '../lib/images/index.ts';
+import { imageSourceSchema } from '../images/index.ts';
 
 /**
  * The registration request other services enqueue: the contract of this package.

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createListenerApp, type ListenerApp } from '../app/listener-app.ts';
-import { createProducerFromConfig } from '../app/producer-app.ts';
-import { connectRedis } from '../app/redis.ts';
-import { createWorkerApp, type WorkerApp } from '../app/worker-app.ts';
-import { loadConfig } from '../lib/config.ts';
-import type { Logger } from '../lib/logger.ts';
-import { Metrics } from '../lib/metrics.ts';
-import type { RegistrationResult } from '../lib/registration/record.ts';
-import { RESULTS_QUEUE } from '../queues/jobs.ts';
-import type { Producer } from '../queues/producer.ts';
+import { createListenerApp, type ListenerApp } from '../src/app/listener-app.ts';
+import { createProducerFromConfig } from '../src/app/producer-app.ts';
+import { connectRedis } from '../src/app/redis.ts';
+import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
+import { loadConfig } from '../src/lib/config.ts';
+import type { Logger } from '../src/lib/logger.ts';
+import { Metrics } from '../src/lib/metrics.ts';
+import type { RegistrationResult } from '../src/lib/registration/record.ts';
+import { RESULTS_QUEUE } from '../src/lib/registration/jobs.ts';
+import type { Producer } from '../src/queues/producer.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 
 /**

@@ -1,5 +1,5 @@
-import type { SandboxConfig } from '../lib/config.ts';
-import { ValidationError } from '../lib/errors.ts';
+import type { SandboxConfig } from './config.ts';
+import { ValidationError } from '../src/lib/errors.ts';
 import { sandboxFaultsSchema } from './faults.ts';
 import type { SandboxFaults, SandboxOptions } from './types.ts';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DocumentType } from '../lib/esign/schemas.ts';
+import type { DocumentType } from '../src/lib/esign/schemas.ts';
 import type { ScenarioName, SubmissionSnapshot } from './types.ts';
 import type { VerificationResult } from './scenarios.ts';
 

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type DemoConfig } from '../lib/config.ts';
-import { ValidationError } from '../lib/errors.ts';
-import { createLogger } from '../lib/logger.ts';
-import type { RegistrationResult } from '../lib/registration/record.ts';
+import { loadConfig } from '../src/lib/config.ts';
+import { loadDemoConfig, type DemoConfig } from './config.ts';
+import { ValidationError } from '../src/lib/errors.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import type { RegistrationResult } from '../src/lib/registration/record.ts';
 import { createProgress } from './progress.ts';
 import { describeRedisUrl, discoverRedis, RedisUnavailableError } from './redis-discovery.ts';
 import { startDemoServices, type DemoServices } from './services.ts';
@@ -35,7 +36,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const say = (line = '') => out.write(`${line}\n`);
   let settings: DemoConfig;
   try {
-    settings = loadConfig(env, ['demo']).demo;
+    settings = loadDemoConfig(env);
   } catch (error) {
     if (error instanceof ValidationError) say(error.message);
     else throw error;

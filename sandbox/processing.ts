@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../src/lib/logger.ts';
 import type { CallbackSender } from './callbacks.ts';
 import type { FaultState } from './faults.ts';
 import { stepsFor, type ScenarioStep } from './scenarios.ts';

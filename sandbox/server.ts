@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describeIssues } from '../lib/errors.ts';
+import { describeIssues } from '../src/lib/errors.ts';
 import type { SandboxContext } from './context.ts';
 import {
   handleConfirm,

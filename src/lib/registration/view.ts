@@ -1,4 +1,4 @@
-import type { RegistrationRecord, RegistrationResult } from '../lib/registration/record.ts';
+import type { RegistrationRecord, RegistrationResult } from './record.ts';
 
 /**
  * A registration as shown to people and other services (`status`, `getRegistration`):

@@ -1,4 +1,4 @@
-import type { RegistrationResult } from '../lib/registration/record.ts';
+import type { RegistrationResult } from '../src/lib/registration/record.ts';
 import type { SandboxSnapshot } from '../sandbox/index.ts';
 import type { DemoUser, Outcome } from './users.ts';
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
-import type { Logger } from '../lib/logger.ts';
+import type { Logger } from '../src/lib/logger.ts';
 import type { FaultState } from './faults.ts';
 import type { SubmissionStateBody } from './submissions.ts';
 import type { CallbackRecord, CallbackTarget } from './types.ts';
