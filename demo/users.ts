@@ -43,7 +43,7 @@ export function scenarioFor(index: number): ScenarioName {
   return laterRounds[(index - coverageOrder.length) % laterRounds.length] as ScenarioName;
 }
 
-/** What the sandbox's scenario table predicts the worker reports (the README repeats it). */
+/** What the sandbox's scenario table predicts the worker reports (docs/sandbox.md repeats it). */
 export function expectedOutcome(scenario: ScenarioName): Outcome {
   if (scenario === 'completed' || scenario === 'completed-direct')
     return { status: 'COMPLETED', result: 'VALID', reasonCode: null };

@@ -3,7 +3,7 @@ import type { InvalidReason, ScenarioName } from './types.ts';
 /**
  * Which outcome a confirmed submission gets, chosen by the NIK's last four digits (the
  * serial part of a real NIK), and the status steps each outcome walks through. The real
- * sandbox publishes no test data, so this table is ours; the README repeats it.
+ * sandbox publishes no test data, so this table is ours; docs/sandbox.md repeats it.
  */
 
 export const invalidReasons: readonly InvalidReason[] = [

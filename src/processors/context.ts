@@ -7,7 +7,7 @@ import type { RegistrationResult } from '../lib/registration/record.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import type { JobData, StepName } from '../lib/registration/jobs.ts';
 
-/** Tunables the steps need (from PipelineConfig; see README "Configuration"). */
+/** Tunables the steps need (from PipelineConfig; see docs/configuration.md). */
 export interface StepSettings {
   maxReinitiations: number;
   callbackTimeoutMs: number;

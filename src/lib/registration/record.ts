@@ -63,7 +63,7 @@ export interface SubmissionProgress {
   documents: Record<DocumentType, StoredDocument>;
 }
 
-/** What the enqueuing service receives on the `results` queue (documented in the README). */
+/** What the enqueuing service receives on the `results` queue (documented in the README, "Results"). */
 export interface RegistrationResult {
   registrationId: string;
   submissionId: string | null;
