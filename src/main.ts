@@ -5,7 +5,8 @@ import { loadTool, ToolNotIncludedError, type ToolName } from './app/tools.ts';
 import { createProducerFromConfig } from './app/producer-app.ts';
 import { connectRedis } from './app/redis.ts';
 import { createWorkerApp } from './app/worker-app.ts';
-import { loadConfig } from './lib/config.ts';
+import { loadConfig, type ListenerConfig } from './lib/config.ts';
+import { createMetricsServer } from './lib/http/metrics-server.ts';
 import { ValidationError, isWorkerError } from './lib/errors.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Metrics } from './lib/metrics.ts';
@@ -17,9 +18,11 @@ import { Metrics } from './lib/metrics.ts';
 
 const usage = `usage: esign-worker <command>
 
-  worker            run every step processor (metrics on METRICS_PORT)
-  listener          take Esign callbacks on CALLBACK_PORT (+ /metrics /healthz /readyz)
+  worker            run every step processor
+  listener          take Esign callbacks on CALLBACK_PORT
   start             worker and listener in one process
+                    (each serves /metrics /healthz /readyz on METRICS_HOST:METRICS_PORT,
+                    default 127.0.0.1:9464, listener 9465)
   enqueue <file|->  enqueue a registration (JSON); prints its registrationId
   status <id>       print a registration as JSON (PII left out)
 
@@ -57,42 +60,70 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** The ops port's default per command, so worker and listener can share a host. */
+const defaultOpsPort = { worker: 9464, start: 9464, listener: 9465 } as const;
+
 async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> {
   const needsWorker = command !== 'listener';
   const needsListener = command !== 'worker';
   const config = loadConfig(process.env, [
     'common',
     'pipeline',
+    'ops',
     ...(needsWorker ? (['esign'] as const) : []),
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
   const metrics = new Metrics();
+  // Closed in this order: callbacks stop first, then the workers, then the ops endpoints.
   const closers: Closer[] = [];
+  const readiness: (() => Promise<boolean>)[] = [];
 
   if (needsListener) {
     const listener = createListenerApp(config, logger, metrics);
+    for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
     const { url } = await listener.http.listen(
       config.listener.CALLBACK_PORT,
       config.listener.CALLBACK_HOST,
     );
     logger.info({ url, path: config.listener.CALLBACK_PATH }, 'listener ready');
-    closers.push(() => listener.close()); // first: stop taking callbacks
+    closers.push(() => listener.close());
+    readiness.push(() => listener.ready());
   }
   if (needsWorker) {
     const worker = createWorkerApp(config, logger, metrics);
-    if (!needsListener) {
-      const { url } = await worker.metricsServer.listen(config.pipeline.METRICS_PORT, '0.0.0.0');
-      logger.info({ url }, 'metrics ready');
-      closers.push(() => worker.metricsServer.close());
-    }
     logger.info({ prefix: config.common.QUEUE_PREFIX }, 'worker ready');
-    closers.unshift(() => worker.close());
-    // The listener stops before the workers: reorder so callbacks stop first.
-    closers.reverse();
+    closers.push(() => worker.close());
+    readiness.push(() => worker.ready());
   }
+  const ops = createMetricsServer({
+    metrics,
+    logger,
+    ready: async () => (await Promise.all(readiness.map((ready) => ready()))).every(Boolean),
+  });
+  const { url } = await ops.listen(
+    config.ops.METRICS_PORT ?? defaultOpsPort[command],
+    config.ops.METRICS_HOST,
+  );
+  logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
+  closers.push(() => ops.close());
   await untilSignal(logger, closers);
   return 0;
+}
+
+/** Settings that are allowed but weaken the callback door: said at every start. */
+function listenerWarnings(listener: ListenerConfig): string[] {
+  const warnings: string[] = [];
+  if (listener.CALLBACK_AUTH === 'none')
+    warnings.push(
+      'callback authentication is OFF (CALLBACK_AUTH=none, CALLBACK_ALLOW_INSECURE=true): ' +
+        'anyone who can reach the listener can forge results',
+    );
+  if (listener.CALLBACK_ALLOWED_IPS.length === 0)
+    warnings.push(
+      "no CALLBACK_ALLOWED_IPS: callbacks are taken from any address (set Esign's callback IPs)",
+    );
+  return warnings;
 }
 
 /**

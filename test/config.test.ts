@@ -13,7 +13,14 @@ const esignEnv = {
 
 describe('loadConfig', () => {
   it('applies defaults and coerces numbers', () => {
-    const config = loadConfig(esignEnv, ['common', 'esign', 'pipeline', 'listener']);
+    const config = loadConfig({ ...esignEnv, CALLBACK_AUTH: 'bearer', CALLBACK_AUTH_SECRET: 's' }, [
+      'common',
+      'esign',
+      'pipeline',
+      'listener',
+      'ops',
+    ]);
+    expect(config.ops.METRICS_HOST).toBe('127.0.0.1');
     expect(config.common.QUEUE_PREFIX).toBe('esign');
     expect(config.esign.ESIGN_NIK_JSON_TYPE).toBe('number');
     expect(config.pipeline.CALLBACK_TIMEOUT_MS).toBe(600_000);

@@ -26,16 +26,38 @@ const service = (name: string): Service => {
   if (!found) throw new Error(`docker-compose.yml has no service ${name}`);
   return found;
 };
-/** `${NAME:-default}` as compose resolves it with NAME unset. */
-const resolved = (value = '') => value.replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+/** The variables .env.example asks for, each given a value as a user would. */
+const filledEnv = Object.fromEntries(
+  readFileSync(`${root}.env.example`, 'utf8')
+    .split('\n')
+    .filter((line) => /^[A-Z_]+=$/.test(line))
+    .map((line) => [line.slice(0, -1), `value-of-${line.slice(0, -1).toLowerCase()}`]),
+);
+const composeConfig = (env: Record<string, string>) =>
+  runTool('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
+    aptPackage: 'docker-compose',
+    cwd: root,
+    // Without the caller's environment, so a secret set in the shell cannot hide a default.
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
 
 describe('docker-compose.yml', () => {
-  it('passes docker-compose config validation', () => {
-    const run = runTool('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'], {
-      aptPackage: 'docker-compose',
-      cwd: root,
-    });
+  it('passes docker-compose config validation with the variables .env.example lists', () => {
+    expect(Object.keys(filledEnv).sort()).toEqual([
+      'CALLBACK_AUTH_SECRET',
+      'ESIGN_CLIENT_ID',
+      'ESIGN_PASS_KEY',
+    ]);
+    const run = composeConfig(filledEnv);
     expect(run.status, run.output).toBe(0);
+  });
+
+  it('has no default secret: without .env it refuses, naming what is missing', () => {
+    for (const missing of Object.keys(filledEnv)) {
+      const run = composeConfig({ ...filledEnv, [missing]: '' });
+      expect(run.status, missing).not.toBe(0);
+      expect(run.output).toContain(`set ${missing} in .env`);
+    }
   });
 
   it('runs Redis with AOF everysec and noeviction on a volume, with a healthcheck', () => {
@@ -80,10 +102,13 @@ describe('docker-compose.yml', () => {
     );
     expect(sandbox.SANDBOX_CALLBACK_AUTH).toBe('bearer');
     expect(listener.CALLBACK_AUTH).toBe('bearer');
-    expect(resolved(sandbox.SANDBOX_CALLBACK_SECRET)).not.toBe('');
+    expect(sandbox.SANDBOX_CALLBACK_SECRET).toMatch(/^\$\{CALLBACK_AUTH_SECRET:\?/);
     expect(sandbox.SANDBOX_CALLBACK_SECRET).toBe(listener.CALLBACK_AUTH_SECRET);
-    expect(service('listener').ports).toContain('8080:8080');
-    expect(listener.HEALTHCHECK_PORT).toBe(listener.CALLBACK_PORT);
+    // Only the callback is published; the ops port stays on the compose network.
+    expect(service('listener').ports).toEqual(['8080:8080']);
+    expect(listener.METRICS_PORT).toBe('9465');
+    expect(listener.HEALTHCHECK_PORT).toBe(listener.METRICS_PORT);
+    expect(listener.METRICS_HOST).toBe('0.0.0.0');
   });
 
   it('points the workers at the sandbox with the credentials it accepts', () => {

@@ -106,7 +106,8 @@ describe('Prometheus config and alert rules', () => {
       names: ['worker'],
       port: 9464,
     });
-    expect(job('esign-listener')?.static_configs?.[0]?.targets).toEqual(['listener:8080']);
+    // The listener's ops port (METRICS_PORT in docker-compose.yml), not its callback port.
+    expect(job('esign-listener')?.static_configs?.[0]?.targets).toEqual(['listener:9465']);
     expect(job('esign-listener')?.metrics_path ?? '/metrics').toBe('/metrics');
   });
 });

@@ -72,13 +72,8 @@ describe('callback IP allowlist over HTTP', () => {
     ).toBe(200);
   });
 
-  it('with CALLBACK_TRUST_PROXY believes X-Forwarded-For from any peer', async () => {
-    expect(
-      await callFrom(
-        { CALLBACK_ALLOWED_IPS: '203.0.113.0/24', CALLBACK_TRUST_PROXY: 'true' },
-        '203.0.113.9',
-      ),
-    ).toBe(200);
+  it('believes X-Forwarded-For from no peer when no proxy is trusted', async () => {
+    expect(await callFrom({ CALLBACK_ALLOWED_IPS: '203.0.113.0/24' }, '203.0.113.9')).toBe(403);
   });
 
   it('matches an IPv4-mapped IPv6 peer (dual-stack bind) against IPv4 ranges', async () => {
@@ -104,7 +99,6 @@ describe('createSourceCheck', () => {
   const check = createSourceCheck({
     allowed: ['2001:db8::/32', '192.0.2.0/24'],
     trustedProxies: ['10.0.0.0/8', 'fd00::/8'],
-    trustAnyPeer: false,
   });
 
   it('handles IPv6 sources and proxies', () => {
@@ -120,17 +114,17 @@ describe('createSourceCheck', () => {
   });
 
   it('allows everything when no allowlist is configured', () => {
-    const open = createSourceCheck({ allowed: [], trustedProxies: [], trustAnyPeer: false });
+    const open = createSourceCheck({ allowed: [], trustedProxies: [] });
     expect(open.allows('198.51.100.1', undefined)).toBe(true);
   });
 
   it('rejects a malformed CIDR at start, naming the variable', () => {
     for (const bad of ['10.0.0.0/33', 'example.com', '10.0.0.0/8/1', '::1/abc'])
-      expect(() =>
-        createSourceCheck({ allowed: [bad], trustedProxies: [], trustAnyPeer: false }),
-      ).toThrow(ValidationError);
-    expect(() =>
-      createSourceCheck({ allowed: ['10.0.0.0/8'], trustedProxies: ['nope'], trustAnyPeer: false }),
-    ).toThrow(/CALLBACK_TRUSTED_PROXIES/);
+      expect(() => createSourceCheck({ allowed: [bad], trustedProxies: [] })).toThrow(
+        ValidationError,
+      );
+    expect(() => createSourceCheck({ allowed: ['10.0.0.0/8'], trustedProxies: ['nope'] })).toThrow(
+      /CALLBACK_TRUSTED_PROXIES/,
+    );
   });
 });

@@ -72,13 +72,13 @@ describe('graceful close', () => {
     cleanups.push(() => agent.destroy());
     const status = await new Promise<number>((resolve, reject) => {
       http
-        .get(`${current!.url}/healthz`, { agent }, (res) => {
+        .get(`${current!.url}/elsewhere`, { agent }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));
         })
         .on('error', reject);
     });
-    expect(status).toBe(200);
+    expect(status).toBe(404);
     const socketClosed = new Promise<void>((resolve) => {
       const sockets = Object.values(agent.freeSockets).flat();
       expect(sockets).toHaveLength(1);

@@ -13,6 +13,8 @@ export type ListenerAppConfig = Config<'common' | 'listener' | 'pipeline'>;
 
 export interface ListenerApp {
   http: HttpApp;
+  /** Readiness for /readyz: a callback could be taken now (Redis answers). */
+  ready(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -36,14 +38,11 @@ export function createListenerApp(
     logger,
   );
   watchQueueDepth(metrics, queues, store);
-  const http = createCallbackListener({
-    config: listener,
-    sink: createCallbackSink(store, queues.steps.complete),
-    metrics,
-    logger,
-  });
+  const sink = createCallbackSink(store, queues.steps.complete);
+  const http = createCallbackListener({ config: listener, sink, metrics, logger });
   return {
     http,
+    ready: () => sink.ready(),
     async close() {
       await http.close();
       await queues.close();

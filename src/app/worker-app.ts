@@ -1,8 +1,6 @@
 import type { Config } from '../lib/config.ts';
 import { decodeKey } from '../lib/config.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
-import type { HttpApp } from '../lib/http/http-app.ts';
-import { createMetricsServer } from '../lib/http/metrics-server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
@@ -15,8 +13,8 @@ export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
 
 export interface WorkerApp {
   pipeline: Pipeline;
-  /** /metrics, /healthz, /readyz for this process; main decides whether to listen. */
-  metricsServer: HttpApp;
+  /** Readiness for /readyz: Redis answers. */
+  ready(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -76,11 +74,10 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     logger,
   });
   watchQueueDepth(metrics, pipeline.queues, store);
-  const metricsServer = createMetricsServer({ metrics, ready: () => store.ping(), logger });
 
   return {
     pipeline,
-    metricsServer,
+    ready: () => store.ping(),
     async close() {
       await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
       await client.close();

@@ -90,7 +90,6 @@ export const pipelineSchema = z.object({
   ESIGN_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).default(0),
   /** 32-byte key (base64 or hex) to encrypt the PII in registration records at rest. */
   PII_ENCRYPTION_KEY: z.string().optional(),
-  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).default(9464),
   /** How long a finished registration record is kept (status, idempotent re-enqueue). */
   RECORD_RETENTION_DAYS: z.coerce.number().min(1).default(30),
 });
@@ -107,13 +106,38 @@ export const listenerSchema = z.object({
   CALLBACK_METHODS: csv
     .pipe(z.array(z.enum(['POST', 'PUT', 'PATCH'], { error: 'each must be POST, PUT or PATCH' })))
     .transform((methods) => (methods.length > 0 ? methods : ['POST' as const])),
-  CALLBACK_AUTH: z.enum(callbackAuthModes).default('none'),
+  /** Required: an unauthenticated listener needs CALLBACK_AUTH=none and CALLBACK_ALLOW_INSECURE=true. */
+  CALLBACK_AUTH: z.enum(callbackAuthModes, {
+    error: (issue) =>
+      issue.input === undefined ? 'is required' : `must be one of ${callbackAuthModes.join(', ')}`,
+  }),
+  CALLBACK_ALLOW_INSECURE: flag,
   CALLBACK_AUTH_SECRET: z.string().optional(),
+  /** The secret being rotated out: accepted too while set, so rotation needs no downtime. */
+  CALLBACK_AUTH_PREVIOUS_SECRET: z.string().optional(),
   CALLBACK_API_KEY_HEADER: z.string().min(1).default('x-api-key'),
   CALLBACK_ALLOWED_IPS: csv,
   /** Proxies (CIDRs) whose X-Forwarded-For is believed when checking CALLBACK_ALLOWED_IPS. */
   CALLBACK_TRUSTED_PROXIES: csv,
-  CALLBACK_TRUST_PROXY: flag,
+  /** Removed: it believed X-Forwarded-For from anyone. Named, so an old setting fails loudly. */
+  CALLBACK_TRUST_PROXY: z
+    .undefined({ error: 'is no longer supported: list your proxies in CALLBACK_TRUSTED_PROXIES' })
+    .optional(),
+  CALLBACK_HEADERS_TIMEOUT_MS: positive(10_000),
+  CALLBACK_REQUEST_TIMEOUT_MS: positive(15_000),
+  CALLBACK_KEEP_ALIVE_TIMEOUT_MS: positive(5_000),
+  CALLBACK_MAX_REQUESTS_PER_SOCKET: positive(100),
+  CALLBACK_MAX_CONNECTIONS: positive(1_000),
+});
+
+/**
+ * The ops endpoints (/metrics, /healthz, /readyz) of every long-running command, on their own
+ * port, never the public callback port. Loopback unless told otherwise; the port's default
+ * depends on the command (worker and start 9464, listener 9465) so they can share a host.
+ */
+export const opsSchema = z.object({
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
 });
 
 export type CommonConfig = z.infer<typeof commonSchema>;
@@ -121,6 +145,7 @@ export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ProducerConfig = z.infer<typeof producerSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
+export type OpsConfig = z.infer<typeof opsSchema>;
 
 const sections = {
   common: commonSchema,
@@ -128,6 +153,7 @@ const sections = {
   pipeline: pipelineSchema,
   producer: producerSchema,
   listener: listenerSchema,
+  ops: opsSchema,
 } as const;
 type Section = keyof typeof sections;
 export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };
@@ -160,13 +186,15 @@ export function parseSection<T extends z.ZodType>(
   schema: T,
   env: Record<string, string | undefined>,
 ): { ok: true; data: z.infer<T> } | { ok: false; problems: string[] } {
-  const parsed = schema.safeParse(emptyToUndefined(env));
+  const values = emptyToUndefined(env);
+  const parsed = schema.safeParse(values);
   if (parsed.success) return { ok: true, data: parsed.data };
   return {
     ok: false,
     problems: parsed.error.issues.map((issue) => {
       const variable = issue.path.map(String).join('.');
-      const missing = issue.code === 'invalid_type' && issue.input === undefined;
+      // zod does not report the input (it may be a secret): look at the variable instead.
+      const missing = issue.code === 'invalid_type' && values[variable] === undefined;
       return `${variable}: ${missing ? 'is required' : issue.message}`;
     }),
   };
@@ -181,6 +209,10 @@ function emptyToUndefined(
 function crossCheck(result: Partial<Record<Section, unknown>>): string[] {
   const problems: string[] = [];
   const listener = result.listener as ListenerConfig | undefined;
+  if (listener?.CALLBACK_AUTH === 'none' && !listener.CALLBACK_ALLOW_INSECURE)
+    problems.push(
+      'CALLBACK_AUTH: none accepts forged results from anyone; it needs CALLBACK_ALLOW_INSECURE=true too',
+    );
   if (listener && listener.CALLBACK_AUTH !== 'none' && !listener.CALLBACK_AUTH_SECRET)
     problems.push(`CALLBACK_AUTH_SECRET: is required when CALLBACK_AUTH=${listener.CALLBACK_AUTH}`);
   if (
@@ -189,6 +221,12 @@ function crossCheck(result: Partial<Record<Section, unknown>>): string[] {
     !listener.CALLBACK_AUTH_SECRET.includes(':')
   )
     problems.push('CALLBACK_AUTH_SECRET: must be user:password when CALLBACK_AUTH=basic');
+  if (
+    listener?.CALLBACK_AUTH === 'basic' &&
+    listener.CALLBACK_AUTH_PREVIOUS_SECRET &&
+    !listener.CALLBACK_AUTH_PREVIOUS_SECRET.includes(':')
+  )
+    problems.push('CALLBACK_AUTH_PREVIOUS_SECRET: must be user:password when CALLBACK_AUTH=basic');
   const pipeline = result.pipeline as PipelineConfig | undefined;
   if (
     pipeline?.PII_ENCRYPTION_KEY !== undefined &&

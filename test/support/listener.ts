@@ -41,8 +41,15 @@ export class RecordingSink implements CallbackSink {
   }
 }
 
+/**
+ * The listener's settings for a test. Without CALLBACK_AUTH the test opts out of
+ * authentication explicitly, as a user must (the auth tests set their own).
+ */
 export function listenerConfig(env: Record<string, string> = {}): ListenerConfig {
-  return listenerSchema.parse({ CALLBACK_PATH: '/callbacks/esign', ...env });
+  const insecure = env.CALLBACK_AUTH
+    ? {}
+    : { CALLBACK_AUTH: 'none', CALLBACK_ALLOW_INSECURE: 'true' };
+  return listenerSchema.parse({ CALLBACK_PATH: '/callbacks/esign', ...insecure, ...env });
 }
 
 /** A logger whose lines the test can read. */

@@ -13,11 +13,12 @@ export interface ToolRun {
 export function runTool(
   command: string,
   args: readonly string[],
-  options: { aptPackage: string; input?: string; cwd?: string },
+  options: { aptPackage: string; input?: string; cwd?: string; env?: NodeJS.ProcessEnv },
 ): ToolRun {
   const run = spawnSync(command, args, {
     input: options.input,
     cwd: options.cwd,
+    env: options.env,
     encoding: 'utf8',
     timeout: 60_000,
   });

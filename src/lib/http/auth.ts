@@ -18,6 +18,8 @@ export interface CallbackAuthSettings {
   mode: CallbackAuthMode;
   /** bearer token, API key, or `user:password` for basic. */
   secret?: string | undefined;
+  /** The secret being rotated out, accepted too while set. */
+  previousSecret?: string | undefined;
   /** Header carrying the API key (api-key mode). */
   apiKeyHeader: string;
 }
@@ -27,9 +29,15 @@ const realm = 'realm="esign-callback"';
 export function createCallbackAuth(settings: CallbackAuthSettings): CallbackAuth {
   if (settings.mode === 'none') return { check: () => true, challenge: undefined };
   if (!settings.secret) throw new Error(`callback auth ${settings.mode} needs a secret`);
-  const expected = digest(settings.secret);
-  const matches = (presented: string | undefined): boolean =>
-    presented !== undefined && timingSafeEqual(digest(presented), expected);
+  const expected = [settings.secret, settings.previousSecret]
+    .filter((secret): secret is string => Boolean(secret))
+    .map(digest);
+  // Every candidate is compared (no early exit), so timing tells nothing about which matched.
+  const matches = (presented: string | undefined): boolean => {
+    if (presented === undefined) return false;
+    const given = digest(presented);
+    return expected.map((secret) => timingSafeEqual(given, secret)).includes(true);
+  };
 
   switch (settings.mode) {
     case 'basic':

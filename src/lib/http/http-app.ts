@@ -24,30 +24,51 @@ export interface HttpAppOptions {
   requestTimeoutMs?: number | undefined;
   /** How long close() lets in-flight requests run before cutting them. Default 10 s. */
   closeTimeoutMs?: number | undefined;
+  /** An idle keep-alive socket is closed after this. Default 5 s. */
+  keepAliveTimeoutMs?: number | undefined;
+  /** A socket is closed after this many requests (0 = no limit). Default 100. */
+  maxRequestsPerSocket?: number | undefined;
+  /** Connections beyond this are refused at accept. Default 1,000. */
+  maxConnections?: number | undefined;
 }
+
+/**
+ * How often Node checks headersTimeout/requestTimeout. Its default, 30 s, lets a slow-drip
+ * client hold a socket ~30 s past the timeout; every 250 ms enforces them to the quarter second.
+ */
+const connectionsCheckingIntervalMs = 250;
 
 export function createHttpApp(handler: RequestHandler, options: HttpAppOptions): HttpApp {
   const { logger } = options;
   let closing: Promise<void> | undefined;
   const inFlight = new Set<http.ServerResponse>();
 
-  const server = http.createServer((req, res) => {
-    // While closing, answer what is already on the wire but tell keep-alive clients to
-    // reconnect elsewhere; once a response is out its socket is idle and can be closed.
-    inFlight.add(res);
-    if (closing) res.setHeader('Connection', 'close');
-    res.on('close', () => {
-      inFlight.delete(res);
-      if (closing) setImmediate(() => server.closeIdleConnections());
-    });
-    handler(req, res).catch((error: unknown) => {
-      logger.error({ err: error }, 'request handler failed');
-      if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'internal' });
-      else res.destroy();
-    });
-  });
-  server.headersTimeout = options.headersTimeoutMs ?? 10_000;
-  server.requestTimeout = options.requestTimeoutMs ?? 15_000;
+  const server = http.createServer(
+    {
+      // Given at construction: Node's connection checker reads these then, not later.
+      connectionsCheckingInterval: connectionsCheckingIntervalMs,
+      headersTimeout: options.headersTimeoutMs ?? 10_000,
+      requestTimeout: options.requestTimeoutMs ?? 15_000,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+    },
+    (req, res) => {
+      // While closing, answer what is already on the wire but tell keep-alive clients to
+      // reconnect elsewhere; once a response is out its socket is idle and can be closed.
+      inFlight.add(res);
+      if (closing) res.setHeader('Connection', 'close');
+      res.on('close', () => {
+        inFlight.delete(res);
+        if (closing) setImmediate(() => server.closeIdleConnections());
+      });
+      handler(req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'request handler failed');
+        if (!res.headersSent) sendJson(res, 500, { ok: false, error: 'internal' });
+        else res.destroy();
+      });
+    },
+  );
+  server.maxRequestsPerSocket = options.maxRequestsPerSocket ?? 100;
+  server.maxConnections = options.maxConnections ?? 1_000;
 
   async function listen(port: number, host?: string): Promise<{ url: string; port: number }> {
     await new Promise<void>((resolve, reject) => {

@@ -15,10 +15,8 @@ export interface SourceCheck {
 export interface SourceCheckSettings {
   /** CIDRs (or single addresses), IPv4 or IPv6. Empty = no allowlist. */
   allowed: readonly string[];
-  /** Proxies whose X-Forwarded-For is believed. */
+  /** Proxies whose X-Forwarded-For is believed; from any other peer the header is ignored. */
   trustedProxies: readonly string[];
-  /** Believe the socket peer as a proxy whatever its address (the listener is only reachable through one). */
-  trustAnyPeer: boolean;
 }
 
 export function createSourceCheck(settings: SourceCheckSettings): SourceCheck {
@@ -30,7 +28,7 @@ export function createSourceCheck(settings: SourceCheckSettings): SourceCheck {
   return {
     allows(socketAddress, forwardedFor) {
       if (socketAddress === undefined) return false;
-      const peerIsProxy = settings.trustAnyPeer || isProxy(socketAddress);
+      const peerIsProxy = isProxy(socketAddress);
       const source = peerIsProxy ? forwardedSource(forwardedFor, isProxy) : undefined;
       return contains(allowed, source ?? socketAddress);
     },

@@ -1,12 +1,11 @@
 import type http from 'node:http';
-import { describeIssues, ValidationError } from '../errors.ts';
+import { describeIssues } from '../errors.ts';
 import type { ListenerConfig } from '../config.ts';
 import { submissionStateSchema, type SubmissionState } from '../esign/schemas.ts';
 import type { Logger } from '../logger.ts';
 import type { CallbackOutcome, Metrics } from '../metrics.ts';
 import { createCallbackAuth } from './auth.ts';
 import { maxBodyBytes, readJsonBody } from './body.ts';
-import { handleOps, isOpsPath } from './health.ts';
 import { createHttpApp, type HttpApp } from './http-app.ts';
 import { createSourceCheck } from './ip-allowlist.ts';
 import { sendJson } from './respond.ts';
@@ -46,30 +45,24 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
   const timeouts = deps.timeouts ?? {};
   const sinkTimeoutMs = timeouts.sinkTimeoutMs ?? 5_000;
   const methods: readonly string[] = config.CALLBACK_METHODS;
-  // The ops endpoints live beside the callback; a callback path hiding one is a mistake.
-  if (isOpsPath(config.CALLBACK_PATH))
-    throw new ValidationError('The callback listener settings', [
-      `CALLBACK_PATH: must not be one of /healthz, /readyz, /metrics`,
-    ]);
   const auth = createCallbackAuth({
     mode: config.CALLBACK_AUTH,
     secret: config.CALLBACK_AUTH_SECRET,
+    previousSecret: config.CALLBACK_AUTH_PREVIOUS_SECRET,
     apiKeyHeader: config.CALLBACK_API_KEY_HEADER,
   });
   const sources = createSourceCheck({
     allowed: config.CALLBACK_ALLOWED_IPS,
     trustedProxies: config.CALLBACK_TRUSTED_PROXIES,
-    trustAnyPeer: config.CALLBACK_TRUST_PROXY,
   });
-  const ops = { metrics, logger, ready: () => sink.ready() };
 
   const count = (outcome: CallbackOutcome): void => metrics.callbacks.inc({ outcome });
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+    // Only the callback: the ops endpoints are on the ops port (METRICS_HOST:METRICS_PORT).
     if (path !== config.CALLBACK_PATH) {
-      if (isOpsPath(path)) await handleOps(ops, path, req, res);
-      else sendJson(res, 404, { ok: false, error: 'not found' });
+      sendJson(res, 404, { ok: false, error: 'not found' });
       return;
     }
     if (!methods.includes(req.method ?? '')) {
@@ -164,7 +157,15 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
     sendJson(res, status, body, headers);
   }
 
-  return createHttpApp(handle, { logger, ...timeouts });
+  return createHttpApp(handle, {
+    logger,
+    headersTimeoutMs: config.CALLBACK_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.CALLBACK_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.CALLBACK_KEEP_ALIVE_TIMEOUT_MS,
+    maxRequestsPerSocket: config.CALLBACK_MAX_REQUESTS_PER_SOCKET,
+    maxConnections: config.CALLBACK_MAX_CONNECTIONS,
+    ...timeouts,
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
