@@ -1,9 +1,9 @@
-import type { SubmissionState } from '../lib/esign/schemas.ts';
-import { isTerminal, statusRank, type RegistrationStatus } from '../lib/registration/record.ts';
+import { isTerminal } from '../lib/registration/record.ts';
 import type { CompleteJobData } from '../lib/registration/jobs.ts';
+import { applyProgress } from '../lib/registration/transitions.ts';
 import { done, type StepContext, type StepOutcome } from './context.ts';
 import { finish, settle } from './finish.ts';
-import { advance } from './record-helpers.ts';
+import { applyTransition } from './record-helpers.ts';
 
 /**
  * Apply what Esign reported (by callback or poll) or our own timeout. Statuses only move
@@ -37,37 +37,15 @@ export async function complete(data: CompleteJobData, ctx: StepContext): Promise
     return done;
   }
 
-  const status = progressStatus(state);
-  if (status && statusRank(status) > statusRank(record.status)) {
-    await ctx.store.update(record.registrationId, (current) => {
-      if (statusRank(status) <= statusRank(current.status)) return undefined;
-      current.lastState = state;
-      advance(current, status, ctx.now(), data.source);
-      const entry = current.history.at(-1);
-      if (entry)
-        Object.assign(entry, {
-          result: state.result ?? null,
-          reasonCode: state.reasonCode ?? null,
-        });
-      return current;
-    });
+  const { registrationId } = record;
+  const progressed = await applyTransition(ctx, registrationId, (current) =>
+    applyProgress(current, state, data.source, ctx.now()),
+  );
+  const { status } = progressed.record;
+  if (progressed.changed)
     ctx.logger.info(
-      { registrationId: record.registrationId, status, result: state.result, source: data.source },
+      { registrationId, status, result: state.result, source: data.source },
       'registration progressed',
     );
-  }
   return done;
-}
-
-function progressStatus(state: SubmissionState): RegistrationStatus | undefined {
-  switch (state.status) {
-    case 'IN_PROGRESS':
-      return 'IN_PROGRESS';
-    case 'PARTIALLY_COMPLETED':
-      return 'PARTIALLY_COMPLETED';
-    case 'INITIATED':
-    case 'COMPLETED':
-    case 'ERROR':
-      return undefined;
-  }
 }

@@ -3,9 +3,14 @@ import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
+import {
+  claimConfirm,
+  markConfirmed,
+  releaseConfirmClaim,
+} from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
-import { advance, openRequest, partnerUser } from './record-helpers.ts';
+import { applyTransition, openRequest, partnerUser } from './record-helpers.ts';
 
 /**
  * Step 4: confirm with the user's details, then schedule the fallback poll.
@@ -36,54 +41,51 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
       return recheckLater(ctx, record, record.confirmingAt ?? 0, record.confirmingUntil);
     const alreadySent = record.confirmingAt !== undefined && (await reachedEsign(ctx, record));
     if (!alreadySent) {
-      // Claim the send: only a run that still finds `confirmingAt` as it read it may send.
-      // BullMQ can run a job twice at once (its lock lapsed while the first run was still
-      // going); without the claim both would confirm.
+      // Only a run that still finds the claim as it read it may send (see claimConfirm).
       const seen = record.confirmingAt;
-      let claimedAt: number | undefined;
-      const latest = await ctx.store.update(registrationId, (current) => {
-        claimedAt = undefined;
-        if (current.confirmingAt !== seen || current.confirmedAt !== undefined) return undefined;
-        // Never the value read (a coarse or fixed clock): that would let a second run claim it.
-        claimedAt = Math.max(ctx.now(), (seen ?? 0) + 1);
-        current.confirmingAt = claimedAt;
-        current.confirmingUntil = claimedAt + ctx.settings.confirmLeaseMs;
-        return current;
-      });
-      if (claimedAt === undefined) {
-        if (latest.confirmedAt !== undefined) return confirm(data, ctx);
+      const claimed = await applyTransition(ctx, registrationId, (current) =>
+        claimConfirm(current, seen, ctx.now(), ctx.settings.confirmLeaseMs),
+      );
+      const latest = claimed.record;
+      if (!claimed.changed) {
+        // Another run got there first. It confirmed: go on from the record as it is now, as a
+        // fresh run of this job would. It is still sending: look again when its lease ends.
+        if (latest.confirmedAt !== undefined) {
+          if (await settleIfTerminal(ctx, latest)) return done;
+          return schedulePoll(ctx, latest);
+        }
         const other = latest.confirmingAt ?? ctx.now();
         return recheckLater(ctx, latest, other, latest.confirmingUntil ?? ctx.now());
       }
-      const claim = claimedAt;
+      const claim = latest.confirmingAt ?? 0;
       try {
         await sendConfirm(ctx, record, submission.submissionId);
       } catch (error) {
         // The call is over (answered or failed): a retry need not wait out the lease.
-        await ctx.store.update(registrationId, (current) => {
-          if (current.confirmingAt !== claim) return undefined;
-          current.confirmingUntil = undefined;
-          return current;
-        });
+        await applyTransition(ctx, registrationId, (current) =>
+          releaseConfirmClaim(current, claim),
+        );
         throw error;
       }
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
-    record = await ctx.store.update(registrationId, (current) => {
-      if (current.confirmedAt) return undefined;
-      current.confirmedAt = ctx.now();
-      current.confirmingUntil = undefined;
-      if (!isTerminal(current.status)) current.pollJobId = pollJobId;
-      return advance(current, 'CONFIRMED', current.confirmedAt);
-    });
+    ({ record } = await applyTransition(ctx, registrationId, (current) =>
+      markConfirmed(current, pollJobId, ctx.now()),
+    ));
     ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');
   }
 
   // A callback may already have ended it while the confirm answer was on its way.
   if (isTerminal(record.status)) return done;
+  return schedulePoll(ctx, record);
+}
+
+/** The fallback poll, CALLBACK_TIMEOUT_MS after confirmation, in case no callback comes. */
+function schedulePoll(ctx: StepContext, record: RegistrationRecord): StepOutcome {
+  const { registrationId, generation } = record;
   return proceed({
     step: 'poll',
-    jobId: jobIds.poll(registrationId, record.generation, 1),
+    jobId: jobIds.poll(registrationId, generation, 1),
     data: { registrationId, attempt: 1 },
     delayMs: Math.max(
       0,

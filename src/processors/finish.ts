@@ -1,20 +1,7 @@
-import type { SubmissionState } from '../lib/esign/schemas.ts';
-import {
-  isTerminal,
-  type RegistrationRecord,
-  type RegistrationResult,
-  type ResultSource,
-} from '../lib/registration/record.ts';
+import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
+import { endRegistration, markPublished, type Ending } from '../lib/registration/transitions.ts';
 import type { StepContext } from './context.ts';
-
-export type TerminalStatus = RegistrationResult['status'];
-
-export interface Ending {
-  status: TerminalStatus;
-  source: ResultSource;
-  state?: SubmissionState | undefined;
-  error?: { code: string; message: string } | undefined;
-}
+import { applyTransition } from './record-helpers.ts';
 
 /**
  * End a registration: write the result and scrub the PII in one compare-and-set, then
@@ -26,28 +13,10 @@ export async function finish(
   registrationId: string,
   ending: Ending,
 ): Promise<void> {
-  let wrote = false;
-  const record = await ctx.store.update(registrationId, (current) => {
-    wrote = false; // re-run on a lost compare-and-set: only the winning attempt counts
-    if (isTerminal(current.status)) return undefined;
-    wrote = true;
-    const at = ctx.now();
-    const result = buildResult(current, ending, at);
-    current.status = ending.status;
-    current.result = result;
-    current.error = ending.error;
-    if (ending.state) current.lastState = ending.state;
-    current.sealedRequest = undefined;
-    current.history.push({
-      status: ending.status,
-      at,
-      source: ending.source,
-      result: result.result,
-      reasonCode: result.reasonCode,
-    });
-    return current;
-  });
-  if (wrote && record.result) {
+  const { record, changed } = await applyTransition(ctx, registrationId, (current) =>
+    endRegistration(current, ending, ctx.now()),
+  );
+  if (changed && record.result) {
     const { status, result, source } = record.result;
     ctx.metrics.registrationsFinished.inc({ status, result: result ?? 'NONE', source });
     ctx.metrics.timeToResult.observe({ status }, (ctx.now() - record.enqueuedAt) / 1000);
@@ -79,39 +48,5 @@ export async function settle(ctx: StepContext, record: RegistrationRecord): Prom
   await ctx.store.releaseInFlight(record);
   if (record.history.some((entry) => entry.status === record.status && entry.published)) return;
   await ctx.publishResult(record.result);
-  await ctx.store.update(record.registrationId, (current) => {
-    const last = current.history.findLast((entry) => entry.status === current.status);
-    if (!last || last.published) return undefined;
-    last.published = true;
-    return current;
-  });
-}
-
-function buildResult(record: RegistrationRecord, ending: Ending, at: number): RegistrationResult {
-  const details = ending.state?.submissionDetails ?? undefined;
-  const checks = details?.verificationResult;
-  return {
-    registrationId: record.registrationId,
-    submissionId: ending.state?.submissionId ?? record.submission?.submissionId ?? null,
-    partnerUserId: record.partnerUserId,
-    partnerUserIdType: record.partnerUserIdType,
-    status: ending.status,
-    result: ending.state?.result ?? null,
-    reasonCode: ending.state?.reasonCode ?? null,
-    verificationResult: checks
-      ? Object.fromEntries(
-          Object.entries(checks).filter(
-            (entry): entry is [string, string] => entry[1] !== undefined,
-          ),
-        )
-      : null,
-    esignRegistrationId: details?.registrationId ?? null,
-    eligibleToActivate: details?.eligibleToActivate ?? null,
-    onboardingCode: details?.onboardingCode ?? null,
-    shouldSkipActivation: details?.shouldSkipActivation ?? null,
-    source: ending.source,
-    error: ending.error ?? null,
-    enqueuedAt: new Date(record.enqueuedAt).toISOString(),
-    finishedAt: new Date(at).toISOString(),
-  };
+  await applyTransition(ctx, record.registrationId, markPublished);
 }

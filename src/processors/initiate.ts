@@ -1,8 +1,8 @@
-import { documentTypes } from '../lib/esign/schemas.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
+import { attachSubmission } from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
-import { advance, partnerUser } from './record-helpers.ts';
+import { applyTransition, partnerUser } from './record-helpers.ts';
 
 /**
  * Steps 1+2: create the submission (the token comes with the client). This is the one call
@@ -17,20 +17,9 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
     const created = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
     const at = ctx.now();
     await ctx.store.indexSubmission(created.submissionId, record.registrationId);
-    record = await ctx.store.update(record.registrationId, (current) => {
-      if (current.submission) return undefined;
-      current.submission = {
-        submissionId: created.submissionId,
-        createdAt: at,
-        documents: Object.fromEntries(
-          documentTypes.map((type) => {
-            const doc = created.documents[type];
-            return [type, { url: doc.url, reference: doc.reference, expiresAt: doc.expiresAt }];
-          }),
-        ) as NonNullable<typeof current.submission>['documents'],
-      };
-      return advance(current, 'INITIATED', at);
-    });
+    ({ record } = await applyTransition(ctx, record.registrationId, (current) =>
+      attachSubmission(current, created, at),
+    ));
     ctx.logger.info(
       { registrationId: record.registrationId, submissionId: created.submissionId },
       'submission created',

@@ -1,10 +1,10 @@
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError, toWorkerError } from '../lib/errors.ts';
-import { isTerminal } from '../lib/registration/record.ts';
 import { jobIds, type PollJobData } from '../lib/registration/jobs.ts';
+import { recordPollAttempt } from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type NextJob, type StepContext, type StepOutcome } from './context.ts';
-import { partnerUser } from './record-helpers.ts';
+import { applyTransition, partnerUser } from './record-helpers.ts';
 
 /**
  * Step 6, the fallback when no callback came in time. The poll API takes no submission id and
@@ -44,12 +44,9 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
 
   const attempt = data.attempt + 1;
   const pollJobId = jobIds.poll(registrationId, generation, attempt);
-  await ctx.store.update(registrationId, (current) => {
-    if (isTerminal(current.status) || current.pollAttempts >= data.attempt) return undefined;
-    current.pollAttempts = data.attempt;
-    current.pollJobId = pollJobId;
-    return current;
-  });
+  await applyTransition(ctx, registrationId, (current) =>
+    recordPollAttempt(current, data.attempt, pollJobId),
+  );
   const delayMs = Math.min(
     ctx.settings.pollIntervalMs * 2 ** (data.attempt - 1),
     ctx.settings.pollMaxIntervalMs,

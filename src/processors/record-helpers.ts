@@ -1,12 +1,8 @@
 import type { PartnerUser } from '../lib/esign/types.ts';
 import { permanent } from '../lib/errors.ts';
-import {
-  statusRank,
-  type RegistrationRecord,
-  type RegistrationStatus,
-  type ResultSource,
-} from '../lib/registration/record.ts';
+import type { RegistrationRecord } from '../lib/registration/record.ts';
 import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
+import type { Transition } from '../lib/registration/transitions.ts';
 import type { StepContext } from './context.ts';
 
 export function partnerUser(record: RegistrationRecord): PartnerUser {
@@ -28,16 +24,28 @@ export function openRequest(ctx: StepContext, record: RegistrationRecord): Regis
   }
 }
 
-/** Move the status forward only; record the step in the history when it moved. */
-export function advance(
-  record: RegistrationRecord,
-  status: RegistrationStatus,
-  at: number,
-  source: ResultSource = 'worker',
-): RegistrationRecord {
-  if (statusRank(status) > statusRank(record.status)) {
-    record.status = status;
-    record.history.push({ status, at, source });
-  }
-  return record;
+export interface Applied {
+  /** The record as written, or as it is in Redis now when the transition did not apply. */
+  record: RegistrationRecord;
+  /** False when the transition's guard left the record as it was (stale or replayed input). */
+  changed: boolean;
+}
+
+/**
+ * Apply a named transition (lib/registration/transitions.ts) with the store's compare-and-set.
+ * The store re-runs it on a fresher record after a concurrent write, so `changed` is the
+ * verdict of the attempt that counted, not of the first one.
+ */
+export async function applyTransition(
+  ctx: StepContext,
+  registrationId: string,
+  transition: Transition,
+): Promise<Applied> {
+  let changed = false;
+  const record = await ctx.store.update(registrationId, (current) => {
+    const next = transition(current);
+    changed = next !== current;
+    return changed ? next : undefined;
+  });
+  return { record, changed };
 }

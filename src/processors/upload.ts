@@ -3,9 +3,14 @@ import { isWorkerError, permanent } from '../lib/errors.ts';
 import { openImage } from '../lib/images/index.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
+import {
+  dropExpiredSubmission,
+  markDocumentUploaded,
+  markUploaded,
+} from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
-import { advance, openRequest } from './record-helpers.ts';
+import { applyTransition, openRequest } from './record-helpers.ts';
 
 /** A URL this close to expiry is treated as expired: an upload must not start and then die. */
 const EXPIRY_MARGIN_MS = 60_000;
@@ -25,7 +30,8 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
     const submission: NonNullable<RegistrationRecord['submission']> = record.submission;
     const document = submission.documents[type];
     if (document.uploadedAt) continue;
-    if (document.expiresAt - EXPIRY_MARGIN_MS <= ctx.now()) return reinitiate(ctx, record, type);
+    if (document.expiresAt - EXPIRY_MARGIN_MS <= ctx.now())
+      return reinitiate(ctx, record, submission.submissionId, type);
 
     const request = openRequest(ctx, record);
     const source = type === 'KTP' ? request.images.ktp : request.images.selfie;
@@ -38,26 +44,23 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
       );
     } catch (error) {
       if (isWorkerError(error) && error.code === 'UPLOAD_URL_EXPIRED')
-        return reinitiate(ctx, record, type);
+        return reinitiate(ctx, record, submission.submissionId, type);
       throw error;
     } finally {
       image.stream.destroy();
     }
     ctx.metrics.uploadBytes.inc({ document: type }, image.contentLength);
-    const submissionId = submission.submissionId;
-    record = await ctx.store.update(registrationId, (current) => {
-      const doc = current.submission?.documents[type];
-      if (current.submission?.submissionId !== submissionId || !doc) return undefined;
-      doc.uploadedAt = ctx.now();
-      doc.bytes = image.contentLength;
-      return current;
-    });
+    const { submissionId } = submission;
+    const uploaded = { submissionId, document: type, bytes: image.contentLength };
+    ({ record } = await applyTransition(ctx, registrationId, (current) =>
+      markDocumentUploaded(current, uploaded, ctx.now()),
+    ));
     if (!record.submission) return initiateAgain(record);
   }
 
-  record = await ctx.store.update(registrationId, (current) =>
-    advance(current, 'UPLOADED', ctx.now()),
-  );
+  ({ record } = await applyTransition(ctx, registrationId, (current) =>
+    markUploaded(current, ctx.now()),
+  ));
   return proceed({
     step: 'confirm',
     jobId: jobIds.step('confirm', registrationId, record.generation),
@@ -78,21 +81,17 @@ function initiateAgain(record: RegistrationRecord): StepOutcome {
 async function reinitiate(
   ctx: StepContext,
   record: RegistrationRecord,
+  expiredId: string,
   type: DocumentType,
 ): Promise<StepOutcome> {
-  const expiredId = record.submission?.submissionId;
   if (record.generation >= ctx.settings.maxReinitiations)
     throw permanent(
       'REINITIATION_LIMIT',
       `the ${type} upload URL expired and MAX_REINITIATIONS (${ctx.settings.maxReinitiations}) new submissions were already made`,
     );
-  const updated = await ctx.store.update(record.registrationId, (current) => {
-    if (current.submission?.submissionId !== expiredId || expiredId === undefined) return undefined;
-    current.previousSubmissionIds.push(expiredId);
-    current.submission = undefined;
-    current.generation += 1;
-    return current;
-  });
+  const { record: updated } = await applyTransition(ctx, record.registrationId, (current) =>
+    dropExpiredSubmission(current, expiredId),
+  );
   ctx.logger.warn(
     { registrationId: record.registrationId, submissionId: expiredId, document: type },
     'upload URL expired: starting a new submission',

@@ -1,0 +1,294 @@
+import { documentTypes, type DocumentType, type SubmissionState } from '../esign/schemas.ts';
+import type { CreatedSubmission } from '../esign/types.ts';
+import {
+  isTerminal,
+  statusRank,
+  type HistoryEntry,
+  type RegistrationRecord,
+  type RegistrationResult,
+  type RegistrationStatus,
+  type ResultSource,
+  type SubmissionProgress,
+} from './record.ts';
+
+/**
+ * Every change of a registration record, one named pure function each, in flow order.
+ *
+ * A transition takes the record as read (plus its input, plus `now` where it writes a time) and
+ * returns the new record, or the very same object when its guard says the change does not
+ * apply: the input is stale (another run got there first, the submission was replaced) or
+ * replayed (BullMQ runs jobs at least once). It never mutates what it is given, so the store's
+ * compare-and-set can run it again on a fresher record after a concurrent write, and it can be
+ * tested without Redis. The store (`update`) writes whatever comes back unless it is the same
+ * object; `version` and `updatedAt` are the store's business, not a transition's.
+ */
+export type Transition = (record: RegistrationRecord) => RegistrationRecord;
+
+/** Move the status forward only, recording the step; the same record when it would not move. */
+function advance(
+  record: RegistrationRecord,
+  status: RegistrationStatus,
+  at: number,
+  source: ResultSource = 'worker',
+  details: Pick<HistoryEntry, 'result' | 'reasonCode'> = {},
+): RegistrationRecord {
+  if (statusRank(status) <= statusRank(record.status)) return record;
+  return { ...record, status, history: [...record.history, { status, at, source, ...details }] };
+}
+
+/**
+ * initiate: keep the submission Esign just created (→ INITIATED). Guard: the record has no
+ * submission yet; a run that finds one (a concurrent run's, or a replay) changes nothing.
+ */
+export function attachSubmission(
+  record: RegistrationRecord,
+  created: Pick<CreatedSubmission, 'submissionId' | 'documents'>,
+  now: number,
+): RegistrationRecord {
+  if (record.submission) return record;
+  // Only what later steps need: the URL, its reference and expiry, never the raw answer.
+  const documents = Object.fromEntries(
+    documentTypes.map((type) => {
+      const { url, reference, expiresAt } = created.documents[type];
+      return [type, { url, reference, expiresAt }];
+    }),
+  ) as SubmissionProgress['documents'];
+  const submission = { submissionId: created.submissionId, createdAt: now, documents };
+  return advance({ ...record, submission }, 'INITIATED', now);
+}
+
+export interface UploadedDocument {
+  submissionId: string;
+  document: DocumentType;
+  bytes: number | undefined;
+}
+
+/**
+ * upload: storage accepted one document. Guard: it is for the current submission (not one
+ * replaced after its URLs expired) and not marked yet, so the first upload's time stays.
+ */
+export function markDocumentUploaded(
+  record: RegistrationRecord,
+  uploaded: UploadedDocument,
+  now: number,
+): RegistrationRecord {
+  const submission = record.submission;
+  const doc = submission?.documents[uploaded.document];
+  if (!submission || submission.submissionId !== uploaded.submissionId) return record;
+  if (!doc || doc.uploadedAt !== undefined) return record;
+  const documents = {
+    ...submission.documents,
+    [uploaded.document]: { ...doc, uploadedAt: now, bytes: uploaded.bytes },
+  };
+  return { ...record, submission: { ...submission, documents } };
+}
+
+/**
+ * upload: both documents are with storage (→ UPLOADED). Guard: they really are, for the
+ * current submission, and the status has not moved past it.
+ */
+export function markUploaded(record: RegistrationRecord, now: number): RegistrationRecord {
+  const documents = record.submission?.documents;
+  if (!documents || documentTypes.some((type) => documents[type].uploadedAt === undefined))
+    return record;
+  return advance(record, 'UPLOADED', now);
+}
+
+/**
+ * upload: an upload URL expired; drop its submission so initiate creates a new one, under the
+ * next generation (fresh job ids). Guard: that submission is still the current one, so a
+ * replayed report about an already replaced submission does not drop its successor.
+ * MAX_REINITIATIONS is checked by the caller, which turns it into a permanent error.
+ */
+export function dropExpiredSubmission(
+  record: RegistrationRecord,
+  expiredSubmissionId: string,
+): RegistrationRecord {
+  if (record.submission?.submissionId !== expiredSubmissionId) return record;
+  return {
+    ...record,
+    submission: undefined,
+    previousSubmissionIds: [...record.previousSubmissionIds, expiredSubmissionId],
+    generation: record.generation + 1,
+  };
+}
+
+/**
+ * confirm: claim the one send of the confirm, with a lease while the call may be on its way.
+ * Guard: the claim is still as this run read it (`seenClaim`, undefined for none) and nothing
+ * is confirmed. BullMQ can run a job twice at once (a lapsed lock); without the claim both
+ * runs would confirm. The new claim time is never the one read, even on a coarse or fixed
+ * clock, or a second run that read the new claim could claim it again.
+ */
+export function claimConfirm(
+  record: RegistrationRecord,
+  seenClaim: number | undefined,
+  now: number,
+  leaseMs: number,
+): RegistrationRecord {
+  if (record.confirmingAt !== seenClaim || record.confirmedAt !== undefined) return record;
+  const confirmingAt = Math.max(now, (seenClaim ?? 0) + 1);
+  return { ...record, confirmingAt, confirmingUntil: confirmingAt + leaseMs };
+}
+
+/**
+ * confirm: the call ended in an error, so it is not on its way any more: end the lease early
+ * and a retry goes straight to asking Esign. `confirmingAt` stays: the confirm may have
+ * arrived. Guard: the claim is still ours (`claim`) and its lease still set.
+ */
+export function releaseConfirmClaim(record: RegistrationRecord, claim: number): RegistrationRecord {
+  if (record.confirmingAt !== claim || record.confirmingUntil === undefined) return record;
+  return { ...record, confirmingUntil: undefined };
+}
+
+/**
+ * confirm: Esign has the confirm (→ CONFIRMED) and `pollJobId` is the fallback poll to cancel
+ * when the registration ends. Guard: not confirmed yet. A callback may have ended the
+ * registration meanwhile: the confirmation time is still kept, but no poll is recorded and
+ * the status stays terminal.
+ */
+export function markConfirmed(
+  record: RegistrationRecord,
+  pollJobId: string,
+  now: number,
+): RegistrationRecord {
+  if (record.confirmedAt !== undefined) return record;
+  const confirmed: RegistrationRecord = {
+    ...record,
+    confirmedAt: now,
+    confirmingUntil: undefined,
+    ...(!isTerminal(record.status) && { pollJobId }),
+  };
+  return advance(confirmed, 'CONFIRMED', now);
+}
+
+/**
+ * poll: poll number `attempt` is done and `nextPollJobId` is scheduled (so ending the
+ * registration can cancel it). Guard: not ended, and no later attempt recorded already.
+ */
+export function recordPollAttempt(
+  record: RegistrationRecord,
+  attempt: number,
+  nextPollJobId: string,
+): RegistrationRecord {
+  if (isTerminal(record.status) || record.pollAttempts >= attempt) return record;
+  return { ...record, pollAttempts: attempt, pollJobId: nextPollJobId };
+}
+
+/** The record status a non-final Esign state moves to; undefined when it is no progress. */
+function progressStatus(state: SubmissionState): RegistrationStatus | undefined {
+  switch (state.status) {
+    case 'IN_PROGRESS':
+      return 'IN_PROGRESS';
+    case 'PARTIALLY_COMPLETED':
+      return 'PARTIALLY_COMPLETED';
+    case 'INITIATED':
+    case 'COMPLETED':
+    case 'ERROR':
+      return undefined;
+  }
+}
+
+/**
+ * complete: Esign reported progress (IN_PROGRESS, or PARTIALLY_COMPLETED, which still waits
+ * for COMPLETED). Guard: the report is about our current submission and moves the status
+ * forward, so late, duplicate or reordered reports change nothing. Final states end the
+ * registration with `endRegistration` instead.
+ */
+export function applyProgress(
+  record: RegistrationRecord,
+  state: SubmissionState,
+  source: ResultSource,
+  now: number,
+): RegistrationRecord {
+  const status = progressStatus(state);
+  if (!status || state.submissionId !== record.submission?.submissionId) return record;
+  if (statusRank(status) <= statusRank(record.status)) return record;
+  return advance({ ...record, lastState: state }, status, now, source, {
+    result: state.result ?? null,
+    reasonCode: state.reasonCode ?? null,
+  });
+}
+
+export type TerminalStatus = RegistrationResult['status'];
+
+/** How a registration ends: Esign's final state, our timeout, or our failure. */
+export interface Ending {
+  status: TerminalStatus;
+  source: ResultSource;
+  state?: SubmissionState | undefined;
+  error?: { code: string; message: string } | undefined;
+}
+
+/**
+ * End the registration: its result, and the PII scrubbed, in one write. Guard: it has not
+ * ended yet (the first ending wins), and a state Esign reported is about our current
+ * submission. Publishing, cancelling the poll and freeing the user's slot come after, outside.
+ */
+export function endRegistration(
+  record: RegistrationRecord,
+  ending: Ending,
+  now: number,
+): RegistrationRecord {
+  if (isTerminal(record.status)) return record;
+  if (ending.state && ending.state.submissionId !== record.submission?.submissionId) return record;
+  const result = buildResult(record, ending, now);
+  return {
+    ...record,
+    status: ending.status,
+    result,
+    error: ending.error,
+    ...(ending.state && { lastState: ending.state }),
+    sealedRequest: undefined,
+    history: [
+      ...record.history,
+      {
+        status: ending.status,
+        at: now,
+        source: ending.source,
+        result: result.result,
+        reasonCode: result.reasonCode,
+      },
+    ],
+  };
+}
+
+/**
+ * The result is on the results queue: flag the history entry of the current status, so a
+ * later run does not publish it again. Guard: there is such an entry and it is not flagged.
+ */
+export function markPublished(record: RegistrationRecord): RegistrationRecord {
+  const index = record.history.findLastIndex((entry) => entry.status === record.status);
+  const last = record.history[index];
+  if (!last || last.published) return record;
+  return { ...record, history: record.history.with(index, { ...last, published: true }) };
+}
+
+function buildResult(record: RegistrationRecord, ending: Ending, at: number): RegistrationResult {
+  const details = ending.state?.submissionDetails ?? undefined;
+  const checks = details?.verificationResult;
+  return {
+    registrationId: record.registrationId,
+    submissionId: ending.state?.submissionId ?? record.submission?.submissionId ?? null,
+    partnerUserId: record.partnerUserId,
+    partnerUserIdType: record.partnerUserIdType,
+    status: ending.status,
+    result: ending.state?.result ?? null,
+    reasonCode: ending.state?.reasonCode ?? null,
+    verificationResult: checks
+      ? Object.fromEntries(
+          Object.entries(checks).filter(
+            (entry): entry is [string, string] => entry[1] !== undefined,
+          ),
+        )
+      : null,
+    esignRegistrationId: details?.registrationId ?? null,
+    eligibleToActivate: details?.eligibleToActivate ?? null,
+    onboardingCode: details?.onboardingCode ?? null,
+    shouldSkipActivation: details?.shouldSkipActivation ?? null,
+    source: ending.source,
+    error: ending.error ?? null,
+    enqueuedAt: new Date(record.enqueuedAt).toISOString(),
+    finishedAt: new Date(at).toISOString(),
+  };
+}

@@ -1,0 +1,465 @@
+import { describe, expect, it } from 'vitest';
+import type { SubmissionState } from '../src/lib/esign/schemas.ts';
+import type { CreatedSubmission } from '../src/lib/esign/types.ts';
+import type { RegistrationRecord } from '../src/lib/registration/record.ts';
+import {
+  applyProgress,
+  attachSubmission,
+  claimConfirm,
+  dropExpiredSubmission,
+  endRegistration,
+  markConfirmed,
+  markDocumentUploaded,
+  markPublished,
+  markUploaded,
+  recordPollAttempt,
+  releaseConfirmClaim,
+  type Transition,
+} from '../src/lib/registration/transitions.ts';
+
+/**
+ * The record's named transitions, without Redis: each applies once, and a stale or replayed
+ * input gives back the very record it was handed. Every input is deep-frozen, so a transition
+ * that mutated its input instead of returning a new record would throw here.
+ */
+
+const T0 = Date.UTC(2025, 0, 1);
+const LEASE = 5_000;
+
+function frozen<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) frozen(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The guard holds: same object back, and equal to what it was before the call. */
+function expectUnchanged(record: RegistrationRecord, transition: Transition): void {
+  const before = structuredClone(record);
+  const after = transition(record);
+  expect(after).toBe(record);
+  expect(after).toStrictEqual(before);
+}
+
+function created(submissionId: string): CreatedSubmission {
+  return {
+    submissionId,
+    status: 'INITIATED',
+    documents: {
+      KTP: {
+        url: `https://storage.test/${submissionId}/ktp`,
+        reference: 'ref-ktp',
+        expiresAt: T0 + 900_000,
+      },
+      SELFIE: {
+        url: `https://storage.test/${submissionId}/selfie`,
+        reference: 'ref-selfie',
+        expiresAt: T0 + 900_000,
+      },
+    },
+  };
+}
+
+function state(
+  status: SubmissionState['status'],
+  extra: Partial<SubmissionState> = {},
+): SubmissionState {
+  return { submissionId: 'sub-1', status, ...extra };
+}
+
+// Each stage is built from the one before with the transitions under test; each is checked
+// against literal expectations in its own test below.
+const queued: RegistrationRecord = frozen({
+  registrationId: 'reg-1',
+  partnerUserId: 'user-1',
+  partnerUserIdType: 'PHONE',
+  status: 'QUEUED',
+  version: 3,
+  enqueuedAt: T0,
+  updatedAt: T0,
+  generation: 0,
+  previousSubmissionIds: [],
+  pollAttempts: 0,
+  history: [{ status: 'QUEUED', at: T0, source: 'worker' }],
+  sealedRequest: 'sealed-request',
+  imageKinds: { ktp: 'path', selfie: 'url' },
+});
+const initiated = frozen(attachSubmission(queued, created('sub-1'), T0 + 1));
+const ktpUploaded = frozen(
+  markDocumentUploaded(initiated, { submissionId: 'sub-1', document: 'KTP', bytes: 100 }, T0 + 2),
+);
+const bothUploaded = frozen(
+  markDocumentUploaded(
+    ktpUploaded,
+    { submissionId: 'sub-1', document: 'SELFIE', bytes: 200 },
+    T0 + 3,
+  ),
+);
+const uploaded = frozen(markUploaded(bothUploaded, T0 + 4));
+const claimed = frozen(claimConfirm(uploaded, undefined, T0 + 5, LEASE));
+const confirmed = frozen(markConfirmed(claimed, 'reg-1-poll-g0-1', T0 + 6));
+const ended = frozen(
+  endRegistration(
+    confirmed,
+    { status: 'COMPLETED', source: 'callback', state: state('COMPLETED', { result: 'VALID' }) },
+    T0 + 7,
+  ),
+);
+
+describe('attachSubmission', () => {
+  it('keeps the new submission (URLs, references, expiry only) and moves to INITIATED', () => {
+    const next = attachSubmission(queued, created('sub-1'), T0 + 1);
+    expect(next).toStrictEqual({
+      ...queued,
+      status: 'INITIATED',
+      submission: {
+        submissionId: 'sub-1',
+        createdAt: T0 + 1,
+        documents: {
+          KTP: {
+            url: 'https://storage.test/sub-1/ktp',
+            reference: 'ref-ktp',
+            expiresAt: T0 + 900_000,
+          },
+          SELFIE: {
+            url: 'https://storage.test/sub-1/selfie',
+            reference: 'ref-selfie',
+            expiresAt: T0 + 900_000,
+          },
+        },
+      },
+      history: [...queued.history, { status: 'INITIATED', at: T0 + 1, source: 'worker' }],
+    });
+  });
+
+  it('changes nothing when a submission is already there (replay, or a concurrent run)', () => {
+    expectUnchanged(initiated, (r) => attachSubmission(r, created('sub-1'), T0 + 9));
+    expectUnchanged(initiated, (r) => attachSubmission(r, created('sub-other'), T0 + 9));
+  });
+
+  it('after a re-initiation, attaches the new submission without a second INITIATED entry', () => {
+    const dropped = frozen(dropExpiredSubmission(initiated, 'sub-1'));
+    const next = attachSubmission(dropped, created('sub-2'), T0 + 9);
+    expect(next.submission?.submissionId).toBe('sub-2');
+    expect(next.status).toBe('INITIATED');
+    expect(next.history).toStrictEqual(dropped.history);
+  });
+});
+
+describe('markDocumentUploaded', () => {
+  it('marks one document of the current submission, with its time and size', () => {
+    expect(ktpUploaded).toStrictEqual({
+      ...initiated,
+      submission: {
+        ...initiated.submission,
+        documents: {
+          ...initiated.submission?.documents,
+          KTP: { ...initiated.submission?.documents.KTP, uploadedAt: T0 + 2, bytes: 100 },
+        },
+      },
+    });
+  });
+
+  it('changes nothing on a replay: the first upload time stays', () => {
+    expectUnchanged(ktpUploaded, (r) =>
+      markDocumentUploaded(r, { submissionId: 'sub-1', document: 'KTP', bytes: 100 }, T0 + 9),
+    );
+  });
+
+  it('changes nothing for a submission that was replaced or dropped', () => {
+    const input = { submissionId: 'sub-old', document: 'SELFIE', bytes: 1 } as const;
+    expectUnchanged(ktpUploaded, (r) => markDocumentUploaded(r, input, T0 + 9));
+    const dropped = frozen(dropExpiredSubmission(ktpUploaded, 'sub-1'));
+    expectUnchanged(dropped, (r) =>
+      markDocumentUploaded(r, { ...input, submissionId: 'sub-1' }, T0 + 9),
+    );
+  });
+});
+
+describe('markUploaded', () => {
+  it('moves to UPLOADED once both documents are uploaded', () => {
+    expect(uploaded).toStrictEqual({
+      ...bothUploaded,
+      status: 'UPLOADED',
+      history: [...bothUploaded.history, { status: 'UPLOADED', at: T0 + 4, source: 'worker' }],
+    });
+  });
+
+  it('changes nothing on a replay', () => {
+    expectUnchanged(uploaded, (r) => markUploaded(r, T0 + 9));
+  });
+
+  it('changes nothing while a document is missing or the submission is gone', () => {
+    expectUnchanged(ktpUploaded, (r) => markUploaded(r, T0 + 9));
+    expectUnchanged(frozen(dropExpiredSubmission(bothUploaded, 'sub-1')), (r) =>
+      markUploaded(r, T0 + 9),
+    );
+  });
+});
+
+describe('dropExpiredSubmission', () => {
+  it('drops the expired submission, remembers its id and starts the next generation', () => {
+    expect(dropExpiredSubmission(ktpUploaded, 'sub-1')).toStrictEqual({
+      ...ktpUploaded,
+      submission: undefined,
+      previousSubmissionIds: ['sub-1'],
+      generation: 1,
+    });
+  });
+
+  it('changes nothing on a replay, or for a submission already replaced', () => {
+    const dropped = frozen(dropExpiredSubmission(initiated, 'sub-1'));
+    expectUnchanged(dropped, (r) => dropExpiredSubmission(r, 'sub-1'));
+    const replaced = frozen(attachSubmission(dropped, created('sub-2'), T0 + 9));
+    expectUnchanged(replaced, (r) => dropExpiredSubmission(r, 'sub-1'));
+  });
+});
+
+describe('claimConfirm', () => {
+  it('claims the send with a lease when nobody has', () => {
+    expect(claimed).toStrictEqual({
+      ...uploaded,
+      confirmingAt: T0 + 5,
+      confirmingUntil: T0 + 5 + LEASE,
+    });
+  });
+
+  it('takes over a claim seen as it was, never at the time read (coarse clock)', () => {
+    const next = claimConfirm(claimed, T0 + 5, T0 + 5, LEASE);
+    expect(next).toStrictEqual({
+      ...claimed,
+      confirmingAt: T0 + 6,
+      confirmingUntil: T0 + 6 + LEASE,
+    });
+  });
+
+  it('changes nothing when the claim moved since it was read (replay, or another run)', () => {
+    expectUnchanged(claimed, (r) => claimConfirm(r, undefined, T0 + 9, LEASE));
+    expectUnchanged(claimed, (r) => claimConfirm(r, T0 + 1, T0 + 9, LEASE));
+  });
+
+  it('changes nothing once confirmed', () => {
+    expectUnchanged(confirmed, (r) => claimConfirm(r, confirmed.confirmingAt, T0 + 9, LEASE));
+  });
+});
+
+describe('releaseConfirmClaim', () => {
+  it('ends the lease of our claim and keeps the claim (the confirm may have arrived)', () => {
+    expect(releaseConfirmClaim(claimed, T0 + 5)).toStrictEqual({
+      ...claimed,
+      confirmingUntil: undefined,
+    });
+  });
+
+  it('changes nothing on a replay, or for a claim that is not ours any more', () => {
+    expectUnchanged(frozen(releaseConfirmClaim(claimed, T0 + 5)), (r) =>
+      releaseConfirmClaim(r, T0 + 5),
+    );
+    expectUnchanged(claimed, (r) => releaseConfirmClaim(r, T0 + 4));
+  });
+});
+
+describe('markConfirmed', () => {
+  it('records the confirmation and the fallback poll, ends the lease, moves to CONFIRMED', () => {
+    expect(confirmed).toStrictEqual({
+      ...claimed,
+      status: 'CONFIRMED',
+      confirmedAt: T0 + 6,
+      confirmingUntil: undefined,
+      pollJobId: 'reg-1-poll-g0-1',
+      history: [...claimed.history, { status: 'CONFIRMED', at: T0 + 6, source: 'worker' }],
+    });
+  });
+
+  it('changes nothing on a replay', () => {
+    expectUnchanged(confirmed, (r) => markConfirmed(r, 'reg-1-poll-g0-1', T0 + 9));
+  });
+
+  it('on a registration a callback already ended: keeps the time, no poll, status stays', () => {
+    const early = frozen(
+      endRegistration(
+        claimed,
+        { status: 'COMPLETED', source: 'callback', state: state('COMPLETED') },
+        T0 + 6,
+      ),
+    );
+    expect(markConfirmed(early, 'reg-1-poll-g0-1', T0 + 7)).toStrictEqual({
+      ...early,
+      confirmedAt: T0 + 7,
+      confirmingUntil: undefined,
+    });
+  });
+});
+
+describe('recordPollAttempt', () => {
+  it('records the attempt done and the next poll', () => {
+    expect(recordPollAttempt(confirmed, 1, 'reg-1-poll-g0-2')).toStrictEqual({
+      ...confirmed,
+      pollAttempts: 1,
+      pollJobId: 'reg-1-poll-g0-2',
+    });
+  });
+
+  it('changes nothing on a replay or an older attempt', () => {
+    const polled = frozen(recordPollAttempt(confirmed, 2, 'reg-1-poll-g0-3'));
+    expectUnchanged(polled, (r) => recordPollAttempt(r, 2, 'reg-1-poll-g0-3'));
+    expectUnchanged(polled, (r) => recordPollAttempt(r, 1, 'reg-1-poll-g0-2'));
+  });
+
+  it('changes nothing once the registration ended', () => {
+    expectUnchanged(ended, (r) => recordPollAttempt(r, 1, 'reg-1-poll-g0-2'));
+  });
+});
+
+describe('applyProgress', () => {
+  const inProgress = state('IN_PROGRESS', { result: null, reasonCode: null });
+  const partial = state('PARTIALLY_COMPLETED', { result: 'VALID' });
+
+  it('moves forward with Esign state, result and reason in the history', () => {
+    expect(applyProgress(confirmed, partial, 'poll', T0 + 8)).toStrictEqual({
+      ...confirmed,
+      status: 'PARTIALLY_COMPLETED',
+      lastState: partial,
+      history: [
+        ...confirmed.history,
+        {
+          status: 'PARTIALLY_COMPLETED',
+          at: T0 + 8,
+          source: 'poll',
+          result: 'VALID',
+          reasonCode: null,
+        },
+      ],
+    });
+  });
+
+  it('changes nothing on a replayed, late or reordered report', () => {
+    const progressed = frozen(applyProgress(confirmed, partial, 'callback', T0 + 8));
+    expectUnchanged(progressed, (r) => applyProgress(r, partial, 'callback', T0 + 9));
+    expectUnchanged(progressed, (r) => applyProgress(r, inProgress, 'callback', T0 + 9));
+    expectUnchanged(ended, (r) => applyProgress(r, inProgress, 'poll', T0 + 9));
+  });
+
+  it('changes nothing for a replaced submission or a state that is no progress', () => {
+    expectUnchanged(confirmed, (r) =>
+      applyProgress(r, { ...inProgress, submissionId: 'sub-old' }, 'callback', T0 + 9),
+    );
+    for (const status of ['INITIATED', 'COMPLETED', 'ERROR'] as const)
+      expectUnchanged(confirmed, (r) => applyProgress(r, state(status), 'callback', T0 + 9));
+  });
+});
+
+describe('endRegistration', () => {
+  it('writes the result, keeps the last state, removes the request, in one change', () => {
+    const reported = state('COMPLETED', {
+      result: 'VALID',
+      reasonCode: 'OK',
+      submissionDetails: {
+        verificationResult: { nik: 'MATCH', selfie: undefined },
+        registrationId: 'esign-reg',
+        eligibleToActivate: true,
+      },
+    });
+    const next = endRegistration(
+      confirmed,
+      { status: 'COMPLETED', source: 'callback', state: reported },
+      T0 + 7,
+    );
+    const result = {
+      registrationId: 'reg-1',
+      submissionId: 'sub-1',
+      partnerUserId: 'user-1',
+      partnerUserIdType: 'PHONE',
+      status: 'COMPLETED',
+      result: 'VALID',
+      reasonCode: 'OK',
+      verificationResult: { nik: 'MATCH' },
+      esignRegistrationId: 'esign-reg',
+      eligibleToActivate: true,
+      onboardingCode: null,
+      shouldSkipActivation: null,
+      source: 'callback',
+      error: null,
+      enqueuedAt: new Date(T0).toISOString(),
+      finishedAt: new Date(T0 + 7).toISOString(),
+    };
+    expect(next).toStrictEqual({
+      ...confirmed,
+      status: 'COMPLETED',
+      result,
+      error: undefined,
+      lastState: reported,
+      sealedRequest: undefined,
+      history: [
+        ...confirmed.history,
+        { status: 'COMPLETED', at: T0 + 7, source: 'callback', result: 'VALID', reasonCode: 'OK' },
+      ],
+    });
+  });
+
+  it('ends with our own failure or timeout, no Esign state needed', () => {
+    const error = { code: 'IMAGE_REJECTED', message: 'the KTP image is not a JPEG' };
+    const failed = endRegistration(
+      initiated,
+      { status: 'FAILED', source: 'worker', error },
+      T0 + 7,
+    );
+    expect(failed).toMatchObject({ status: 'FAILED', error, sealedRequest: undefined });
+    expect(failed.result).toMatchObject({
+      status: 'FAILED',
+      submissionId: 'sub-1',
+      result: null,
+      error,
+    });
+    const timedOut = endRegistration(queued, { status: 'TIMED_OUT', source: 'poll' }, T0 + 7);
+    expect(timedOut.result).toMatchObject({
+      status: 'TIMED_OUT',
+      submissionId: null,
+      source: 'poll',
+    });
+    expect(timedOut.lastState).toBeUndefined();
+  });
+
+  it('changes nothing once ended: the first ending wins, a replay is ignored', () => {
+    expectUnchanged(ended, (r) =>
+      endRegistration(
+        r,
+        { status: 'COMPLETED', source: 'callback', state: state('COMPLETED', { result: 'VALID' }) },
+        T0 + 9,
+      ),
+    );
+    expectUnchanged(ended, (r) =>
+      endRegistration(r, { status: 'TIMED_OUT', source: 'poll' }, T0 + 9),
+    );
+  });
+
+  it('changes nothing for a final state about a replaced submission', () => {
+    expectUnchanged(confirmed, (r) =>
+      endRegistration(
+        r,
+        {
+          status: 'ERROR',
+          source: 'callback',
+          state: { ...state('ERROR'), submissionId: 'sub-old' },
+        },
+        T0 + 9,
+      ),
+    );
+  });
+});
+
+describe('markPublished', () => {
+  it('flags the terminal history entry as published', () => {
+    const next = markPublished(ended);
+    expect(next).toStrictEqual({
+      ...ended,
+      history: [...ended.history.slice(0, -1), { ...ended.history.at(-1), published: true }],
+    });
+  });
+
+  it('changes nothing on a replay, or when the current status has no entry', () => {
+    expectUnchanged(frozen(markPublished(ended)), markPublished);
+    expectUnchanged(frozen({ ...ended, history: ended.history.slice(0, -1) }), markPublished);
+  });
+});
