@@ -37,8 +37,7 @@ CMD ["sandbox"]
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     METRICS_PORT=9464 \
-    CALLBACK_PORT=8080 \
-    HEALTHCHECK_PORT=9464
+    CALLBACK_PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
@@ -50,10 +49,10 @@ COPY --from=build /app/dist ./dist
 USER node
 EXPOSE 9464 8080
 
-# Liveness of whatever command runs: /healthz on HEALTHCHECK_PORT (9464 for worker and start;
-# set it to the CALLBACK_PORT for listener). curl is absent in slim images, Node's fetch is not.
+# Liveness of whatever long-running command runs: each serves /healthz on its ops port,
+# METRICS_PORT (HEALTHCHECK_PORT overrides). curl is absent in slim images, Node's fetch is not.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTHCHECK_PORT || '9464') + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+    CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTHCHECK_PORT || process.env.METRICS_PORT || '9464') + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 ENTRYPOINT ["node", "/app/bin/esign-worker.js"]
 CMD ["start"]

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { validate } from 'dockerfile-utils';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 
 const root = new URL('../', import.meta.url).pathname;
 const dockerfile = readFileSync(`${root}Dockerfile`, 'utf8');
@@ -24,18 +24,48 @@ function healthcheckCommand(): string[] {
   return JSON.parse(json ?? '[]') as string[];
 }
 
-function runHealthcheck(port: number): Promise<number | null> {
+function runHealthcheck(
+  port: number,
+  variable: 'HEALTHCHECK_PORT' | 'METRICS_PORT' = 'HEALTHCHECK_PORT',
+): Promise<number | null> {
   const [command, ...args] = healthcheckCommand();
   expect(command).toBe('node');
   return new Promise((resolve, reject) => {
     // process.execPath: the Node 24 running the tests stands in for the image's node.
     const child = spawn(process.execPath, args, {
-      env: { PATH: process.env.PATH, HEALTHCHECK_PORT: String(port) },
+      env: { PATH: process.env.PATH, [variable]: String(port) },
       stdio: 'ignore',
     });
     child.on('error', reject);
     child.on('exit', (code) => resolve(code));
   });
+}
+
+/** What a deployment sets for the image (ports of its own; the image sets METRICS_PORT). */
+function imageLikeEnv(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    REDIS_URL: inject('redisUrl'),
+    QUEUE_PREFIX: `test-healthcheck-${process.pid}`,
+    LOG_LEVEL: 'silent',
+    CALLBACK_PORT: '0',
+    CALLBACK_AUTH: 'bearer',
+    CALLBACK_AUTH_SECRET: 'healthcheck-secret',
+    ESIGN_TOKEN_URL: 'http://127.0.0.1:9',
+    ESIGN_API_URL: 'http://127.0.0.1:9',
+    ESIGN_CLIENT_ID: 'c',
+    ESIGN_PASS_KEY: 'p',
+    ESIGN_ONBOARDING_PARTNER: 'o',
+    ESIGN_PARTNER_USER_ID_TYPE: 't',
+  };
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
 }
 
 describe('Dockerfile', () => {
@@ -105,6 +135,31 @@ describe('Dockerfile', () => {
   it('healthcheck passes when /healthz answers 200 on HEALTHCHECK_PORT', async () => {
     expect(await runHealthcheck(await serveHealthz(200))).toBe(0);
   });
+
+  it('healthcheck probes METRICS_PORT when HEALTHCHECK_PORT is not set', async () => {
+    expect(await runHealthcheck(await serveHealthz(200), 'METRICS_PORT')).toBe(0);
+  });
+
+  it('healthcheck passes for every long-running command, run as the image runs it', async () => {
+    for (const command of ['worker', 'listener', 'start']) {
+      const port = await freePort();
+      const child = spawn(process.execPath, ['bin/esign-worker.js', command], {
+        env: { ...imageLikeEnv(), METRICS_PORT: String(port) },
+        stdio: 'ignore',
+      });
+      try {
+        let code: number | null = 1;
+        for (let i = 0; i < 100 && code !== 0; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          code = await runHealthcheck(port, 'METRICS_PORT');
+        }
+        expect(code, command).toBe(0);
+      } finally {
+        child.kill('SIGTERM');
+        await new Promise((resolve) => child.once('exit', resolve));
+      }
+    }
+  }, 60_000);
 
   it('healthcheck fails when /healthz answers 503', async () => {
     expect(await runHealthcheck(await serveHealthz(503))).toBe(1);
