@@ -29,26 +29,31 @@ export interface DiscoveryOptions {
   pingTimeoutMs?: number;
   /** How long a started redis-server may take to answer; default 5 s. */
   startTimeoutMs?: number;
+  /**
+   * Who needs Redis, for the error messages (the test setup reuses this discovery); default
+   * `{ who: 'the demo', command: 'npm run demo' }`.
+   */
+  neededBy?: { who: string; command: string };
 }
 
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
-const howToGetOne =
-  'Install one (e.g. `sudo apt-get install redis-server`) or point REDIS_URL at a running Redis ' +
-  '(REDIS_URL=redis://host:6379 npm run demo).';
-
 export async function discoverRedis(options: DiscoveryOptions): Promise<FoundRedis> {
   const timeoutMs = options.pingTimeoutMs ?? 700;
+  const { who, command: userCommand } = options.neededBy ?? {
+    who: 'the demo',
+    command: 'npm run demo',
+  };
   const noop = () => Promise.resolve();
   if (options.redisUrl) {
     if (await answersPing(options.redisUrl, timeoutMs))
       return { url: options.redisUrl, origin: 'REDIS_URL', stop: noop };
     throw new RedisUnavailableError(
       `REDIS_URL is set but the Redis at ${describeRedisUrl(options.redisUrl)} did not answer ` +
-        `PING within ${timeoutMs} ms. Start it, fix REDIS_URL, or unset REDIS_URL to let the ` +
-        'demo find or start one.',
+        `PING within ${timeoutMs} ms. Start it, fix REDIS_URL, or unset REDIS_URL to let ${who} ` +
+        'find or start one.',
     );
   }
   const localUrl = options.localUrl ?? 'redis://127.0.0.1:6379';
@@ -59,8 +64,10 @@ export async function discoverRedis(options: DiscoveryOptions): Promise<FoundRed
   const started = await startTemporaryRedis(command, options.startTimeoutMs ?? 5_000, timeoutMs);
   if (started) return started;
   throw new RedisUnavailableError(
-    `The demo needs Redis: REDIS_URL is not set, nothing answers on ${describeRedisUrl(localUrl)}, ` +
-      `and "${command}" could not be started from PATH. ${howToGetOne}`,
+    `${who.charAt(0).toUpperCase()}${who.slice(1)} needs Redis: REDIS_URL is not set, nothing ` +
+      `answers on ${describeRedisUrl(localUrl)}, and "${command}" could not be started from PATH. ` +
+      'Install one (e.g. `sudo apt-get install redis-server`) or point REDIS_URL at a running ' +
+      `Redis (REDIS_URL=redis://host:6379 ${userCommand}).`,
   );
 }
 
