@@ -16,6 +16,11 @@ export interface FoundRedis {
   origin: RedisOrigin;
   /** Stops the temporary redis-server; a no-op for a Redis the demo did not start. */
   stop(): Promise<void>;
+  /**
+   * The temporary redis-server's process id: it runs in its own process group, so an owner
+   * that can exit without awaiting stop() (the test run on Ctrl-C) kills it by this id.
+   */
+  pid?: number;
 }
 
 export interface DiscoveryOptions {
@@ -152,7 +157,7 @@ async function startTemporaryRedis(
   const deadline = Date.now() + startTimeoutMs;
   while (!exited && Date.now() < deadline) {
     if (await answersPing(url, pingTimeoutMs))
-      return { url, origin: 'temporary redis-server', stop };
+      return { url, origin: 'temporary redis-server', stop, pid: child.pid };
     await sleep(50);
   }
   await stop();

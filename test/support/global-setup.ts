@@ -22,7 +22,22 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const redis = await findTestRedis({ redisUrl: process.env.REDIS_URL || undefined });
     process.stderr.write(`npm test: Redis from ${describeTestRedis(redis)}\n`);
     project.provide('redisUrl', redis.url);
-    return () => redis.stop();
+    const { pid } = redis;
+    if (pid === undefined) return () => redis.stop();
+    // On Ctrl-C vitest exits without running teardowns, and a temporary redis-server (in its
+    // own process group) would outlive the run: kill it on the way out.
+    const killOnExit = () => {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    };
+    process.once('exit', killOnExit);
+    return async () => {
+      process.off('exit', killOnExit);
+      await redis.stop();
+    };
   } catch (error) {
     if (error instanceof MissingToolError || error instanceof RedisUnavailableError)
       stopTheRun(error.message);

@@ -9,6 +9,8 @@ export interface TestRedis {
   url: string;
   origin: 'REDIS_URL' | 'localhost' | 'temporary redis-server' | 'testcontainers';
   stop(): Promise<void>;
+  /** A temporary redis-server's process id (see FoundRedis.pid). */
+  pid?: number;
 }
 
 /**
