@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
  * Where the demo's Redis comes from, in this order: REDIS_URL when set (and nothing else: a
  * user who names a Redis means that one); else whatever answers on localhost:6379; else a
  * throw-away `redis-server` from PATH on a free loopback port, stopped again by `stop()`.
+ * The test setup searches the same way (test/support/test-redis.ts).
  */
 
 export type RedisOrigin = 'REDIS_URL' | 'localhost' | 'temporary redis-server';
