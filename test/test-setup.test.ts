@@ -64,7 +64,10 @@ describe('system tools for the tests', () => {
         'npm test: installing apt package esign-test-no-such-package for ' +
           'esign-test-no-such-tool (to prove a missing tool stops the run)',
       ]);
-      expect(error.message).toMatch(/did not provide it \(exit 100: E: Unable to locate package/);
+      expect(error.message).toContain(
+        'but `apt-get install esign-test-no-such-package` failed (exit 100: E: Unable to locate ' +
+          'package esign-test-no-such-package): install apt package esign-test-no-such-package',
+      );
     }
   });
 
@@ -76,7 +79,10 @@ describe('system tools for the tests', () => {
     );
     expect(error).toBeInstanceOf(MissingToolError);
     expect(error.message).toContain('apt-get install prometheus');
-    if (canInstallWithApt()) expect(error.message).toContain('promtool is still not on PATH');
+    if (canInstallWithApt())
+      expect(error.message).toContain(
+        'but it is not on PATH even though `apt-get install prometheus` succeeded',
+      );
   });
 });
 

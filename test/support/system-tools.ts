@@ -102,13 +102,17 @@ export function ensureSystemTools(
     log(`npm test: installing apt package ${tool.aptPackage} for ${label(tool)}`);
     if (!aptListsUpdated) {
       const update = apt(['update', '-qq']);
-      if (update) throw installFailed(tool, `apt-get update failed: ${update}`);
+      if (update) throw installFailed(tool, `\`apt-get update\` failed (${update})`);
       aptListsUpdated = true;
     }
     const failure = apt(['install', '-y', '-qq', '--no-install-recommends', tool.aptPackage]);
-    if (failure) throw installFailed(tool, failure);
+    if (failure)
+      throw installFailed(tool, `\`apt-get install ${tool.aptPackage}\` failed (${failure})`);
     if (findOnPath(tool.command, path) === undefined)
-      throw installFailed(tool, `it installed, but ${tool.command} is still not on PATH`);
+      throw new MissingToolError(
+        `Tests need ${label(tool)}, but it is not on PATH even though \`apt-get install ` +
+          `${tool.aptPackage}\` succeeded: check PATH, then run npm test again.`,
+      );
     installed.push(tool.aptPackage);
   }
   return installed;
@@ -118,10 +122,10 @@ function label(tool: SystemTool): string {
   return `${tool.command} (${tool.why})`;
 }
 
-function installFailed(tool: SystemTool, reason: string): MissingToolError {
+function installFailed(tool: SystemTool, what: string): MissingToolError {
   return new MissingToolError(
-    `Tests need ${label(tool)}; \`apt-get install ${tool.aptPackage}\` did not provide it ` +
-      `(${reason}). Install apt package ${tool.aptPackage} and run npm test again.`,
+    `Tests need ${label(tool)}, but ${what}: install apt package ${tool.aptPackage}, then run ` +
+      'npm test again.',
   );
 }
 
