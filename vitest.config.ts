@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Installs missing system tools and finds Redis. Vitest 5 awaits it with no time limit
+    // (hookTimeout covers hooks inside test files only), so apt-get runs are bounded in
+    // test/support/system-tools.ts instead.
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,

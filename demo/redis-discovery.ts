@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
  * Where the demo's Redis comes from, in this order: REDIS_URL when set (and nothing else: a
  * user who names a Redis means that one); else whatever answers on localhost:6379; else a
  * throw-away `redis-server` from PATH on a free loopback port, stopped again by `stop()`.
+ * The test setup searches the same way (test/support/test-redis.ts).
  */
 
 export type RedisOrigin = 'REDIS_URL' | 'localhost' | 'temporary redis-server';
@@ -16,6 +17,11 @@ export interface FoundRedis {
   origin: RedisOrigin;
   /** Stops the temporary redis-server; a no-op for a Redis the demo did not start. */
   stop(): Promise<void>;
+  /**
+   * The temporary redis-server's process id: it runs in its own process group, so an owner
+   * that can exit without awaiting stop() (the test run on Ctrl-C) kills it by this id.
+   */
+  pid?: number;
 }
 
 export interface DiscoveryOptions {
@@ -29,26 +35,31 @@ export interface DiscoveryOptions {
   pingTimeoutMs?: number;
   /** How long a started redis-server may take to answer; default 5 s. */
   startTimeoutMs?: number;
+  /**
+   * Who needs Redis, for the error messages (the test setup reuses this discovery); default
+   * `{ who: 'the demo', command: 'npm run demo' }`.
+   */
+  neededBy?: { who: string; command: string };
 }
 
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
-const howToGetOne =
-  'Install one (e.g. `sudo apt-get install redis-server`) or point REDIS_URL at a running Redis ' +
-  '(REDIS_URL=redis://host:6379 npm run demo).';
-
 export async function discoverRedis(options: DiscoveryOptions): Promise<FoundRedis> {
   const timeoutMs = options.pingTimeoutMs ?? 700;
+  const { who, command: userCommand } = options.neededBy ?? {
+    who: 'the demo',
+    command: 'npm run demo',
+  };
   const noop = () => Promise.resolve();
   if (options.redisUrl) {
     if (await answersPing(options.redisUrl, timeoutMs))
       return { url: options.redisUrl, origin: 'REDIS_URL', stop: noop };
     throw new RedisUnavailableError(
       `REDIS_URL is set but the Redis at ${describeRedisUrl(options.redisUrl)} did not answer ` +
-        `PING within ${timeoutMs} ms. Start it, fix REDIS_URL, or unset REDIS_URL to let the ` +
-        'demo find or start one.',
+        `PING within ${timeoutMs} ms. Start it, fix REDIS_URL, or unset REDIS_URL to let ${who} ` +
+        'find or start one.',
     );
   }
   const localUrl = options.localUrl ?? 'redis://127.0.0.1:6379';
@@ -59,8 +70,10 @@ export async function discoverRedis(options: DiscoveryOptions): Promise<FoundRed
   const started = await startTemporaryRedis(command, options.startTimeoutMs ?? 5_000, timeoutMs);
   if (started) return started;
   throw new RedisUnavailableError(
-    `The demo needs Redis: REDIS_URL is not set, nothing answers on ${describeRedisUrl(localUrl)}, ` +
-      `and "${command}" could not be started from PATH. ${howToGetOne}`,
+    `${who.charAt(0).toUpperCase()}${who.slice(1)} needs Redis: REDIS_URL is not set, nothing ` +
+      `answers on ${describeRedisUrl(localUrl)}, and "${command}" could not be started from PATH. ` +
+      'Install one (e.g. `sudo apt-get install redis-server`) or point REDIS_URL at a running ' +
+      `Redis (REDIS_URL=redis://host:6379 ${userCommand}).`,
   );
 }
 
@@ -145,7 +158,7 @@ async function startTemporaryRedis(
   const deadline = Date.now() + startTimeoutMs;
   while (!exited && Date.now() < deadline) {
     if (await answersPing(url, pingTimeoutMs))
-      return { url, origin: 'temporary redis-server', stop };
+      return { url, origin: 'temporary redis-server', stop, pid: child.pid };
     await sleep(50);
   }
   await stop();

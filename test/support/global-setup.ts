@@ -1,4 +1,7 @@
 import type { TestProject } from 'vitest/node';
+import { RedisUnavailableError } from '../../demo/redis-discovery.ts';
+import { ensureSystemTools, MissingToolError, systemTools } from './system-tools.ts';
+import { describeTestRedis, findTestRedis } from './test-redis.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -7,29 +10,47 @@ declare module 'vitest' {
 }
 
 /**
- * Redis for the whole test run: `REDIS_URL` when set (CI and machines without Docker),
- * otherwise a throwaway container from testcontainers. Tests isolate themselves with
- * unique key prefixes, so one server serves every file.
+ * What `npm test` needs beyond node_modules, so that `npm ci && npm test` works on a fresh
+ * machine: first the system tools (installed with apt-get when running as root; redis-server
+ * among them, so the Redis search below can start one), then one Redis for the whole run
+ * (see findTestRedis). Tests isolate themselves with unique key prefixes, so one server
+ * serves every file.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const fromEnv = process.env.REDIS_URL;
-  if (fromEnv) {
-    project.provide('redisUrl', fromEnv);
-    return async () => {};
-  }
   try {
-    const { RedisContainer } = await import('@testcontainers/redis');
-    const container = await new RedisContainer('redis:7-alpine').start();
-    project.provide('redisUrl', container.getConnectionUrl());
+    ensureSystemTools(systemTools);
+    const redis = await findTestRedis({ redisUrl: process.env.REDIS_URL || undefined });
+    process.stderr.write(`npm test: Redis from ${describeTestRedis(redis)}\n`);
+    project.provide('redisUrl', redis.url);
+    const { pid } = redis;
+    if (pid === undefined) return () => redis.stop();
+    // On Ctrl-C vitest exits without running teardowns, and a temporary redis-server (in its
+    // own process group) would outlive the run: kill it on the way out.
+    const killOnExit = () => {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+    };
+    process.once('exit', killOnExit);
     return async () => {
-      await container.stop();
+      process.off('exit', killOnExit);
+      await redis.stop();
     };
   } catch (error) {
-    throw new Error(
-      'Tests need Redis. Set REDIS_URL (e.g. REDIS_URL=redis://127.0.0.1:6379/15 npm test), ' +
-        'or run a Docker engine so testcontainers can start one.\n' +
-        `testcontainers said: ${(error as Error).message}`,
-      { cause: error },
-    );
+    if (error instanceof MissingToolError || error instanceof RedisUnavailableError)
+      stopTheRun(error.message);
+    throw error; // anything else is a bug here: its stack trace is worth showing
   }
+}
+
+/**
+ * Ends the run with just the message. Throwing instead would make vitest print "No test files
+ * found" and a stack trace around it, which bury the one line that says what to do. Nothing
+ * needs cleaning up at this point: each step stops what it started before it fails.
+ */
+function stopTheRun(message: string): never {
+  process.stderr.write(`\n${message}\n`);
+  process.exit(1);
 }

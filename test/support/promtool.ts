@@ -7,8 +7,8 @@ export interface ToolRun {
 
 /**
  * Run an external checker (promtool, docker-compose) and return its exit status and combined
- * output. A missing tool fails the test with the apt package that provides it: CI installs
- * them, and a developer should too rather than see the deploy checks silently skipped.
+ * output. The global setup has made sure the tool is on PATH (test/support/system-tools.ts);
+ * should it be gone anyway, the test fails with the apt package that provides it.
  */
 export function runTool(
   command: string,
@@ -23,9 +23,7 @@ export function runTool(
     timeout: 60_000,
   });
   if (run.error && (run.error as NodeJS.ErrnoException).code === 'ENOENT')
-    throw new Error(
-      `${command} is not installed: run \`apt-get install ${options.aptPackage}\` (CI installs it).`,
-    );
+    throw new Error(`${command} is not installed: run \`apt-get install ${options.aptPackage}\`.`);
   if (run.error) throw run.error;
   return { status: run.status ?? -1, output: `${run.stdout}${run.stderr}` };
 }

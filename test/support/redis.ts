@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 
-/** The Redis URL the global setup provides (REDIS_URL or a testcontainer). */
+/** The Redis URL the global setup provides (see test/support/test-redis.ts). */
 export function redisUrl(): string {
   return inject('redisUrl');
 }
