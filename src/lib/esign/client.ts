@@ -3,6 +3,8 @@ import type { Redis } from 'ioredis';
 import type { EsignConfig } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import { isWorkerError } from '../errors.ts';
+import { classifyFailure } from './classify.ts';
 import { serialiseConfirmBody } from './confirm-body.ts';
 import {
   createEsignAgent,
@@ -153,13 +155,25 @@ export function createEsignClient(deps: EsignClientDeps): EsignClient {
    * permanent ESIGN_UNAUTHORIZED.
    */
   async function callApi(call: ApiCall): Promise<EsignResponse> {
-    const token = await tokens.get(call.signal);
+    const token = await partnerToken(call.signal);
     const first = await attempt(call, token);
     if (first.status !== 401) return expectOk(call.endpoint, first);
     logger.info({ endpoint: call.endpoint }, 'partner token rejected; renewing it once');
     await tokens.invalidate(token);
-    const fresh = await tokens.get(call.signal);
+    const fresh = await partnerToken(call.signal);
     return expectOk(call.endpoint, await attempt(call, fresh));
+  }
+
+  /**
+   * The shared token. A caller that stops waiting for it (abort, shutdown) gets the same
+   * classified error as an aborted request, never a raw AbortError.
+   */
+  async function partnerToken(signal: AbortSignal | undefined): Promise<string> {
+    try {
+      return await tokens.get(signal);
+    } catch (error) {
+      throw isWorkerError(error) ? error : classifyFailure('token', error);
+    }
   }
 
   function expectOk(endpoint: EsignEndpoint, response: EsignResponse): EsignResponse {
