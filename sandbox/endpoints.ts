@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { documentTypes } from '../src/lib/esign/schemas.ts';
 import { validateConfirmBody } from './confirm-validation.ts';
 import type { SandboxContext } from './context.ts';
 import { header, sendEsignError, sendJson, type EsignErrorBody } from './http.ts';
@@ -55,7 +56,7 @@ export function handleCreateSubmission(
   const submission = context.store.create(userId, userIdType, sessionId);
   const expired = context.faults.takeExpiredUrls();
   const documents = Object.fromEntries(
-    (['KTP', 'SELFIE'] as const).map((type) => {
+    documentTypes.map((type) => {
       const reference = submission.documents[type].reference;
       return [
         type,
@@ -104,7 +105,7 @@ export function handleConfirm(
     submission.confirmCount += 1;
     return sendEsignError(response, 400, [{ code: '1654', cause: 'SUBMISSION_ALREADY_CONFIRMED' }]);
   }
-  const notUploaded = (['KTP', 'SELFIE'] as const)
+  const notUploaded = documentTypes
     .filter((type) => !submission.documents[type].uploaded)
     .map((type) => ({ code: '1656', cause: `${type}_NOT_UPLOADED`, entity: `documents.${type}` }));
   if (notUploaded.length > 0) return sendEsignError(response, 400, notUploaded);

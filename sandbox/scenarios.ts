@@ -1,3 +1,4 @@
+import { knownReasonCodes } from '../src/lib/esign/schemas.ts';
 import type { InvalidReason, ScenarioName } from './types.ts';
 
 /**
@@ -6,17 +7,9 @@ import type { InvalidReason, ScenarioName } from './types.ts';
  * sandbox publishes no test data, so this table is ours; docs/sandbox.md repeats it.
  */
 
-export const invalidReasons: readonly InvalidReason[] = [
-  'DUKCAPIL_REJECTED',
-  'DUKCAPIL_SYSTEM_ERROR',
-  'DUKCAPIL_IRRETRIEVABLE_ERROR',
-  'EMAIL_HAS_BEEN_USED',
-  'PHONE_HAS_BEEN_USED',
-  'AETHER_VERIFICATION_FAILED',
-  'LIVENESS_CHECK_FAILED',
-  'FRAUD_REJECT',
-  'NOT_EKTP',
-];
+export const invalidReasons: readonly InvalidReason[] = knownReasonCodes.filter(
+  (code): code is InvalidReason => code !== 'SYSTEM_ERROR',
+);
 
 /** A reason code the docs never list: the worker must survive it. */
 export const undocumentedReasonCode = 'SANDBOX_UNDOCUMENTED_REASON';

@@ -1,6 +1,7 @@
 import type { Logger } from '../src/lib/logger.ts';
 import type { EsignEndpoint } from '../src/lib/esign/types.ts';
 import type { CallbackAuthMode } from '../src/lib/config.ts';
+import type { KnownReasonCode } from '../src/lib/esign/schemas.ts';
 
 /**
  * The sandbox's public shapes, in one place so every sandbox module (and the callers in
@@ -17,16 +18,8 @@ export const sandboxEndpoints: readonly SandboxEndpoint[] = [
   'get_submission',
 ];
 
-export type InvalidReason =
-  | 'DUKCAPIL_REJECTED'
-  | 'DUKCAPIL_SYSTEM_ERROR'
-  | 'DUKCAPIL_IRRETRIEVABLE_ERROR'
-  | 'EMAIL_HAS_BEEN_USED'
-  | 'PHONE_HAS_BEEN_USED'
-  | 'AETHER_VERIFICATION_FAILED'
-  | 'LIVENESS_CHECK_FAILED'
-  | 'FRAUD_REJECT'
-  | 'NOT_EKTP';
+/** The documented reason codes of an INVALID result (SYSTEM_ERROR belongs to ERROR). */
+export type InvalidReason = Exclude<KnownReasonCode, 'SYSTEM_ERROR'>;
 
 /** How a confirmed submission ends; chosen by the NIK's last four digits (scenarios.ts). */
 export type ScenarioName =

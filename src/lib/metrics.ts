@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EsignEndpoint } from './esign/types.ts';
+import { RESULTS_QUEUE, stepNames } from './registration/jobs.ts';
 
 /**
  * Every metric the service exports, on a registry per app instance (so tests and several
@@ -7,13 +8,11 @@ import type { EsignEndpoint } from './esign/types.ts';
  * status classes, error codes. Never an id, a user or a URL.
  */
 
-export const queueNames = ['initiate', 'upload', 'confirm', 'poll', 'complete', 'results'] as const;
+export const queueNames = [...stepNames, RESULTS_QUEUE] as const;
 export type QueueName = (typeof queueNames)[number];
 
-export type JobOutcome = 'completed' | 'failed' | 'retried';
 export type CallbackOutcome =
   'accepted' | 'duplicate' | 'unauthorized' | 'forbidden' | 'invalid' | 'unknown' | 'unavailable';
-export type ResultSource = 'callback' | 'poll';
 export type StatusClass = '2xx' | '3xx' | '4xx' | '5xx' | 'network' | 'timeout';
 
 export interface QueueDepthSource {

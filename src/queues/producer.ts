@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
-import { checkImageSources, type ImagePolicy } from '../lib/images/index.ts';
+import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
@@ -123,8 +123,4 @@ export function createProducer(options: ProducerOptions): Producer {
       await queues?.close();
     },
   };
-}
-
-function sourceKind(source: object): string {
-  return Object.keys(source)[0] ?? 'unknown';
 }

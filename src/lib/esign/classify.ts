@@ -33,11 +33,6 @@ export function classifyFailure(endpoint: EsignEndpoint, error: unknown): Worker
   });
 }
 
-/** Whether classifyFailure sorted this error as a timeout (for the metric label). */
-export function isTimeout(error: WorkerError): boolean {
-  return error.code === 'ESIGN_TIMEOUT';
-}
-
 export interface FailedResponse {
   status: number;
   retryAfter?: string | undefined;

@@ -39,6 +39,7 @@ export const knownReasonCodes = [
   'FRAUD_REJECT',
   'NOT_EKTP',
 ] as const;
+export type KnownReasonCode = (typeof knownReasonCodes)[number];
 
 export const errorEnvelopeSchema = z.object({
   success: z.literal(false),
@@ -56,7 +57,6 @@ export const tokenResponseSchema = z.object({
     expires_at: numeric.optional(),
   }),
 });
-export type TokenResponse = z.infer<typeof tokenResponseSchema>;
 
 const presignedDocumentSchema = z.object({
   documentUrl: z.url(),

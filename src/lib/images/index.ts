@@ -1,6 +1,7 @@
 /** Image sources of a registration (KTP and SELFIE): validation at enqueue, opening at upload. */
 export {
   imageSourceSchema,
+  sourceKind,
   type CheckDocument,
   type ImageDocument,
   type ImagePolicy,

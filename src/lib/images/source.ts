@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DocumentType } from '../esign/schemas.ts';
 
 /** Where one image of a registration comes from: exactly one of a file, a URL or inline bytes. */
 export type ImageSource = { path: string } | { url: string } | { base64: string };
@@ -17,7 +18,7 @@ export interface ImagePolicy {
 
 /** `images.ktp` in checks and requests; `KTP` in the Esign API and worker errors. */
 export type CheckDocument = 'ktp' | 'selfie';
-export type ImageDocument = 'KTP' | 'SELFIE';
+export type ImageDocument = DocumentType;
 
 const sourceKeys = ['path', 'url', 'base64'] as const;
 

@@ -4,7 +4,7 @@ import type { ResultSource } from './record.ts';
 /** The step queues, in flow order, and the outbound results queue. */
 export const stepNames = ['initiate', 'upload', 'confirm', 'poll', 'complete'] as const;
 export type StepName = (typeof stepNames)[number];
-export const RESULTS_QUEUE = 'results';
+export const RESULTS_QUEUE = 'results' as const;
 
 /** Step jobs carry only a pointer: the record holds everything else. */
 export interface StepJobData {

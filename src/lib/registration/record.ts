@@ -19,12 +19,15 @@ export const registrationStatuses = [
 ] as const;
 export type RegistrationStatus = (typeof registrationStatuses)[number];
 
-export const terminalStatuses: ReadonlySet<RegistrationStatus> = new Set([
+/** The statuses a registration ends in: the one list the result contract is typed from. */
+export const endStatuses = [
   'COMPLETED',
   'ERROR',
   'TIMED_OUT',
   'FAILED',
-]);
+] as const satisfies readonly RegistrationStatus[];
+export type EndStatus = (typeof endStatuses)[number];
+export const terminalStatuses: ReadonlySet<RegistrationStatus> = new Set(endStatuses);
 
 const rank: Record<RegistrationStatus, number> = {
   QUEUED: 0,
@@ -69,7 +72,7 @@ export interface RegistrationResult {
   submissionId: string | null;
   partnerUserId: string;
   partnerUserIdType: string;
-  status: 'COMPLETED' | 'ERROR' | 'TIMED_OUT' | 'FAILED';
+  status: EndStatus;
   result: string | null;
   reasonCode: string | null;
   verificationResult: Record<string, string> | null;
