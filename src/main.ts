@@ -1,41 +1,36 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
-import { createListenerApp } from './app/listener-app.ts';
-import { loadTool, ToolNotIncludedError, type ToolName } from './app/tools.ts';
-import { createProducerFromConfig } from './app/producer-app.ts';
-import { connectRedis } from './app/redis.ts';
-import { createWorkerApp } from './app/worker-app.ts';
-import { loadConfig, type ListenerConfig } from './lib/config.ts';
-import { createMetricsServer } from './lib/http/metrics-server.ts';
-import { ValidationError, isWorkerError } from './lib/errors.ts';
-import { createLogger, type Logger } from './lib/logger.ts';
-import { Metrics } from './lib/metrics.ts';
+import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
+import { loadTool, type ToolName } from './app/tools.ts';
+import type { ListenerConfig } from './lib/config.ts';
+import type { Logger } from './lib/logger.ts';
 
 /**
  * The CLI, and the only module that reads the environment, listens on ports and handles
- * signals. Everything it starts is a factory taking parsed config.
+ * signals. Everything it starts is a factory taking parsed config. The factories (and BullMQ,
+ * ioredis, undici behind them) are imported only by the command that runs, so `--help`,
+ * `--version` and usage errors answer at once.
  */
-
-const usage = `usage: esign-worker <command>
-
-  worker            run every step processor
-  listener          take Esign callbacks on CALLBACK_PORT
-  start             worker and listener in one process
-                    (each serves /metrics /healthz /readyz on METRICS_HOST:METRICS_PORT,
-                    default 127.0.0.1:9464, listener 9465)
-  enqueue <file|->  enqueue a registration (JSON); prints its registrationId
-  status <id>       print a registration as JSON (PII left out)
-
-From a checkout only (development tools, not in the installed package):
-  sandbox           run the Esign simulator on SANDBOX_PORT
-  demo [count]      sandbox + worker + listener + synthetic users, with a summary
-
-Configuration comes from environment variables: see docs/configuration.md.`;
 
 type Closer = () => Promise<void>;
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+  const parsed = parseCommandLine(argv);
+  switch (parsed.kind) {
+    case 'help':
+      console.log(parsed.text);
+      return exitCodes.ok;
+    case 'version':
+      console.log(`esign-worker ${packageVersion()}`);
+      return exitCodes.ok;
+    case 'usage-error':
+      console.error(parsed.message);
+      return exitCodes.usage;
+    case 'run':
+      break;
+  }
+  const { command, args } = parsed;
   switch (command) {
     case 'worker':
     case 'listener':
@@ -45,19 +40,16 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return runTool(command, args);
     case 'enqueue':
-      return enqueue(args[0]);
+      return enqueue(args[0] ?? '-');
     case 'status':
-      return status(args[0]);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      console.log(usage);
-      return command === undefined ? 2 : 0;
-    default:
-      console.error(`unknown command "${command}"\n\n${usage}`);
-      return 2;
+      return status(args[0] ?? '');
   }
+}
+
+/** The package's version: package.json sits one level above both src/ and dist/. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }
 
 /** The ops port's default per command, so worker and listener can share a host. */
@@ -66,6 +58,13 @@ const defaultOpsPort = { worker: 9464, start: 9464, listener: 9465 } as const;
 async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> {
   const needsWorker = command !== 'listener';
   const needsListener = command !== 'worker';
+  const [{ loadConfig }, { createLogger }, { Metrics }, { createMetricsServer }] =
+    await Promise.all([
+      import('./lib/config.ts'),
+      import('./lib/logger.ts'),
+      import('./lib/metrics.ts'),
+      import('./lib/http/metrics-server.ts'),
+    ]);
   const config = loadConfig(process.env, [
     'common',
     'pipeline',
@@ -80,6 +79,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   const readiness: (() => Promise<boolean>)[] = [];
 
   if (needsListener) {
+    const { createListenerApp } = await import('./app/listener-app.ts');
     const listener = createListenerApp(config, logger, metrics);
     for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
     const { url } = await listener.http.listen(
@@ -91,6 +91,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     readiness.push(() => listener.ready());
   }
   if (needsWorker) {
+    const { createWorkerApp } = await import('./app/worker-app.ts');
     const worker = createWorkerApp(config, logger, metrics);
     logger.info({ prefix: config.common.QUEUE_PREFIX }, 'worker ready');
     closers.push(() => worker.close());
@@ -144,52 +145,64 @@ async function runTool(name: ToolName, args: string[]): Promise<number> {
   });
 }
 
-async function enqueue(source: string | undefined): Promise<number> {
-  if (!source) {
-    console.error('usage: esign-worker enqueue <file.json | ->');
-    return 2;
+async function enqueue(source: string): Promise<number> {
+  let raw: string;
+  try {
+    raw = source === '-' ? await text(process.stdin) : await readFile(source, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    console.error(`The registration request ${source} cannot be read (${reason}).`);
+    return exitCodes.invalid;
   }
-  const raw = source === '-' ? await text(process.stdin) : await readFile(source, 'utf8');
   let request: unknown;
   try {
     request = JSON.parse(raw);
   } catch {
     console.error('The registration request is not valid JSON.');
-    return 1;
+    return exitCodes.invalid;
   }
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name: 'esign-enqueue' });
-  const producer = createProducerFromConfig(config, redis);
+  const { producer, redis } = await openProducer('esign-enqueue');
   try {
     const outcome = await producer.enqueueRegistration(request);
+    // stdout stays the id alone, for scripts; the notice goes to stderr.
+    if (!outcome.created)
+      console.error(
+        `registration ${outcome.registrationId} already exists (status ${outcome.status}): nothing new was enqueued`,
+      );
     console.log(outcome.registrationId);
-    return 0;
+    return exitCodes.ok;
   } finally {
     await producer.close();
     await redis.quit().catch(() => redis.disconnect());
   }
 }
 
-async function status(id: string | undefined): Promise<number> {
-  if (!id) {
-    console.error('usage: esign-worker status <registrationId>');
-    return 2;
-  }
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name: 'esign-status' });
-  const producer = createProducerFromConfig(config, redis);
+async function status(id: string): Promise<number> {
+  const { producer, redis } = await openProducer('esign-status');
   try {
     const view = await producer.getRegistration(id);
     if (!view) {
       console.error(`registration ${id} does not exist`);
-      return 1;
+      return exitCodes.unknownRegistration;
     }
     console.log(JSON.stringify(view, null, 2));
-    return 0;
+    return exitCodes.ok;
   } finally {
     await producer.close();
     await redis.quit().catch(() => redis.disconnect());
   }
+}
+
+/** A producer on a fail-fast connection, for the one-shot commands. */
+async function openProducer(name: string) {
+  const [{ loadConfig }, { connectRedis }, { createProducerFromConfig }] = await Promise.all([
+    import('./lib/config.ts'),
+    import('./app/redis.ts'),
+    import('./app/producer-app.ts'),
+  ]);
+  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
+  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name });
+  return { producer: createProducerFromConfig(config, redis), redis };
 }
 
 /** SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. */
@@ -217,16 +230,8 @@ function untilSignal(logger: Logger, closers: Closer[]): Promise<void> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    if (error instanceof ValidationError || error instanceof ToolNotIncludedError)
-      console.error(error.message);
-    else if (isWorkerError(error)) console.error(`${error.code}: ${error.message}`);
-    else console.error(error);
-    process.exit(
-      error instanceof ValidationError ||
-        error instanceof ToolNotIncludedError ||
-        isWorkerError(error)
-        ? 1
-        : 70,
-    );
+    const failure = describeFailure(error);
+    console.error(failure.message);
+    process.exit(failure.code);
   },
 );

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -115,10 +116,72 @@ describe('esign-worker CLI', () => {
     expect(await keysUnder(redis, prefix)).toEqual(before);
   });
 
-  it('status of an unknown id exits non-zero', async () => {
+  it('status of an unknown id exits 3', async () => {
     const run = await cli(['status', 'no-such-registration'], env);
+    expect(run.code).toBe(3);
+    expect(run.stderr).toBe('registration no-such-registration does not exist\n');
+  });
+
+  it('enqueue of an existing registration says so on stderr; stdout stays the id', async () => {
+    const request = { ...registrationRequest(person()), registrationId: randomUUID() };
+    const first = await cli(['enqueue', '-'], env, JSON.stringify(request));
+    expect(first.stderr).toBe('');
+    const again = await cli(['enqueue', '-'], env, JSON.stringify(request));
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`${request.registrationId}\n`);
+    expect(again.stderr).toBe(
+      `registration ${request.registrationId} already exists (status QUEUED): nothing new was enqueued\n`,
+    );
+  });
+
+  it('--help on every command prints its usage, exits 0 and starts nothing', async () => {
+    // No configuration at all: a command that started would fail on it instead.
+    const commands = ['worker', 'listener', 'start', 'enqueue', 'status', 'sandbox', 'demo'];
+    const runs = await Promise.all(
+      commands.map((command, i) =>
+        cli([command, i % 2 ? '-h' : '--help'], { PATH: process.env.PATH ?? '' }),
+      ),
+    );
+    runs.forEach((run, i) => {
+      expect(run.code, commands[i]).toBe(0);
+      expect(run.stdout).toMatch(new RegExp(`^usage: esign-worker ${commands[i]}\\b`));
+      expect(run.stderr).toBe('');
+    });
+  }, 60_000);
+
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+    const run = await cli(['--version'], {});
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`esign-worker ${version}\n`);
+  });
+
+  it('a usage mistake exits 2 with the command usage', async () => {
+    const mistakes = [['enqueue'], ['status', 'a', 'b'], ['worker', '--frobnicate']];
+    const runs = await Promise.all(mistakes.map((args) => cli(args, env)));
+    runs.forEach((run, i) => {
+      expect(run.code, mistakes[i]!.join(' ')).toBe(2);
+      expect(run.stderr).toContain(`usage: esign-worker ${mistakes[i]![0]}`);
+    });
+  }, 60_000);
+
+  it('with Redis down, status and enqueue exit 69 with one line, no stack trace', async () => {
+    const down = { ...env, REDIS_URL: 'redis://127.0.0.1:1' };
+    for (const [args, stdin] of [
+      [['status', 'any-id'], undefined],
+      [['enqueue', '-'], JSON.stringify(registrationRequest(person()))],
+    ] as const) {
+      const run = await cli([...args], down, stdin);
+      expect(run.code, args[0]).toBe(69);
+      expect(run.stderr).toMatch(/^Redis is unavailable \(check REDIS_URL\): .+\n$/);
+    }
+  }, 60_000);
+
+  it('lists rules between variables together with every other problem', async () => {
+    const run = await cli(['listener'], { ...env, CALLBACK_AUTH: 'none', CALLBACK_PORT: 'eighty' });
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('does not exist');
+    expect(run.stderr).toContain('CALLBACK_PORT:');
+    expect(run.stderr).toContain('CALLBACK_AUTH: none accepts forged results');
   });
 
   it('an unknown command exits non-zero with the usage', async () => {

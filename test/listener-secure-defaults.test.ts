@@ -54,7 +54,7 @@ function run(args: string[], env: Record<string, string>): Started {
     child,
     lines,
     async url(msg) {
-      for (let i = 0; i < 200; i++) {
+      for (let i = 0; i < 500; i++) {
         const line = lines.find((l) => l.msg === msg);
         if (typeof line?.url === 'string') return line.url;
         await sleep(50);

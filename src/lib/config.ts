@@ -173,7 +173,7 @@ export function loadConfig<S extends Section>(
     if (parsed.ok) result[name] = parsed.data;
     else problems.push(...parsed.problems);
   }
-  problems.push(...crossCheck(result));
+  problems.push(...crossCheck(emptyToUndefined(env), wanted));
   if (problems.length > 0) throw new ValidationError('The environment', problems);
   return result as Config<S>;
 }
@@ -206,32 +206,27 @@ function emptyToUndefined(
   return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
 }
 
-function crossCheck(result: Partial<Record<Section, unknown>>): string[] {
+/**
+ * Rules between variables. They read the raw values, not the parsed sections, so they are
+ * listed together with every other problem even when a section has errors of its own.
+ */
+function crossCheck(env: Record<string, string | undefined>, wanted: readonly Section[]): string[] {
   const problems: string[] = [];
-  const listener = result.listener as ListenerConfig | undefined;
-  if (listener?.CALLBACK_AUTH === 'none' && !listener.CALLBACK_ALLOW_INSECURE)
-    problems.push(
-      'CALLBACK_AUTH: none accepts forged results from anyone; it needs CALLBACK_ALLOW_INSECURE=true too',
-    );
-  if (listener && listener.CALLBACK_AUTH !== 'none' && !listener.CALLBACK_AUTH_SECRET)
-    problems.push(`CALLBACK_AUTH_SECRET: is required when CALLBACK_AUTH=${listener.CALLBACK_AUTH}`);
-  if (
-    listener?.CALLBACK_AUTH === 'basic' &&
-    listener.CALLBACK_AUTH_SECRET &&
-    !listener.CALLBACK_AUTH_SECRET.includes(':')
-  )
-    problems.push('CALLBACK_AUTH_SECRET: must be user:password when CALLBACK_AUTH=basic');
-  if (
-    listener?.CALLBACK_AUTH === 'basic' &&
-    listener.CALLBACK_AUTH_PREVIOUS_SECRET &&
-    !listener.CALLBACK_AUTH_PREVIOUS_SECRET.includes(':')
-  )
-    problems.push('CALLBACK_AUTH_PREVIOUS_SECRET: must be user:password when CALLBACK_AUTH=basic');
-  const pipeline = result.pipeline as PipelineConfig | undefined;
-  if (
-    pipeline?.PII_ENCRYPTION_KEY !== undefined &&
-    decodeKey(pipeline.PII_ENCRYPTION_KEY) === undefined
-  )
+  const truthy = (value: string | undefined) => ['true', '1', 'yes'].includes(value ?? '');
+  if (wanted.includes('listener')) {
+    const auth = env.CALLBACK_AUTH;
+    if (auth === 'none' && !truthy(env.CALLBACK_ALLOW_INSECURE))
+      problems.push(
+        'CALLBACK_AUTH: none accepts forged results from anyone; it needs CALLBACK_ALLOW_INSECURE=true too',
+      );
+    if (auth !== undefined && auth !== 'none' && !env.CALLBACK_AUTH_SECRET)
+      problems.push(`CALLBACK_AUTH_SECRET: is required when CALLBACK_AUTH=${auth}`);
+    for (const name of ['CALLBACK_AUTH_SECRET', 'CALLBACK_AUTH_PREVIOUS_SECRET'] as const)
+      if (auth === 'basic' && env[name] && !env[name].includes(':'))
+        problems.push(`${name}: must be user:password when CALLBACK_AUTH=basic`);
+  }
+  const key = env.PII_ENCRYPTION_KEY;
+  if (wanted.includes('pipeline') && key !== undefined && decodeKey(key) === undefined)
     problems.push('PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64');
   return problems;
 }
