@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runDemo } from '../demo/run.ts';
@@ -136,4 +140,42 @@ describe('runDemo', () => {
     expect(code).toBe(2);
     expect(out.text()).toContain('DEMO_CALLBACK_DROP_RATE');
   });
+});
+
+describe('esign-worker demo | head', () => {
+  it('cleans up as on Ctrl-C when the reader of its output goes away (EPIPE)', async () => {
+    const redis = connect();
+    const tmp = await mkdtemp(join(tmpdir(), 'esign-demo-pipe-'));
+    try {
+      const child = spawn(process.execPath, ['bin/esign-worker.js', 'demo', '40'], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          REDIS_URL: redisUrl(),
+          LOG_LEVEL: 'silent',
+          TMPDIR: tmp,
+        },
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      let text = '';
+      // Read until the prefix is printed, then hang up like `head -2` would.
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+          if (/queue prefix demo-[0-9a-f]+/.test(text)) {
+            child.stdout.destroy();
+            resolve();
+          }
+        });
+      });
+      await exited;
+      const prefix = /queue prefix (demo-[0-9a-f]+)/.exec(text)?.[1];
+      expect(prefix).toBeDefined();
+      expect(await keysUnder(redis, prefix ?? 'missing')).toEqual([]);
+      expect(await readdir(tmp)).toEqual([]);
+    } finally {
+      await redis.quit();
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
