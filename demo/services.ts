@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createListenerApp, type ListenerApp } from '../src/app/listener-app.ts';
-import { createProducerFromConfig } from '../src/app/producer-app.ts';
+import { createProducerApp } from '../src/app/producer-app.ts';
 import { connectRedis } from '../src/app/redis.ts';
 import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
@@ -123,15 +122,9 @@ export async function startDemoServices(options: DemoServicesOptions): Promise<D
     env.ESIGN_TOKEN_URL = sandbox.url;
     env.ESIGN_API_URL = sandbox.url;
 
-    const producerRedis: Redis = connectRedis(options.redisUrl, {
-      failFast: true,
+    const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer']), {
       name: 'esign-demo-producer',
     });
-    closers.push(() => producerRedis.quit().catch(() => producerRedis.disconnect()));
-    const producer = createProducerFromConfig(
-      loadConfig(env, ['common', 'pipeline', 'producer']),
-      producerRedis,
-    );
     closers.push(() => producer.close());
 
     const worker: WorkerApp = createWorkerApp(

@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { createListenerApp } from './app/listener-app.ts';
 import { loadTool, ToolNotIncludedError, type ToolName } from './app/tools.ts';
-import { createProducerFromConfig } from './app/producer-app.ts';
-import { connectRedis } from './app/redis.ts';
+import { createProducerApp } from './app/producer-app.ts';
 import { createWorkerApp } from './app/worker-app.ts';
 import { loadConfig } from './lib/config.ts';
 import { ValidationError, isWorkerError } from './lib/errors.ts';
@@ -127,15 +126,13 @@ async function enqueue(source: string | undefined): Promise<number> {
     return 1;
   }
   const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name: 'esign-enqueue' });
-  const producer = createProducerFromConfig(config, redis);
+  const producer = createProducerApp(config, { name: 'esign-enqueue' });
   try {
     const outcome = await producer.enqueueRegistration(request);
     console.log(outcome.registrationId);
     return 0;
   } finally {
     await producer.close();
-    await redis.quit().catch(() => redis.disconnect());
   }
 }
 
@@ -145,8 +142,7 @@ async function status(id: string | undefined): Promise<number> {
     return 2;
   }
   const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name: 'esign-status' });
-  const producer = createProducerFromConfig(config, redis);
+  const producer = createProducerApp(config, { name: 'esign-status' });
   try {
     const view = await producer.getRegistration(id);
     if (!view) {
@@ -157,7 +153,6 @@ async function status(id: string | undefined): Promise<number> {
     return 0;
   } finally {
     await producer.close();
-    await redis.quit().catch(() => redis.disconnect());
   }
 }
 

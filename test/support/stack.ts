@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { Worker, type Job } from 'bullmq';
 import { createListenerApp, type ListenerApp } from '../../src/app/listener-app.ts';
-import { createProducerFromConfig } from '../../src/app/producer-app.ts';
-import { connectRedis } from '../../src/app/redis.ts';
+import { createProducerApp } from '../../src/app/producer-app.ts';
 import { createWorkerApp, type WorkerApp } from '../../src/app/worker-app.ts';
 import { loadConfig } from '../../src/lib/config.ts';
 import { createLogger } from '../../src/lib/logger.ts';
@@ -112,11 +111,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const worker = options.withoutWorker
     ? undefined
     : createWorkerApp(loadConfig(env, ['common', 'esign', 'pipeline']), logger, metrics);
-  const producerRedis = connectRedis(env.REDIS_URL ?? '', { failFast: true });
-  const producer = createProducerFromConfig(
-    loadConfig(env, ['common', 'pipeline', 'producer']),
-    producerRedis,
-  );
+  const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer']), {
+    name: 'esign-e2e-producer',
+  });
 
   const results: RegistrationResult[] = [];
   const waiters = new Map<string, (result: RegistrationResult) => void>();
@@ -165,7 +162,6 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const redis = connect();
       await cleanPrefix(redis, prefix);
       await redis.quit();
-      await producerRedis.quit();
       await rm(imageRoot, { recursive: true, force: true });
     },
   };
