@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistrationRequestInput } from '../src/lib/registration/request-schema.ts';
 import type { SubmissionSnapshot } from '../sandbox/index.ts';
-import { startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
+import { waitUntil, type ChildCli } from '../demo/child-process.ts';
 import { startHoldingProxy, type HoldingProxy } from './support/holding-proxy.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { sandboxCredentials, startStack, type Stack } from './support/stack.ts';
@@ -18,7 +18,7 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
   const children: ChildCli[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ withoutWorker: true });
+    stack = await startStack({ worker: 'none' });
     proxy = await startHoldingProxy(stack.sandbox.url);
   });
   afterEach(async () => {
@@ -30,11 +30,9 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
   });
 
   function startWorker(env: Record<string, string> = {}): ChildCli {
-    const child = startCli('worker', {
-      ...stack.env,
+    const child = stack.startProcess('worker', {
       // API calls go through the proxy (so an answer can be swallowed); tokens do not.
       ESIGN_API_URL: proxy.url,
-      METRICS_PORT: '0',
       LOG_LEVEL: 'info',
       // A hung call must stay hung until the kill, not time out and retry on its own.
       ESIGN_REQUEST_TIMEOUT_MS: '30000',
