@@ -15,6 +15,7 @@ import {
   newUser,
   partnerHeaders,
   startTestSandbox,
+  tokenCall,
   upload,
   waitFor,
 } from './support/sandbox-kit.ts';
@@ -25,7 +26,6 @@ import {
  * a hand-written Esign fake.
  */
 
-const tokenPath = '/v1/esign/partner/authentication';
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -36,11 +36,6 @@ async function sandboxWith(options: Partial<SandboxOptions> = {}): Promise<Sandb
   cleanups.push(() => sandbox.close());
   return sandbox;
 }
-
-const tokenCall = (sandbox: Sandbox) =>
-  call(`${sandbox.url}${tokenPath}`, {
-    headers: { 'client-id': credentials.clientId, 'pass-key': credentials.passKey },
-  });
 
 describe('sandbox answer faults', () => {
   it('loseAnswerNext carries the call out and never answers it; close() ends it', async () => {
