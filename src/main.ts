@@ -8,6 +8,7 @@ import { loadConfig } from './lib/config.ts';
 import { ValidationError, isWorkerError } from './lib/errors.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { Metrics } from './lib/metrics.ts';
+import type { Producer } from './queues/producer.ts';
 
 /**
  * The CLI, and the only module that reads the environment, listens on ports and handles
@@ -125,15 +126,11 @@ async function enqueue(source: string | undefined): Promise<number> {
     console.error('The registration request is not valid JSON.');
     return 1;
   }
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const producer = createProducerApp(config, { name: 'esign-enqueue' });
-  try {
+  return withProducer('esign-enqueue', async (producer) => {
     const outcome = await producer.enqueueRegistration(request);
     console.log(outcome.registrationId);
     return 0;
-  } finally {
-    await producer.close();
-  }
+  });
 }
 
 async function status(id: string | undefined): Promise<number> {
@@ -141,9 +138,7 @@ async function status(id: string | undefined): Promise<number> {
     console.error('usage: esign-worker status <registrationId>');
     return 2;
   }
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const producer = createProducerApp(config, { name: 'esign-status' });
-  try {
+  return withProducer('esign-status', async (producer) => {
     const view = await producer.getRegistration(id);
     if (!view) {
       console.error(`registration ${id} does not exist`);
@@ -151,6 +146,18 @@ async function status(id: string | undefined): Promise<number> {
     }
     console.log(JSON.stringify(view, null, 2));
     return 0;
+  });
+}
+
+/** A producer configured from the environment for one command, closed after it. */
+async function withProducer(
+  name: string,
+  use: (producer: Producer) => Promise<number>,
+): Promise<number> {
+  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
+  const producer = createProducerApp(config, { name });
+  try {
+    return await use(producer);
   } finally {
     await producer.close();
   }
