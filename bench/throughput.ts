@@ -1,13 +1,10 @@
 // Throughput of the whole pipeline against the sandbox, at step concurrency 1 and at the
 // default, with a fixed per-call latency standing in for a remote API. Prints registrations
 // per second and the ratio; run with `npm run bench` (Redis from REDIS_URL or localhost).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { silentLogger } from '../src/lib/logger.ts';
 import type { RegistrationResult } from '../src/lib/registration/record.ts';
-import { startDemoServices } from '../demo/services.ts';
+import { demoServiceEnv } from '../demo/config.ts';
+import { startLocalStack } from '../demo/local-stack.ts';
 import { createUsers } from '../demo/users.ts';
 
 const count = Number(process.argv[2] ?? 60);
@@ -15,42 +12,37 @@ const latencyMs = Number(process.argv[3] ?? 20);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 async function measure(concurrency: number): Promise<number> {
-  const imageRoot = await mkdtemp(join(tmpdir(), 'esign-bench-'));
   const results = new Map<string, RegistrationResult>();
   let done: () => void = () => undefined;
   const all = new Promise<void>((resolve) => (done = resolve));
   const c = String(concurrency);
-  const services = await startDemoServices({
+  const stack = await startLocalStack({
     redisUrl,
     prefix: `bench-${randomUUID().slice(0, 8)}`,
-    imageRoot,
-    logLevel: 'silent',
-    logger: silentLogger(),
-    callbackDropRate: 0,
-    latencyMs,
-    overrides: {
+    env: {
+      ...demoServiceEnv,
       CONCURRENCY_INITIATE: c,
       CONCURRENCY_UPLOAD: c,
       CONCURRENCY_CONFIRM: c,
       CONCURRENCY_COMPLETE: c,
     },
+    sandbox: { faults: { latencyMs } },
     onResult(result) {
       results.set(result.registrationId, result);
       if (results.size === count) done();
     },
   });
   try {
-    const users = await createUsers(Array<'completed'>(count).fill('completed'), imageRoot);
+    const users = await createUsers(Array<'completed'>(count).fill('completed'), stack.imageRoot);
     const started = performance.now();
-    for (const user of users) await services.producer.enqueueRegistration(user.request);
+    for (const user of users) await stack.producer.enqueueRegistration(user.request);
     await all;
     const seconds = (performance.now() - started) / 1000;
     const valid = [...results.values()].filter((r) => r.result === 'VALID').length;
     if (valid !== count) throw new Error(`only ${valid}/${count} registrations ended VALID`);
     return count / seconds;
   } finally {
-    await services.close();
-    await rm(imageRoot, { recursive: true, force: true });
+    await stack.close();
   }
 }
 

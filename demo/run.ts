@@ -1,15 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { loadConfig } from '../src/lib/config.ts';
-import { loadDemoConfig, type DemoConfig } from './config.ts';
+import { demoServiceEnv, loadDemoConfig, type DemoConfig } from './config.ts';
 import { ValidationError } from '../src/lib/errors.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import type { RegistrationResult } from '../src/lib/registration/record.ts';
-import { createProgress } from './progress.ts';
+import { createProgress, type Progress } from './progress.ts';
 import { describeRedisUrl, discoverRedis, RedisUnavailableError } from './redis-discovery.ts';
-import { startDemoServices, type DemoServices } from './services.ts';
+import { startLocalStack, type LocalStack } from './local-stack.ts';
 import { summarise } from './summary.ts';
 import { createDemoUsers, type DemoUser } from './users.ts';
 
@@ -61,30 +58,32 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   say(`esign-worker demo: ${count} synthetic registrations against the Esign sandbox`);
   say(`Redis ${describeRedisUrl(redis.url)} (${redis.origin}), queue prefix ${prefix}`);
 
-  const imageRoot = await mkdtemp(join(tmpdir(), 'esign-demo-'));
-  let services: DemoServices | undefined;
+  let stack: LocalStack | undefined;
   try {
-    const users = await createDemoUsers(count, imageRoot);
     const results = new Map<string, RegistrationResult>();
-    const progress = createProgress(out, count);
+    // The bar is made once the users are: its clock shows the run, not the making of images.
+    const shown: { progress?: Progress } = {};
     const allDone = Promise.withResolvers<void>();
-    services = await startDemoServices({
+    const dropRate = settings.DEMO_CALLBACK_DROP_RATE;
+    stack = await startLocalStack({
       redisUrl: redis.url,
       prefix,
-      imageRoot,
-      logLevel,
       // Logs go to stderr (default level warn), so stdout stays the progress bar and summary.
       logger: createLogger({ level: logLevel, destination: process.stderr }),
-      callbackDropRate: settings.DEMO_CALLBACK_DROP_RATE,
+      env: { ...demoServiceEnv, LOG_LEVEL: logLevel },
+      // One submission certainly loses all its callbacks, the rate drops a few more at random.
+      sandbox: { faults: { callbackDropRate: dropRate, dropCallbacksNext: dropRate > 0 ? 1 : 0 } },
       onResult(result) {
         results.set(result.registrationId, result);
-        progress.update(results.size);
+        shown.progress?.update(results.size);
         if (results.size >= count) allDone.resolve();
       },
     });
+    const users = await createDemoUsers(count, stack.imageRoot);
+    const progress = (shown.progress = createProgress(out, count));
 
     const startedAt = Date.now();
-    await enqueueAll(services, users, options.signal);
+    await enqueueAll(stack, users, options.signal);
     progress.update(results.size);
     const outcome = await waitFor(allDone.promise, settings.DEMO_TIMEOUT_MS, options.signal);
     const endedAt = Date.now();
@@ -97,7 +96,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const summary = summarise({
       users,
       results: [...results.values()],
-      sandbox: services.sandbox.inspect(),
+      sandbox: stack.sandbox.inspect(),
       startedAt,
       endedAt,
     });
@@ -118,23 +117,22 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     say(error.message);
     return 1;
   } finally {
-    await services?.close();
+    await stack?.close();
     await redis.stop();
-    await rm(imageRoot, { recursive: true, force: true });
-    if (services)
+    if (stack)
       say(`Cleaned up: services stopped, keys under ${prefix} deleted, temp files removed.`);
   }
 }
 
 async function enqueueAll(
-  services: DemoServices,
+  stack: LocalStack,
   users: readonly DemoUser[],
   signal: AbortSignal | undefined,
 ): Promise<void> {
   for (const [index, user] of users.entries()) {
     if (signal?.aborted) return;
     try {
-      await services.producer.enqueueRegistration(user.request);
+      await stack.producer.enqueueRegistration(user.request);
     } catch (error) {
       // A ValidationError names fields, never values: safe to show.
       const detail = error instanceof Error ? error.message : 'unknown error';

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import type { EndpointCounters, SandboxEndpoint, SandboxFaults } from './types.ts';
+import type {
+  EndpointCounters,
+  SandboxEndpoint,
+  SandboxFaults,
+  SandboxJsonEndpoint,
+} from './types.ts';
 import { mulberry32 as prng } from './prng.ts';
 
 /**
@@ -10,28 +15,30 @@ import { mulberry32 as prng } from './prng.ts';
 
 const rate = z.number().min(0).max(1);
 const count = z.number().int().min(0);
-const counters = z
-  .object({
-    token: count,
-    create_submission: count,
-    upload: count,
-    confirm: count,
-    get_submission: count,
-  })
+const jsonCounters = z
+  .object({ token: count, create_submission: count, confirm: count, get_submission: count })
   .partial()
   .strict();
+const counters = jsonCounters.extend({ upload: count }).partial().strict();
 
 /** A partial SandboxFaults, as JSON; unknown keys are refused so a typo cannot pass silently. */
 export const sandboxFaultsSchema = z
   .object({
     latencyMs: count,
     errorRate: rate,
+    failStatus: z.number().int().min(400).max(599),
+    failBodyBytes: count.max(16 * 1024 * 1024),
     rateLimitRate: rate,
     retryAfterSeconds: count,
     hangRate: rate,
     failNext: counters,
     rateLimitNext: counters,
     hangNext: counters,
+    loseAnswerNext: counters,
+    malformNext: jsonCounters,
+    truncateNext: jsonCounters,
+    extraFields: z.boolean(),
+    uploadStatus: z.union([z.literal(200), z.literal(204)]),
     expireUrlsNext: count,
     tokenTtlSeconds: count.nullable(),
     callbackDropRate: rate,
@@ -49,12 +56,19 @@ export function defaultFaults(): SandboxFaults {
   return {
     latencyMs: 0,
     errorRate: 0,
+    failStatus: 500,
+    failBodyBytes: 0,
     rateLimitRate: 0,
     retryAfterSeconds: 1,
     hangRate: 0,
     failNext: {},
     rateLimitNext: {},
     hangNext: {},
+    loseAnswerNext: {},
+    malformNext: {},
+    truncateNext: {},
+    extraFields: false,
+    uploadStatus: 200,
     expireUrlsNext: 0,
     tokenTtlSeconds: null,
     callbackDropRate: 0,
@@ -70,6 +84,22 @@ export function defaultFaults(): SandboxFaults {
 /** What to do with one incoming call before it reaches its handler. */
 export type CallFault =
   { kind: 'none' } | { kind: 'fail' } | { kind: 'rate-limit' } | { kind: 'hang' };
+
+/** What happens to the answer of a call its handler carried out. */
+export type AnswerFault = 'none' | 'lose' | 'malform' | 'truncate';
+
+/** The one-shot counter maps: merged per endpoint, copied in snapshots. */
+const counterKeys = [
+  'failNext',
+  'rateLimitNext',
+  'hangNext',
+  'loseAnswerNext',
+  'malformNext',
+  'truncateNext',
+] as const;
+type CounterKey = (typeof counterKeys)[number];
+const isCounterKey = (key: string): key is CounterKey =>
+  (counterKeys as readonly string[]).includes(key);
 
 export interface CallbackPlan {
   /** No callback at all for this submission. */
@@ -91,8 +121,7 @@ export class FaultState {
     const next: SandboxFaults = { ...this.faults };
     for (const [key, value] of Object.entries(patch) as [keyof SandboxFaults, unknown][]) {
       if (value === undefined) continue;
-      if (key === 'failNext' || key === 'rateLimitNext' || key === 'hangNext')
-        next[key] = { ...next[key], ...(value as EndpointCounters) };
+      if (isCounterKey(key)) next[key] = { ...next[key], ...(value as EndpointCounters) };
       else (next as unknown as Record<string, unknown>)[key] = value;
     }
     this.faults = next;
@@ -100,13 +129,9 @@ export class FaultState {
   }
 
   current(): SandboxFaults {
-    const f = this.faults;
-    return {
-      ...f,
-      failNext: { ...f.failNext },
-      rateLimitNext: { ...f.rateLimitNext },
-      hangNext: { ...f.hangNext },
-    };
+    const copy = { ...this.faults };
+    for (const key of counterKeys) copy[key] = { ...copy[key] };
+    return copy;
   }
 
   get latencyMs(): number {
@@ -115,6 +140,22 @@ export class FaultState {
 
   get retryAfterSeconds(): number {
     return this.faults.retryAfterSeconds;
+  }
+
+  get failStatus(): number {
+    return this.faults.failStatus;
+  }
+
+  get failBodyBytes(): number {
+    return this.faults.failBodyBytes;
+  }
+
+  get extraFields(): boolean {
+    return this.faults.extraFields;
+  }
+
+  get uploadStatus(): 200 | 204 {
+    return this.faults.uploadStatus;
   }
 
   get tokenTtlOverride(): number | null {
@@ -138,6 +179,15 @@ export class FaultState {
     if (this.chance(this.faults.rateLimitRate)) return { kind: 'rate-limit' };
     if (this.chance(this.faults.errorRate)) return { kind: 'fail' };
     return { kind: 'none' };
+  }
+
+  /** For a call that passed forCall: its answer is withheld, malformed, cut, or sent as is. */
+  forAnswer(endpoint: SandboxEndpoint): AnswerFault {
+    if (this.take(this.faults.loseAnswerNext, endpoint)) return 'lose';
+    if (endpoint === 'upload') return 'none';
+    if (this.take(this.faults.malformNext, endpoint)) return 'malform';
+    if (this.take(this.faults.truncateNext, endpoint)) return 'truncate';
+    return 'none';
   }
 
   /** Whether the submission being created gets already-expired upload URLs. */
@@ -164,7 +214,10 @@ export class FaultState {
     return this.chance(this.faults.callbackDuplicateRate);
   }
 
-  private take(counters: EndpointCounters, endpoint: SandboxEndpoint): boolean {
+  private take(
+    counters: EndpointCounters,
+    endpoint: SandboxEndpoint | SandboxJsonEndpoint,
+  ): boolean {
     const left = counters[endpoint] ?? 0;
     if (left <= 0) return false;
     counters[endpoint] = left - 1;

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /**
  * Small node:http helpers shared by the sandbox handlers: bounded body reading and the
- * answer shapes (Esign's JSON error envelope, S3-style XML for storage).
+ * answer shapes (Esign's JSON error envelope, S3-style XML for storage). Every answer leaves
+ * through them, so an answer fault set on a response (alterAnswer) applies whatever the handler.
  */
 
 export const apiBodyLimit = 1024 * 1024;
@@ -53,14 +54,41 @@ export interface EsignErrorBody {
   entity?: string;
 }
 
+/** How one answer is changed on its way out (fault injection; set by the router). */
+export interface AnswerAlteration {
+  /** The answer is never sent (the connection stays open); told the status it would have had. */
+  withhold?: ((status: number) => void) | undefined;
+  /** The JSON body is rewritten before it is serialised. */
+  rewrite?: ((body: unknown) => unknown) | undefined;
+  /** The JSON text is cut to half its length. */
+  truncate?: boolean | undefined;
+}
+
+const alterations = new WeakMap<ServerResponse, AnswerAlteration>();
+
+export function alterAnswer(response: ServerResponse, alteration: AnswerAlteration): void {
+  alterations.set(response, alteration);
+}
+
+/** Whether the answer may go out; false once it was sent, or when a fault withholds it. */
+function mayAnswer(response: ServerResponse, status: number): boolean {
+  if (response.headersSent || response.destroyed) return false;
+  const withhold = alterations.get(response)?.withhold;
+  if (!withhold) return true;
+  withhold(status);
+  return false;
+}
+
 export function sendJson(
   response: ServerResponse,
   status: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): void {
-  if (response.headersSent || response.destroyed) return;
-  const text = JSON.stringify(body);
+  if (!mayAnswer(response, status)) return;
+  const alteration = alterations.get(response);
+  const json = JSON.stringify(alteration?.rewrite ? alteration.rewrite(body) : body);
+  const text = alteration?.truncate ? json.slice(0, Math.floor(json.length / 2)) : json;
   response.writeHead(status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
@@ -89,12 +117,36 @@ export function sendStorageError(
   message: string,
   headers: Record<string, string> = {},
 ): void {
-  if (response.headersSent || response.destroyed) return;
+  if (!mayAnswer(response, status)) return;
   const text = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>\n`;
   response.writeHead(status, {
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(text),
     ...headers,
+  });
+  response.end(text);
+}
+
+/** An answer with no body (storage's answer to a good upload). */
+export function sendEmpty(
+  response: ServerResponse,
+  status: number,
+  headers: Record<string, string> = {},
+): void {
+  if (!mayAnswer(response, status)) return;
+  response.writeHead(status, status === 204 ? headers : { ...headers, 'content-length': 0 });
+  response.end();
+}
+
+/** A text/html error page of about `bytes` bytes, as a gateway in front of a service answers. */
+export function sendGatewayPage(response: ServerResponse, status: number, bytes: number): void {
+  if (!mayAnswer(response, status)) return;
+  const head = `<html><head><title>${status}</title></head><body><h1>${status}</h1>`;
+  const tail = '</body></html>\n';
+  const text = head + 'x'.repeat(Math.max(0, bytes - head.length - tail.length)) + tail;
+  response.writeHead(status, {
+    'content-type': 'text/html',
+    'content-length': Buffer.byteLength(text),
   });
   response.end(text);
 }

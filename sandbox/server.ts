@@ -8,14 +8,15 @@ import {
   handleGetSubmission,
   handleToken,
 } from './endpoints.ts';
+import { sendFault, shapeAnswer } from './fault-answers.ts';
 import { sandboxFaultsSchema } from './faults.ts';
 import {
   apiBodyLimit,
   BodyTooLargeError,
+  header,
   readBody,
   sendEsignError,
   sendJson,
-  sendStorageError,
   storageBodyLimit,
 } from './http.ts';
 import { handleUpload, storagePrefix } from './storage.ts';
@@ -88,30 +89,49 @@ export function createSandboxServer(
     }
     if ('control' in matched) return control(matched.control, request, response);
     const endpoint = matched.endpoint;
-    response.on('finish', () => context.recorder.call(endpoint, response.statusCode));
+    const record = context.recorder.request({
+      endpoint,
+      method: request.method ?? '',
+      path: request.url ?? '/',
+      headers: Object.keys(request.headers).sort(),
+      contentType: header(request, 'content-type') ?? null,
+      contentLength: header(request, 'content-length') ?? null,
+      token: context.tokens.ordinal(header(request, 'x-onekyc-token')),
+      sessionId: header(request, 'x-partner-session-id') ?? null,
+    });
+    const settle = (status: number | 'hang' | 'lost') =>
+      context.recorder.call(endpoint, status, record);
+    response.on('finish', () => settle(response.statusCode));
+    const keepOpen = () => {
+      hanging.add(response);
+      response.on('close', () => hanging.delete(response));
+    };
 
     if (context.faults.latencyMs > 0)
       await sleep(context.faults.latencyMs, undefined, { signal: closing.signal });
     const fault = context.faults.forCall(endpoint);
     if (fault.kind === 'hang') {
-      context.recorder.call(endpoint, 'hang');
+      settle('hang');
       request.resume();
-      hanging.add(response);
-      response.on('close', () => hanging.delete(response));
-      return;
+      return keepOpen();
     }
     if (fault.kind !== 'none') {
       await readBody(request, endpoint === 'upload' ? storageBodyLimit : apiBodyLimit).catch(
         () => undefined,
       );
-      return sendFault(response, endpoint, fault.kind, context.faults.retryAfterSeconds);
+      return sendFault(response, endpoint, fault.kind, context.faults);
     }
+    shapeAnswer(response, context.faults.forAnswer(endpoint), context.faults.extraFields, () => {
+      settle('lost');
+      keepOpen();
+    });
     if (endpoint === 'upload') {
       return handleUpload(request, response, url, {
         signer: context.signer,
         store: context.store,
         recordLeak: (leak) => context.recorder.leak(leak),
         addBytes: (count) => context.recorder.bytes(count),
+        successStatus: context.faults.uploadStatus,
       });
     }
     let body: Buffer;
@@ -176,29 +196,6 @@ export function createSandboxServer(
       hanging.clear();
     },
   };
-}
-
-function sendFault(
-  response: ServerResponse,
-  endpoint: SandboxEndpoint,
-  kind: 'fail' | 'rate-limit',
-  retryAfterSeconds: number,
-): void {
-  const headers: Record<string, string> =
-    kind === 'rate-limit' ? { 'retry-after': String(retryAfterSeconds) } : {};
-  if (endpoint === 'upload') {
-    if (kind === 'fail')
-      return sendStorageError(
-        response,
-        500,
-        'InternalError',
-        'We encountered an internal error. Please try again.',
-      );
-    return sendStorageError(response, 429, 'SlowDown', 'Please reduce your request rate.', headers);
-  }
-  if (kind === 'fail')
-    return sendEsignError(response, 500, [{ code: '900', cause: 'GENERIC_SERVICE_ERROR' }]);
-  sendEsignError(response, 429, [{ code: '429', cause: 'TOO_MANY_REQUESTS' }], { headers });
 }
 
 function pathOf(request: IncomingMessage): string {

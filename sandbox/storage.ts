@@ -1,6 +1,12 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BodyTooLargeError, readBody, sendStorageError, storageBodyLimit } from './http.ts';
+import {
+  BodyTooLargeError,
+  readBody,
+  sendEmpty,
+  sendStorageError,
+  storageBodyLimit,
+} from './http.ts';
 import type { SubmissionStore } from './submissions.ts';
 import type { LeakRecord } from './types.ts';
 
@@ -99,9 +105,11 @@ export interface StorageDeps {
   store: SubmissionStore;
   recordLeak(leak: LeakRecord): void;
   addBytes(count: number): void;
+  /** What a good upload is answered (the `uploadStatus` fault: 200 or 204). */
+  successStatus: 200 | 204;
 }
 
-/** `PUT /storage/CERT_REG/<uuid>_<TYPE>?X-Amz-...`: 200 on success; 403 expired/tampered; 400 not an image. */
+/** `PUT /storage/CERT_REG/<uuid>_<TYPE>?X-Amz-...`: 200 (or 204) on success; 403 expired/tampered; 400 not an image. */
 export async function handleUpload(
   request: IncomingMessage,
   response: ServerResponse,
@@ -163,7 +171,8 @@ export async function handleUpload(
   }
   deps.addBytes(body.length);
   target.submission.bytes += body.length;
-  target.submission.documents[target.type].uploaded = true;
-  response.writeHead(200, { etag: `"${body.length.toString(16)}"`, 'content-length': 0 });
-  response.end();
+  const document = target.submission.documents[target.type];
+  document.uploaded = true;
+  document.sha256 = createHash('sha256').update(body).digest('hex');
+  sendEmpty(response, deps.successStatus, { etag: `"${body.length.toString(16)}"` });
 }

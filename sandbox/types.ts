@@ -32,22 +32,43 @@ export type ScenarioName =
 
 export type EndpointCounters = Partial<Record<SandboxEndpoint, number>>;
 
+/** The endpoints whose answers are JSON (the ones an answer can be malformed or cut on). */
+export type SandboxJsonEndpoint = Exclude<SandboxEndpoint, 'upload'>;
+export type JsonEndpointCounters = Partial<Record<SandboxJsonEndpoint, number>>;
+
 export interface SandboxFaults {
   /** Added before every API and storage answer. */
   latencyMs: number;
-  /** Fraction (0..1) of calls answered 500 `900` GENERIC_SERVICE_ERROR. */
+  /** Fraction (0..1) of calls answered `failStatus` `900` GENERIC_SERVICE_ERROR. */
   errorRate: number;
+  /** The HTTP status of injected failures (errorRate, failNext); default 500. */
+  failStatus: number;
+  /** Injected failures answer a text/html gateway page of this many bytes (0: Esign's JSON). */
+  failBodyBytes: number;
   /** Fraction (0..1) of calls answered 429 with `Retry-After: retryAfterSeconds`. */
   rateLimitRate: number;
   retryAfterSeconds: number;
   /** Fraction (0..1) of calls never answered (until the client gives up or the sandbox closes). */
   hangRate: number;
-  /** Deterministic one-shots: the next n calls of an endpoint fail with 500. */
+  /** Deterministic one-shots: the next n calls of an endpoint fail (`failStatus`). */
   failNext: EndpointCounters;
   /** The next n calls of an endpoint answer 429 with Retry-After. */
   rateLimitNext: EndpointCounters;
   /** The next n calls of an endpoint are never answered. */
   hangNext: EndpointCounters;
+  /**
+   * The next n calls of an endpoint are carried out, but their answer is never sent (the
+   * connection stays open): Esign did the work and the caller never heard.
+   */
+  loseAnswerNext: EndpointCounters;
+  /** The next n answers of an endpoint arrive with every string wrapped in an array. */
+  malformNext: JsonEndpointCounters;
+  /** The next n answers of an endpoint arrive cut to half their length: not JSON. */
+  truncateNext: JsonEndpointCounters;
+  /** Every JSON answer carries an undocumented field, top level and in `data` (APIs grow). */
+  extraFields: boolean;
+  /** What storage answers a good upload: 200 or 204 (both documented). */
+  uploadStatus: 200 | 204;
   /** The next n created submissions get upload URLs that have already expired. */
   expireUrlsNext: number;
   /** Overrides `tokenTtlSeconds` for tokens issued from now on (0 = born expired); null = no override. */
@@ -107,6 +128,8 @@ export interface SubmissionSnapshot {
   reasonCode: string | null;
   scenario: ScenarioName | null;
   uploaded: { KTP: boolean; SELFIE: boolean };
+  /** Each document's object key and the SHA-256 (hex) of the bytes stored, null before upload. */
+  documents: Record<'KTP' | 'SELFIE', { reference: string; sha256: string | null }>;
   /** Image bytes received for this submission, re-uploads included. */
   bytes: number;
   confirmCount: number;
@@ -137,8 +160,25 @@ export interface LeakRecord {
   documentReference: string;
 }
 
+/** One call as the sandbox received it: names, never secret values. */
+export interface RequestRecord {
+  endpoint: SandboxEndpoint;
+  method: string;
+  /** Path and query, as sent. */
+  path: string;
+  /** Header names, sorted. */
+  headers: string[];
+  contentType: string | null;
+  contentLength: string | null;
+  /** Which issued token it presented (1 = the first issued), null for none or an unknown one. */
+  token: number | null;
+  sessionId: string | null;
+  /** The HTTP status answered, "hang" (never answered) or "lost" (done, answer withheld). */
+  status: number | 'hang' | 'lost' | null;
+}
+
 export interface SandboxSnapshot {
-  /** Per endpoint: answers counted by HTTP status ("hang" for never-answered calls). */
+  /** Per endpoint: answers counted by HTTP status ("hang", "lost" for never-answered calls). */
   calls: Record<SandboxEndpoint, Record<string, number>>;
   tokensIssued: number;
   submissions: SubmissionSnapshot[];
@@ -148,6 +188,8 @@ export interface SandboxSnapshot {
   callbacks: CallbackRecord[];
   /** Storage bytes received in total. */
   uploadBytes: number;
+  /** The last 1,000 calls, oldest first. */
+  requests: RequestRecord[];
   /** The faults in force now, one-shot counters as remaining. */
   faults: SandboxFaults;
 }

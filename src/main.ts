@@ -5,6 +5,7 @@ import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
 import { loadTool, type ToolName } from './app/tools.ts';
 import type { ListenerConfig } from './lib/config.ts';
 import type { Logger } from './lib/logger.ts';
+import type { Producer } from './queues/producer.ts';
 
 /**
  * The CLI, and the only module that reads the environment, listens on ports and handles
@@ -161,8 +162,7 @@ async function enqueue(source: string): Promise<number> {
     console.error('The registration request is not valid JSON.');
     return exitCodes.invalid;
   }
-  const { producer, redis } = await openProducer('esign-enqueue');
-  try {
+  return withProducer('esign-enqueue', async (producer) => {
     const outcome = await producer.enqueueRegistration(request);
     // stdout stays the id alone, for scripts; the notice goes to stderr.
     if (!outcome.created)
@@ -171,15 +171,11 @@ async function enqueue(source: string): Promise<number> {
       );
     console.log(outcome.registrationId);
     return exitCodes.ok;
-  } finally {
-    await producer.close();
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  });
 }
 
 async function status(id: string): Promise<number> {
-  const { producer, redis } = await openProducer('esign-status');
-  try {
+  return withProducer('esign-status', async (producer) => {
     const view = await producer.getRegistration(id);
     if (!view) {
       console.error(`registration ${id} does not exist`);
@@ -187,22 +183,25 @@ async function status(id: string): Promise<number> {
     }
     console.log(JSON.stringify(view, null, 2));
     return exitCodes.ok;
-  } finally {
-    await producer.close();
-    await redis.quit().catch(() => redis.disconnect());
-  }
+  });
 }
 
-/** A producer on a fail-fast connection, for the one-shot commands. */
-async function openProducer(name: string) {
-  const [{ loadConfig }, { connectRedis }, { createProducerFromConfig }] = await Promise.all([
+/** A producer configured from the environment for one command, closed after it. */
+async function withProducer(
+  name: string,
+  use: (producer: Producer) => Promise<number>,
+): Promise<number> {
+  const [{ loadConfig }, { createProducerApp }] = await Promise.all([
     import('./lib/config.ts'),
-    import('./app/redis.ts'),
     import('./app/producer-app.ts'),
   ]);
   const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const redis = connectRedis(config.common.REDIS_URL, { failFast: true, name });
-  return { producer: createProducerFromConfig(config, redis), redis };
+  const producer = createProducerApp(config, { name });
+  try {
+    return await use(producer);
+  } finally {
+    await producer.close();
+  }
 }
 
 /** SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. */

@@ -2,23 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { isWorkerError } from '../src/lib/errors.ts';
 import { serialiseConfirmBody } from '../src/lib/esign/confirm-body.ts';
 import type { ConfirmMetadata } from '../src/lib/esign/schemas.ts';
+import { confirmMetadata as metadata } from './support/requests.ts';
 
 const papuaNik = '9471020101900001';
-
-function metadata(nik: string): ConfirmMetadata {
-  return {
-    userDetails: {
-      name: 'Budi Santoso',
-      nik,
-      dateOfBirth: '07-03-1980',
-      email: 'budi@example.com',
-      dataVerification: { email: { isVerified: true, verificationReferenceId: 'ref-1' } },
-    },
-    userLocale: 'en_ID',
-    consentData: [{ entity: 'Digi', consentType: 'termsAndConditions', consentGiven: true }],
-    additionalData: {},
-  };
-}
 
 function thrown(fn: () => unknown): unknown {
   try {

@@ -3,26 +3,26 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseRetryAfter } from '../src/lib/esign/classify.ts';
+import { sandboxTokenPrefix } from '../sandbox/token.ts';
 import {
   failure,
-  json,
-  startFakePartner,
-  submissionBody,
-  secretToken,
+  startClientHarness,
   user,
-  type FakePartner,
-} from './support/esign-fake-partner.ts';
+  type ClientHarness,
+} from './support/esign-client-harness.ts';
+import { waitFor } from './support/sandbox-kit.ts';
 
 /**
- * How the client classifies and counts failures, against a tiny node:http server this file
- * controls: every status class, bad bodies, silence, a closed port, an aborted call.
+ * How the client classifies and counts failures, against the sandbox over real HTTP, its
+ * answers shaped by faults: every status class, bad bodies, silence, a closed port, an
+ * aborted call.
  */
 
 describe('Esign client error classification over real HTTP', () => {
-  let h: FakePartner;
+  let h: ClientHarness;
 
   beforeEach(async () => {
-    h = await startFakePartner();
+    h = await startClientHarness();
   });
 
   afterEach(async () => {
@@ -39,11 +39,7 @@ describe('Esign client error classification over real HTTP', () => {
   ] as const)(
     'classifies %i as %s (retryable: %s) and keeps the Esign envelope',
     async (status, code, retry) => {
-      h.handler = (_s, res) =>
-        json(res, status, {
-          success: false,
-          errors: [{ code: '900', cause: 'GENERIC_SERVICE_ERROR' }],
-        });
+      h.sandbox.setFaults({ failNext: { get_submission: 1 }, failStatus: status });
       const error = await failure(h.client.getSubmission(user));
       expect(error.code).toBe(code);
       expect(error.retryable).toBe(retry);
@@ -57,7 +53,7 @@ describe('Esign client error classification over real HTTP', () => {
   );
 
   it('classifies 429 as rate limited with Retry-After in seconds', async () => {
-    h.handler = (_s, res) => json(res, 429, { success: false, errors: [] }, { 'retry-after': '7' });
+    h.sandbox.setFaults({ rateLimitNext: { create_submission: 1 }, retryAfterSeconds: 7 });
     const error = await failure(h.client.createSubmission(user));
     expect(error.code).toBe('ESIGN_RATE_LIMITED');
     expect(error.retryable).toBe(true);
@@ -73,56 +69,51 @@ describe('Esign client error classification over real HTTP', () => {
   });
 
   it('retries a 401 once with a fresh token, then gives up permanently', async () => {
-    let rejections = 1;
-    h.handler = (_s, res) => {
-      if (rejections-- > 0)
-        json(res, 401, { success: false, errors: [{ code: '110', cause: 'UNAUTHORIZED' }] });
-      else json(res, 200, submissionBody);
-    };
     await h.client.createSubmission(user);
-    const [first, retry] = h.api();
-    expect(first?.headers['x-onekyc-token']).toBe(`${secretToken}-1`);
-    expect(retry?.headers['x-onekyc-token']).toBe(`${secretToken}-2`);
-    expect(retry?.headers['x-partner-session-id']).not.toBe(first?.headers['x-partner-session-id']);
+    h.sandbox.revokeTokens();
+    const before = h.requests('create_submission').length;
+    await h.client.createSubmission(user);
+    const [first, retry] = h.requests('create_submission').slice(before);
+    expect(first).toMatchObject({ token: 1, status: 401 });
+    expect(retry).toMatchObject({ token: 2, status: 200 });
+    expect(retry?.sessionId).not.toBe(first?.sessionId);
 
-    h.handler = (_s, res) =>
-      json(res, 401, { success: false, errors: [{ code: '110', cause: 'UNAUTHORIZED' }] });
-    h.seen.length = 0;
+    // From now on every token is born expired: the renewed one is refused too.
+    h.sandbox.setFaults({ tokenTtlSeconds: 0 });
+    h.sandbox.revokeTokens();
+    const again = h.requests('create_submission').length;
     const error = await failure(h.client.createSubmission(user));
     expect(error.code).toBe('ESIGN_UNAUTHORIZED');
     expect(error.retryable).toBe(false);
-    expect(h.api()).toHaveLength(2);
-    expect(error.message).not.toContain(secretToken);
+    expect(
+      h
+        .requests('create_submission')
+        .slice(again)
+        .map((r) => r.status),
+    ).toEqual([401, 401]);
+    expect(error.message).not.toContain(sandboxTokenPrefix);
   });
 
   it('rejects a malformed 2xx body naming the field, never its value', async () => {
-    h.handler = (_s, res) =>
-      json(res, 200, {
-        success: true,
-        data: {
-          ...submissionBody.data,
-          submissionId: 12345,
-          documents: { KTP: { documentUrl: 'secret-url-value' } },
-        },
-      });
+    h.sandbox.setFaults({ malformNext: { create_submission: 1 } });
     const error = await failure(h.client.createSubmission(user));
     expect(error.code).toBe('ESIGN_BAD_RESPONSE');
     expect(error.retryable).toBe(false);
     expect(error.message).toContain('data.submissionId');
     expect(error.message).toContain('data.documents.KTP.documentUrl');
-    expect(error.message).not.toContain('12345');
-    expect(error.message).not.toContain('secret-url-value');
+    // The malformed answer carried the submission id and the signed URLs: none is echoed.
+    const [created] = h.sandbox.inspect().submissions;
+    expect(created?.submissionId).toBeDefined();
+    expect(error.message).not.toContain(created?.submissionId);
+    expect(error.message).not.toContain(h.sandbox.url);
 
-    h.handler = (_s, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"success": tru');
-    };
+    h.sandbox.setFaults({ truncateNext: { get_submission: 1 } });
     expect((await failure(h.client.getSubmission(user))).code).toBe('ESIGN_BAD_RESPONSE');
   });
 
   it('times out a server that never answers (retryable, counted as timeout)', async () => {
     await h.replaceClient({ ESIGN_REQUEST_TIMEOUT_MS: 300 });
-    h.handler = () => {}; // never answers
+    h.sandbox.setFaults({ hangNext: { get_submission: 1 } });
     const error = await failure(h.client.getSubmission(user));
     expect(error.code).toBe('ESIGN_TIMEOUT');
     expect(error.retryable).toBe(true);
@@ -147,23 +138,21 @@ describe('Esign client error classification over real HTTP', () => {
   });
 
   it('keeps working after large error bodies (every body consumed or destroyed)', async () => {
-    const big = 'x'.repeat(2 * 1024 * 1024);
-    h.handler = (_s, res) => {
-      res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(big);
-    };
+    // A gateway's 2 MiB error page, five times over one connection pool.
+    h.sandbox.setFaults({ failNext: { get_submission: 5 }, failBodyBytes: 2 * 1024 * 1024 });
     for (let i = 0; i < 5; i++)
       expect((await failure(h.client.getSubmission(user))).code).toBe('ESIGN_SERVER_ERROR');
-    h.handler = (_s, res) =>
-      json(res, 200, { success: true, data: { submissionId: 's', status: 'COMPLETED' } });
-    expect((await h.client.getSubmission(user)).status).toBe('COMPLETED');
+    const created = await h.client.createSubmission(user);
+    const state = await h.client.getSubmission(user);
+    expect(state).toMatchObject({ submissionId: created.submissionId, status: 'INITIATED' });
   });
 
   it('passes the caller’s abort signal through', async () => {
-    h.handler = () => {}; // never answers; only the signal can end the call
+    h.sandbox.setFaults({ hangNext: { get_submission: 1 } }); // only the signal can end the call
     const controller = new AbortController();
     const pending = failure(h.client.getSubmission(user, controller.signal));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Aborted once the call is at the sandbox (not while the token is still being fetched).
+    await waitFor('the hanging poll', () => h.sandbox.inspect().calls.get_submission.hang === 1);
     controller.abort();
     const error = await pending;
     expect(error.retryable).toBe(true);

@@ -1,121 +1,39 @@
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
-import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { EsignConfig } from '../src/lib/config.ts';
-import { isWorkerError, type WorkerError } from '../src/lib/errors.ts';
-import { createEsignClient } from '../src/lib/esign/client.ts';
 import { sendRequest, type HttpContext } from '../src/lib/esign/http.ts';
-import type { ConfirmMetadata } from '../src/lib/esign/schemas.ts';
-import type { EsignClient, PartnerUser } from '../src/lib/esign/types.ts';
+import type { PartnerUser } from '../src/lib/esign/types.ts';
 import { syntheticJpeg, syntheticPng } from '../sandbox/synthetic-images.ts';
 import { silentLogger } from '../src/lib/logger.ts';
-import { Metrics } from '../src/lib/metrics.ts';
-import { startSandbox, type Sandbox } from '../sandbox/index.ts';
-import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
+import type { Sandbox } from '../sandbox/index.ts';
+import { failure, startClientHarness, type ClientHarness } from './support/esign-client-harness.ts';
+import { connect } from './support/redis.ts';
+import { confirmMetadata } from './support/requests.ts';
+import { credentials as partner } from './support/sandbox-kit.ts';
 
 /** The client against the Esign sandbox (strict about headers, bodies and tokens). */
 
 const papuaNik = '9471020101900001';
-const partner = {
-  clientId: 'it-client',
-  passKey: 'it-pass-key',
-  onboardingPartner: 'IT-BE-CERT_REG',
-};
-
-function metadata(nik: string): ConfirmMetadata {
-  return {
-    userDetails: {
-      name: 'Budi Santoso',
-      nik,
-      dateOfBirth: '07-03-1980',
-      email: 'budi@example.com',
-      dataVerification: { email: { isVerified: true, verificationReferenceId: 'ref-1' } },
-    },
-    userLocale: 'en_ID',
-    consentData: [
-      {
-        entity: 'Digi',
-        consentType: 'termsAndConditions',
-        consentGiven: true,
-        timeStamp: 1725603017,
-        details: {},
-        additionalDetails: { userAgent: 'test', userIp: '172.217.22.14', deviceDetails: {} },
-      },
-    ],
-    additionalData: {},
-  };
-}
 
 describe('Esign client against the sandbox', () => {
+  let h: ClientHarness;
   let sandbox: Sandbox;
-  let prefix: string;
-  let redis: Redis;
-  let metrics: Metrics;
-  let clients: EsignClient[];
   let userCounter = 0;
 
   const newUser = (): PartnerUser => ({
     userId: `it-user-${++userCounter}`,
     userIdType: 'IT_USER_ID',
   });
-
-  function config(overrides: Partial<EsignConfig> = {}): EsignConfig {
-    return {
-      ESIGN_TOKEN_URL: sandbox.url,
-      ESIGN_API_URL: sandbox.url,
-      ESIGN_CLIENT_ID: partner.clientId,
-      ESIGN_PASS_KEY: partner.passKey,
-      ESIGN_ONBOARDING_PARTNER: partner.onboardingPartner,
-      ESIGN_PARTNER_USER_ID_TYPE: 'IT_USER_ID',
-      ESIGN_NIK_JSON_TYPE: 'number',
-      ESIGN_CONNECT_TIMEOUT_MS: 1_000,
-      ESIGN_REQUEST_TIMEOUT_MS: 5_000,
-      UPLOAD_TIMEOUT_MS: 5_000,
-      TOKEN_REFRESH_MARGIN_SECONDS: 300,
-      ...overrides,
-    };
-  }
-
-  function newClient(
-    overrides: Partial<EsignConfig> = {},
-    extra: { redis?: Redis; now?: () => number } = {},
-  ): EsignClient {
-    const client = createEsignClient({
-      config: config(overrides),
-      redis: extra.redis ?? redis,
-      keyPrefix: prefix,
-      logger: silentLogger(),
-      metrics,
-      now: extra.now,
-    });
-    clients.push(client);
-    return client;
-  }
+  const newClient: ClientHarness['newClient'] = (overrides, extra) => h.newClient(overrides, extra);
 
   beforeEach(async () => {
-    sandbox = await startSandbox({ ...partner, port: 0, processingMs: 20 });
-    prefix = uniquePrefix('client-sandbox');
-    redis = connect();
-    metrics = new Metrics({ defaultMetrics: false });
-    clients = [];
+    h = await startClientHarness();
+    sandbox = h.sandbox;
   });
 
   afterEach(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await sandbox.close();
-    await cleanPrefix(redis, prefix);
-    redis.disconnect();
+    await h.close();
   });
-
-  async function failure(promise: Promise<unknown>): Promise<WorkerError> {
-    const error = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    if (!isWorkerError(error)) throw new Error(`expected a WorkerError, got ${String(error)}`);
-    return error;
-  }
 
   const statusCount = (endpoint: string, status: string): number =>
     (sandbox.inspect().calls as Record<string, Record<string, number>>)[endpoint]?.[status] ?? 0;
@@ -135,7 +53,11 @@ describe('Esign client against the sandbox', () => {
       body: syntheticPng(2),
       contentType: 'image/png',
     });
-    const confirmed = await client.confirmUpload(user, created.submissionId, metadata(papuaNik));
+    const confirmed = await client.confirmUpload(
+      user,
+      created.submissionId,
+      confirmMetadata(papuaNik),
+    );
     expect(confirmed.submissionId).toBe(created.submissionId);
     const state = await client.getSubmission(user);
     expect(state.submissionId).toBe(created.submissionId);
@@ -162,7 +84,7 @@ describe('Esign client against the sandbox', () => {
       body: syntheticJpeg(4),
       contentType: 'image/jpeg',
     });
-    await client.confirmUpload(user, created.submissionId, metadata(papuaNik));
+    await client.confirmUpload(user, created.submissionId, confirmMetadata(papuaNik));
     const submission = sandbox
       .inspect()
       .submissions.find((s) => s.submissionId === created.submissionId);
@@ -278,7 +200,7 @@ describe('Esign client against the sandbox', () => {
     sandbox.setFaults({ rateLimitNext: { confirm: 1 }, retryAfterSeconds: 3 });
     const created = await client.createSubmission(user);
     const limited = await failure(
-      client.confirmUpload(user, created.submissionId, metadata(papuaNik)),
+      client.confirmUpload(user, created.submissionId, confirmMetadata(papuaNik)),
     );
     expect(limited.code).toBe('ESIGN_RATE_LIMITED');
     expect(limited.retryable).toBe(true);

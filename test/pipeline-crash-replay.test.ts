@@ -21,7 +21,7 @@ describe('a step run twice', () => {
   let ctx: StepContext;
 
   beforeAll(async () => {
-    stack = await startStack({ withoutWorker: true });
+    stack = await startStack({ worker: 'none' });
     harness = stepContext(stack);
     ctx = harness.ctx;
   });

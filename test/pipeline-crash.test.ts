@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RegistrationRequestInput } from '../src/lib/registration/request-schema.ts';
 import type { SubmissionSnapshot } from '../sandbox/index.ts';
-import { startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
-import { startHoldingProxy, type HoldingProxy } from './support/holding-proxy.ts';
+import { waitUntil, type ChildCli } from '../demo/child-process.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { sandboxCredentials, startStack, type Stack } from './support/stack.ts';
 
@@ -14,27 +13,20 @@ import { sandboxCredentials, startStack, type Stack } from './support/stack.ts';
  */
 describe('a worker child process killed with SIGKILL mid-step', () => {
   let stack: Stack;
-  let proxy: HoldingProxy;
   const children: ChildCli[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ withoutWorker: true });
-    proxy = await startHoldingProxy(stack.sandbox.url);
+    stack = await startStack({ worker: 'none' });
   });
   afterEach(async () => {
     await Promise.all(children.splice(0).map((child) => child.kill()));
   });
   afterAll(async () => {
-    await proxy.close();
     await stack.close();
   });
 
   function startWorker(env: Record<string, string> = {}): ChildCli {
-    const child = startCli('worker', {
-      ...stack.env,
-      // API calls go through the proxy (so an answer can be swallowed); tokens do not.
-      ESIGN_API_URL: proxy.url,
-      METRICS_PORT: '0',
+    const child = stack.startProcess('worker', {
       LOG_LEVEL: 'info',
       // A hung call must stay hung until the kill, not time out and retry on its own.
       ESIGN_REQUEST_TIMEOUT_MS: '30000',
@@ -83,15 +75,19 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
     return submissions[0] as SubmissionSnapshot;
   }
 
+  /** Answers Esign gave that the sandbox withheld so far (the `loseAnswerNext` fault). */
+  const lost = (endpoint: 'confirm' | 'create_submission') =>
+    stack.sandbox.inspect().calls[endpoint].lost ?? 0;
+
   it('after Esign accepted the confirm but before the worker heard: no second confirm', async () => {
-    proxy.holdNext('PUT', '/esign-partner/v1/submissions/urls');
-    // No callback for this submission: only the re-run confirm job, which schedules the poll,
-    // can end the registration, so the result proves the re-run happened.
-    stack.sandbox.setFaults({ dropCallbacksNext: 1 });
-    const heldBefore = proxy.held();
+    // Esign confirms, and its answer never reaches the worker: the worst moment for a crash.
+    // No callback for this submission either: only the re-run confirm job, which schedules
+    // the poll, can end the registration, so the result proves the re-run happened.
+    const lostBefore = lost('confirm');
+    stack.sandbox.setFaults({ loseAnswerNext: { confirm: 1 }, dropCallbacksNext: 1 });
     const request = registrationRequest(person('completed'));
     const { registrationId, result, atKill, submissions } = await killAt(
-      () => proxy.held() > heldBefore,
+      () => lost('confirm') > lostBefore,
       'the sandbox to answer the confirm',
       request,
       { CALLBACK_TIMEOUT_MS: '200' },
@@ -149,11 +145,11 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
     // Create-submission has no idempotency key, so this is the one duplicate the design
     // allows: the lost submission stays INITIATED and unconfirmed; the registration uses
     // the second one.
-    proxy.holdNext('GET', '/esign-partner/v1/submissions/urls');
-    const heldBefore = proxy.held();
+    const lostBefore = lost('create_submission');
+    stack.sandbox.setFaults({ loseAnswerNext: { create_submission: 1 } });
     const request = registrationRequest(person('completed'));
     const { result, atKill, submissions } = await killAt(
-      () => proxy.held() > heldBefore,
+      () => lost('create_submission') > lostBefore,
       'the sandbox to answer create-submission',
       request,
     );

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stepNames } from '../src/lib/registration/jobs.ts';
-import { exitWithin, startCli, waitUntil, type ChildCli } from './support/child-worker.ts';
+import { exitWithin, waitUntil, type ChildCli } from '../demo/child-process.ts';
 import { connect } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { callbackSecret, startStack, type Stack } from './support/stack.ts';
@@ -20,7 +20,7 @@ describe('SIGTERM', () => {
   const children: ChildCli[] = [];
 
   beforeAll(async () => {
-    stack = await startStack({ withoutWorker: true });
+    stack = await startStack({ worker: 'none' });
     redis = connect();
     queues = stepNames.map((name) => new Queue(name, { connection: redis, prefix: stack.prefix }));
   });
@@ -35,11 +35,7 @@ describe('SIGTERM', () => {
   });
 
   function start(command: 'worker' | 'start', env: Record<string, string> = {}): ChildCli {
-    const child = startCli(command, {
-      ...stack.env,
-      METRICS_PORT: '0',
-      CALLBACK_PORT: '0',
-      CALLBACK_HOST: '127.0.0.1',
+    const child = stack.startProcess(command, {
       LOG_LEVEL: 'info',
       ESIGN_REQUEST_TIMEOUT_MS: '30000',
       LOCK_DURATION_MS: '2000',

@@ -12,7 +12,7 @@ describe('poll', () => {
   let stack: Stack;
   let harness: StepHarness;
   beforeAll(async () => {
-    stack = await startStack({ withoutWorker: true, sandbox: { callback: undefined } });
+    stack = await startStack({ worker: 'none', sandbox: { callback: undefined } });
     harness = stepContext(stack, { pollIntervalMs: 1_000, pollMaxIntervalMs: 4_000 });
   });
   afterAll(async () => {

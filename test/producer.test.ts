@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProducerFromConfig } from '../src/app/producer-app.ts';
+import { createProducerApp } from '../src/app/producer-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { ValidationError, WorkerError } from '../src/lib/errors.ts';
 import { syntheticJpeg } from '../sandbox/synthetic-images.ts';
@@ -36,7 +36,7 @@ describe('enqueueRegistration', () => {
       },
       ['common', 'pipeline', 'producer'],
     );
-    producer = createProducerFromConfig(config, redis);
+    producer = createProducerApp(config, { name: 'test-producer' });
   });
   afterAll(async () => {
     await producer.close();

@@ -11,6 +11,7 @@ import {
   partnerHeaders,
   pollPath,
   startTestSandbox,
+  tokenPath,
 } from './support/sandbox-kit.ts';
 
 let sandbox: Sandbox;
@@ -20,8 +21,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await sandbox.close();
 });
-
-const tokenPath = '/v1/esign/partner/authentication';
 
 describe('sandbox token endpoint', () => {
   it('issues a token with expiry_seconds and expires_at as numeric strings', async () => {

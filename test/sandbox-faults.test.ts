@@ -15,12 +15,13 @@ import {
   register,
   startReceiver,
   startTestSandbox,
+  tokenCall,
+  tokenPath,
   upload,
   waitFor,
   type Receiver,
 } from './support/sandbox-kit.ts';
 
-const tokenPath = '/v1/esign/partner/authentication';
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()?.();
@@ -43,12 +44,6 @@ async function withReceiver(
     ...options,
   });
   return { sandbox, receiver };
-}
-
-function tokenCall(sandbox: Sandbox) {
-  return call(`${sandbox.url}${tokenPath}`, {
-    headers: { 'client-id': credentials.clientId, 'pass-key': credentials.passKey },
-  });
 }
 
 describe('sandbox API faults', () => {

@@ -1,27 +1,20 @@
-import type { Redis } from 'ioredis';
-import { decodeKey, type Config } from '../lib/config.ts';
-import { createPiiCipher } from '../lib/pii-cipher.ts';
-import { createProducer, type Producer } from '../queues/producer.ts';
+import type { Config } from '../lib/config.ts';
+import type { Logger } from '../lib/logger.ts';
+import { producerOn, type Producer } from '../queues/producer.ts';
+import { createRuntime } from './runtime.ts';
 
-/** A producer configured like the workers (same prefix, image policy, PII key). */
-export function createProducerFromConfig(
+/**
+ * A producer configured like the workers (same prefix, image policy, PII key), on its own
+ * fail-fast connection: an enqueue or a status read errors at once while Redis is down.
+ * close() closes its queues and the connection.
+ */
+export function createProducerApp(
   config: Config<'common' | 'pipeline' | 'producer'>,
-  redis: Redis,
+  options: { name: string; logger?: Logger | undefined },
 ): Producer {
-  const { common, pipeline, producer } = config;
-  const key =
-    pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
-  return createProducer({
-    redis,
-    prefix: common.QUEUE_PREFIX,
-    cipher: createPiiCipher(key),
-    images: {
-      root: pipeline.IMAGE_ROOT,
-      allowedHosts: pipeline.IMAGE_URL_ALLOWED_HOSTS,
-      maxBytes: pipeline.MAX_IMAGE_BYTES,
-    },
-    defaultPartnerUserIdType: producer.ESIGN_PARTNER_USER_ID_TYPE,
-    retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
-    retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
+  const runtime = createRuntime(config, {
+    connection: { failFast: true, name: options.name },
+    logger: options.logger,
   });
+  return producerOn(runtime, config.producer.ESIGN_PARTNER_USER_ID_TYPE);
 }

@@ -1,13 +1,9 @@
 import type { Config } from '../lib/config.ts';
-import { decodeKey } from '../lib/config.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
-import { createPiiCipher } from '../lib/pii-cipher.ts';
-import { RegistrationStore } from '../lib/registration/store.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
-import { watchQueueDepth } from './queue-depth.ts';
-import { connectRedis } from './redis.ts';
+import { createRuntime } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
 
@@ -21,32 +17,17 @@ export interface WorkerApp {
 /** Every step processor, wired to Redis, the Esign client and the metrics. */
 export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: Metrics): WorkerApp {
   const { common, esign, pipeline: settings } = config;
-  const redis = connectRedis(common.REDIS_URL, { name: 'esign-worker', logger });
-  const store = new RegistrationStore({
-    redis,
-    prefix: common.QUEUE_PREFIX,
-    retentionMs: settings.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
-  });
+  const runtime = createRuntime(config, { connection: { name: 'esign-worker' }, logger, metrics });
   const client = createEsignClient({
     config: esign,
-    redis,
+    redis: runtime.redis,
     keyPrefix: common.QUEUE_PREFIX,
     logger,
     metrics,
   });
-  const key =
-    settings.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(settings.PII_ENCRYPTION_KEY);
   const pipeline = startPipeline({
-    redis,
-    prefix: common.QUEUE_PREFIX,
+    services: runtime,
     esign: client,
-    store,
-    cipher: createPiiCipher(key),
-    images: {
-      root: settings.IMAGE_ROOT,
-      allowedHosts: settings.IMAGE_URL_ALLOWED_HOSTS,
-      maxBytes: settings.MAX_IMAGE_BYTES,
-    },
     settings: {
       maxReinitiations: settings.MAX_REINITIATIONS,
       callbackTimeoutMs: settings.CALLBACK_TIMEOUT_MS,
@@ -57,7 +38,6 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
         settings.CONFIRM_LEASE_MS ??
         esign.ESIGN_CONNECT_TIMEOUT_MS + esign.ESIGN_REQUEST_TIMEOUT_MS,
     },
-    retry: { attempts: settings.JOB_ATTEMPTS, backoffMs: settings.JOB_BACKOFF_MS },
     concurrency: {
       initiate: settings.CONCURRENCY_INITIATE,
       upload: settings.CONCURRENCY_UPLOAD,
@@ -73,15 +53,17 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     metrics,
     logger,
   });
-  watchQueueDepth(metrics, pipeline.queues, store);
 
   return {
     pipeline,
-    ready: () => store.ping(),
+    ready: () => runtime.store.ping(),
     async close() {
-      await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
-      await client.close();
-      await redis.quit().catch(() => redis.disconnect());
+      try {
+        await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
+        await client.close();
+      } finally {
+        await runtime.close();
+      }
     },
   };
 }

@@ -1,11 +1,7 @@
 import type { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { EsignClient } from '../lib/esign/types.ts';
-import type { ImagePolicy } from '../lib/images/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
-import type { PiiCipher } from '../lib/pii-cipher.ts';
-import type { RegistrationStore } from '../lib/registration/store.ts';
 import { complete } from '../processors/complete.ts';
 import { confirm } from '../processors/confirm.ts';
 import type { StepContext, StepSettings } from '../processors/context.ts';
@@ -14,47 +10,43 @@ import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from '../lib/registration/jobs.ts';
-import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
+import type { PipelineQueues } from './queues.ts';
+import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
 export interface PipelineDeps {
-  redis: Redis;
-  prefix: string;
+  /** Store, queues, cipher and image policy: the process's runtime. Not closed by the pipeline. */
+  services: SharedServices;
   esign: EsignClient;
-  store: RegistrationStore;
-  cipher: PiiCipher;
-  images: ImagePolicy;
   settings: StepSettings;
-  retry: RetrySettings;
   concurrency: Record<StepName, number>;
   /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
   ratePerSecond: number;
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
-  now?: () => number;
 }
 
 export interface Pipeline {
   queues: PipelineQueues;
   workers: Worker[];
-  /** Stop taking jobs, let active ones finish (bounded), close connections. */
+  /** Stop taking jobs, let active ones finish (bounded); the queues stay open (the runtime's). */
   close(timeoutMs?: number): Promise<void>;
 }
 
 /** Start a worker for every step, all sharing one context factory. */
 export function startPipeline(deps: PipelineDeps): Pipeline {
-  const queues = createQueues(deps.redis, deps.prefix, deps.retry, deps.logger);
-  const now = deps.now ?? Date.now;
+  const { services } = deps;
+  const queues = services.queues;
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
-    store: deps.store,
-    cipher: deps.cipher,
-    images: deps.images,
+    store: services.store,
+    cipher: services.cipher,
+    images: services.images,
     settings: deps.settings,
     logger: deps.logger,
     metrics: deps.metrics,
-    now,
+    now: services.now,
     signal,
     async publishResult(result) {
       await queues.results.add('result', result, { jobId: jobIds.result(result.registrationId) });
@@ -79,8 +71,8 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
   const common = {
     context,
     queues: queues.steps,
-    connection: deps.redis,
-    prefix: deps.prefix,
+    connection: services.redis,
+    prefix: services.prefix,
     locks: deps.locks,
     metrics: deps.metrics,
     logger: deps.logger,
@@ -143,7 +135,6 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
         const grace = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
         await Promise.race([graceful, grace]);
       }
-      await queues.close();
     },
   };
 }

@@ -4,9 +4,9 @@ import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
 import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
-import { RegistrationStore } from '../lib/registration/store.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
-import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
+import type { RetrySettings } from './queues.ts';
+import { openSharedServices, type SharedServices } from './shared.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
@@ -45,22 +45,25 @@ export interface Producer {
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
+/** A producer on its own store and queues over the caller's connection (the public API). */
 export function createProducer(options: ProducerOptions): Producer {
-  const now = options.now ?? Date.now;
-  const store = new RegistrationStore({
+  const services = openSharedServices({
     redis: options.redis,
     prefix: options.prefix,
+    retry: options.retry,
     retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
-    now,
+    cipher: options.cipher,
+    images: options.images,
+    now: options.now,
   });
-  let queues: PipelineQueues | undefined;
-  const initiateQueue = () => {
-    queues ??= createQueues(options.redis, options.prefix, options.retry);
-    return queues.steps.initiate;
-  };
+  return producerOn(services, options.defaultPartnerUserIdType);
+}
 
+/** A producer on services already built (the runtime's); close() closes them. */
+export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
+  const { store, now } = services;
   const addInitiate = (registrationId: string) =>
-    initiateQueue().add(
+    services.queues.steps.initiate.add(
       'initiate',
       { registrationId },
       { jobId: jobIds.step('initiate', registrationId, 0) },
@@ -72,7 +75,7 @@ export function createProducer(options: ProducerOptions): Producer {
       if (!parsed.success)
         throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
       const request = parsed.data;
-      const imageProblems = await checkImageSources(request.images, options.images);
+      const imageProblems = await checkImageSources(request.images, services.images);
       if (imageProblems.length > 0)
         throw new ValidationError('The registration request', imageProblems);
 
@@ -81,7 +84,7 @@ export function createProducer(options: ProducerOptions): Producer {
       const record: RegistrationRecord = {
         registrationId,
         partnerUserId: request.partnerUserId,
-        partnerUserIdType: request.partnerUserIdType ?? options.defaultPartnerUserIdType,
+        partnerUserIdType: request.partnerUserIdType ?? defaultPartnerUserIdType,
         status: 'QUEUED',
         version: 0,
         enqueuedAt: at,
@@ -90,7 +93,7 @@ export function createProducer(options: ProducerOptions): Producer {
         previousSubmissionIds: [],
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
-        sealedRequest: options.cipher.seal(JSON.stringify({ ...request, registrationId })),
+        sealedRequest: services.cipher.seal(JSON.stringify({ ...request, registrationId })),
         imageKinds: {
           ktp: sourceKind(request.images.ktp),
           selfie: sourceKind(request.images.selfie),
@@ -119,8 +122,6 @@ export function createProducer(options: ProducerOptions): Producer {
       return record ? toView(record) : undefined;
     },
 
-    async close() {
-      await queues?.close();
-    },
+    close: () => services.close(),
   };
 }

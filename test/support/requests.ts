@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { syntheticJpeg, syntheticPng } from '../../sandbox/synthetic-images.ts';
+import type { ConfirmMetadata } from '../../src/lib/esign/schemas.ts';
 import type { RegistrationRequestInput } from '../../src/lib/registration/request-schema.ts';
 import { nikForScenario, type ScenarioName } from '../../sandbox/index.ts';
 
@@ -72,5 +73,30 @@ export function registrationRequest(
     ],
     additionalData: {},
     ...overrides,
+  };
+}
+
+/** Confirm metadata as the client sends it, and the sandbox accepts (verified email, consent). */
+export function confirmMetadata(nik: string): ConfirmMetadata {
+  return {
+    userDetails: {
+      name: 'Budi Santoso',
+      nik,
+      dateOfBirth: '07-03-1980',
+      email: 'budi@example.com',
+      dataVerification: { email: { isVerified: true, verificationReferenceId: 'ref-1' } },
+    },
+    userLocale: 'en_ID',
+    consentData: [
+      {
+        entity: 'Digi',
+        consentType: 'termsAndConditions',
+        consentGiven: true,
+        timeStamp: 1725603017,
+        details: {},
+        additionalDetails: { userAgent: 'test', userIp: '172.217.22.14', deviceDetails: {} },
+      },
+    ],
+    additionalData: {},
   };
 }

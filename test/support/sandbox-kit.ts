@@ -3,6 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/index.ts';
+import { confirmMetadata } from './requests.ts';
 
 /* eslint-disable @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-explicit-any -- tests read the sandbox's JSON answers field by field */
 
@@ -47,10 +48,17 @@ export async function call(
   return { status: response.statusCode, headers: response.headers, text, json };
 }
 
-export async function getToken(sandbox: Sandbox): Promise<string> {
-  const reply = await call(`${sandbox.url}/v1/esign/partner/authentication`, {
+export const tokenPath = '/v1/esign/partner/authentication';
+
+/** The token call with the kit's credentials, as answered. */
+export function tokenCall(sandbox: Sandbox): Promise<Reply> {
+  return call(`${sandbox.url}${tokenPath}`, {
     headers: { 'client-id': credentials.clientId, 'pass-key': credentials.passKey },
   });
+}
+
+export async function getToken(sandbox: Sandbox): Promise<string> {
+  const reply = await tokenCall(sandbox);
   if (reply.status !== 200) throw new Error(`token: ${reply.status}`);
   return reply.json.data.token as string;
 }
@@ -120,27 +128,16 @@ export function confirmBody(
   } = {},
 ): string {
   const marker = '"__NIK__"';
+  const base = confirmMetadata('__NIK__');
   const body = {
     submissionId,
     metadata: {
+      ...base,
       userDetails: {
-        name: 'Budi Santoso',
-        nik: '__NIK__',
-        dateOfBirth: '07-03-1980',
-        email: 'budi@example.com',
+        ...base.userDetails,
         dataVerification: { email: { isVerified: true, verificationReferenceId: randomUUID() } },
         ...options.userDetails,
       },
-      userLocale: 'en_ID',
-      consentData: [
-        {
-          entity: 'Digi',
-          consentType: 'termsAndConditions',
-          consentGiven: true,
-          timeStamp: 1725603017,
-        },
-      ],
-      additionalData: {},
       ...options.metadata,
     },
   };

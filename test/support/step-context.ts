@@ -1,12 +1,9 @@
-import type { Redis } from 'ioredis';
+import { createRuntime } from '../../src/app/runtime.ts';
 import { loadConfig } from '../../src/lib/config.ts';
 import { createEsignClient } from '../../src/lib/esign/client.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { Metrics } from '../../src/lib/metrics.ts';
-import { createPiiCipher } from '../../src/lib/pii-cipher.ts';
-import { RegistrationStore } from '../../src/lib/registration/store.ts';
 import type { StepContext, StepSettings } from '../../src/processors/context.ts';
-import { connect } from './redis.ts';
 import type { Stack } from './stack.ts';
 
 export interface StepHarness {
@@ -20,22 +17,23 @@ export interface StepHarness {
  * can run a step directly (start the stack `withoutWorker`: nothing else moves the record).
  */
 export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}): StepHarness {
-  const redis: Redis = connect();
   const config = loadConfig(stack.env, ['common', 'esign', 'pipeline']);
   const logger = silentLogger();
   const metrics = new Metrics({ defaultMetrics: false });
+  // The stack's configuration, so the store, cipher and image policy are the workers'.
+  const runtime = createRuntime(config, { connection: { name: 'test-step-context' }, logger });
   const esign = createEsignClient({
     config: config.esign,
-    redis,
+    redis: runtime.redis,
     keyPrefix: stack.prefix,
     logger,
     metrics,
   });
   const ctx: StepContext = {
     esign,
-    store: new RegistrationStore({ redis, prefix: stack.prefix, retentionMs: 3_600_000 }),
-    cipher: createPiiCipher(undefined),
-    images: { root: stack.imageRoot, allowedHosts: [], maxBytes: 10 * 1024 * 1024 },
+    store: runtime.store,
+    cipher: runtime.cipher,
+    images: runtime.images,
     settings: {
       maxReinitiations: 2,
       callbackTimeoutMs: 60_000,
@@ -57,7 +55,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     metrics,
     async close() {
       await esign.close();
-      await redis.quit();
+      await runtime.close();
     },
   };
 }

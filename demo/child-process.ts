@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the CLI is started as `node src/main.ts <command>` from there. */
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 export interface ChildExit {
   code: number | null;
@@ -10,9 +10,9 @@ export interface ChildExit {
 }
 
 /**
- * The service's own CLI in a child process, as production runs it, so a test can SIGKILL or
- * SIGTERM a real process. Its stdout (pino JSON) and stderr are kept for assertions and for
- * the failure message when it dies unexpectedly.
+ * The service's own CLI in a child process, as production runs it, so part of a local stack
+ * can run apart (and a test can SIGKILL or SIGTERM a real process). Its stdout (pino JSON) and
+ * stderr are kept for assertions and for the failure message when it dies unexpectedly.
  */
 export interface ChildCli {
   process: ChildProcess;
@@ -30,7 +30,7 @@ export interface ChildCli {
 
 /**
  * Start `node src/main.ts <command>` with exactly `env` (plus PATH), on the Node that runs
- * the tests (process.execPath is Node 24 under vitest).
+ * this process (Node 24 under npm scripts and vitest).
  */
 export function startCli(command: string, env: Record<string, string>): ChildCli {
   const child = spawn(process.execPath, ['src/main.ts', command], {

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+import type { ImagePolicy } from '../lib/images/index.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { PiiCipher } from '../lib/pii-cipher.ts';
+import { RegistrationStore } from '../lib/registration/store.ts';
+import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
+
+/**
+ * What every part of the service that touches registrations shares: the record store and the
+ * queues on one Redis connection, and the cipher and image policy requests are sealed and
+ * checked with. Built here and nowhere else: by `app/runtime.ts` from the configuration, or by
+ * `createProducer` for a service that only enqueues.
+ */
+export interface SharedServices {
+  redis: Redis;
+  /** QUEUE_PREFIX: every key and queue lives under it. */
+  prefix: string;
+  store: RegistrationStore;
+  /** Opened on first use, so a process that only reads records opens no queue. */
+  readonly queues: PipelineQueues;
+  cipher: PiiCipher;
+  images: ImagePolicy;
+  now: () => number;
+  /** Closes the queues opened; quits the connection too when it was handed over (`ownsRedis`). */
+  close(): Promise<void>;
+}
+
+export interface SharedServicesOptions {
+  redis: Redis;
+  prefix: string;
+  retry: RetrySettings;
+  /** How long finished records are kept. */
+  retentionMs: number;
+  cipher: PiiCipher;
+  images: ImagePolicy;
+  /** Whether close() also quits `redis` (the runtime opened it; a caller's is left open). */
+  ownsRedis?: boolean;
+  logger?: Logger | undefined;
+  now?: (() => number) | undefined;
+}
+
+export function openSharedServices(options: SharedServicesOptions): SharedServices {
+  const { redis, prefix } = options;
+  const now = options.now ?? Date.now;
+  const store = new RegistrationStore({ redis, prefix, retentionMs: options.retentionMs, now });
+  let queues: PipelineQueues | undefined;
+  return {
+    redis,
+    prefix,
+    store,
+    get queues() {
+      queues ??= createQueues(redis, prefix, options.retry, options.logger);
+      return queues;
+    },
+    cipher: options.cipher,
+    images: options.images,
+    now,
+    async close() {
+      await queues?.close();
+      if (options.ownsRedis) await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
