@@ -5,6 +5,7 @@ import {
   type RegistrationResult,
   type ResultSource,
 } from '../lib/registration/record.ts';
+import { RESULT_FORMAT_VERSION } from '../lib/registration/format.ts';
 import type { StepContext } from './context.ts';
 
 export type TerminalStatus = RegistrationResult['status'];
@@ -91,6 +92,7 @@ function buildResult(record: RegistrationRecord, ending: Ending, at: number): Re
   const details = ending.state?.submissionDetails ?? undefined;
   const checks = details?.verificationResult;
   return {
+    formatVersion: RESULT_FORMAT_VERSION,
     registrationId: record.registrationId,
     submissionId: ending.state?.submissionId ?? record.submission?.submissionId ?? null,
     partnerUserId: record.partnerUserId,

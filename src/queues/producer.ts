@@ -6,6 +6,7 @@ import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
+import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
@@ -60,11 +61,9 @@ export function createProducer(options: ProducerOptions): Producer {
   };
 
   const addInitiate = (registrationId: string) =>
-    initiateQueue().add(
-      'initiate',
-      { registrationId },
-      { jobId: jobIds.step('initiate', registrationId, 0) },
-    );
+    initiateQueue().add('initiate', writeJobData({ registrationId }), {
+      jobId: jobIds.step('initiate', registrationId, 0),
+    });
 
   return {
     async enqueueRegistration(input) {
@@ -79,6 +78,7 @@ export function createProducer(options: ProducerOptions): Producer {
       const registrationId = request.registrationId ?? randomUUID();
       const at = now();
       const record: RegistrationRecord = {
+        formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
         partnerUserId: request.partnerUserId,
         partnerUserIdType: request.partnerUserIdType ?? options.defaultPartnerUserIdType,
