@@ -1,6 +1,7 @@
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { permanent, toWorkerError, type WorkerError } from '../lib/errors.ts';
+import { FORMAT_RETRY_MS } from '../lib/format.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { StepContext, StepOutcome } from '../processors/context.ts';
@@ -70,6 +71,14 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
         metrics.jobErrors.inc({ queue: step, code: error.code });
         const registrationId = job.data.registrationId;
         const attempts = job.opts.attempts ?? 1;
+        if (error.code === 'FORMAT_TOO_NEW') {
+          // A newer release wrote what this job reads (a rolling deploy is under way): leave
+          // the job to its workers, using no attempt, and never end the registration over it.
+          logger.warn({ queue: step, registrationId, err: error }, 'left for a newer release');
+          metrics.jobs.inc({ queue: step, outcome: 'retried' });
+          await job.moveToDelayed(Date.now() + (error.retryAfterMs ?? FORMAT_RETRY_MS), token);
+          throw new DelayedError();
+        }
         if (
           error.code === 'ESIGN_RATE_LIMITED' &&
           job.attemptsStarted < attempts * RATE_LIMITED_STARTS
