@@ -17,5 +17,6 @@ export { registrationRequestJsonSchema } from './lib/registration/json-schema.ts
 export type { RegistrationView } from './lib/registration/view.ts';
 export type { RegistrationResult, RegistrationStatus } from './lib/registration/record.ts';
 export { RESULTS_QUEUE } from './lib/registration/jobs.ts';
+export { RESULT_FORMAT_VERSION } from './lib/registration/format.ts';
 export { createPiiCipher, type PiiCipher } from './lib/pii-cipher.ts';
 export { ValidationError, WorkerError, type ErrorCode } from './lib/errors.ts';

@@ -53,6 +53,7 @@ describe('the installed package', () => {
     expect(typeof entry.createProducer).toBe('function');
     expect(typeof entry.registrationRequestSchema).toBe('object');
     expect(entry.RESULTS_QUEUE).toBe('results');
+    expect(entry.RESULT_FORMAT_VERSION).toBe(1);
   });
 
   it('holds no simulator, demo or benchmark, and says so when asked for one', async () => {

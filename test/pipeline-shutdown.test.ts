@@ -124,7 +124,7 @@ describe('SIGTERM', () => {
     // Given back as it was: waiting for the next worker, no attempt used, not failed.
     const confirmQueue = queues[stepNames.indexOf('confirm')] as Queue;
     const [given] = await confirmQueue.getWaiting();
-    expect(given?.data).toEqual({ registrationId: registrations[0]?.registrationId });
+    expect(given?.data).toEqual({ v: 1, registrationId: registrations[0]?.registrationId });
     expect(given?.attemptsMade).toBe(0);
     expect(await confirmQueue.getFailedCount()).toBe(0);
 

@@ -16,6 +16,7 @@ import {
   releaseConfirmClaim,
   type Transition,
 } from '../src/lib/registration/transitions.ts';
+import { RECORD_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 
 /**
  * The record's named transitions, without Redis: each applies once, and a stale or replayed
@@ -71,6 +72,7 @@ function state(
 // Each stage is built from the one before with the transitions under test; each is checked
 // against literal expectations in its own test below.
 const queued: RegistrationRecord = frozen({
+  formatVersion: RECORD_FORMAT_VERSION,
   registrationId: 'reg-1',
   partnerUserId: 'user-1',
   partnerUserIdType: 'PHONE',

@@ -8,6 +8,7 @@ import {
   type FetchedToken,
   type TokenCacheOptions,
 } from '../src/lib/esign/token-cache.ts';
+import { format0StoreToken } from './fixtures/format-0-writers.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
 const minute = 60_000;
@@ -77,6 +78,32 @@ describe('token cache (real Redis)', () => {
     const ttl = await redis.pttl(tokenKey(prefix));
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(30 * minute);
+  });
+
+  it('stores its format (v) with the token, and uses a token the previous format stored', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    await cache(fetchToken).get();
+    expect(await redis.hget(tokenKey(prefix), 'v')).toBe('1');
+    await format0StoreToken(redis, tokenKey(prefix), {
+      token: 'format-0-token',
+      expiresAt: clock + 30 * minute,
+      refreshAt: clock + 25 * minute,
+    });
+    expect(await cache(fetchToken).get()).toBe('format-0-token');
+    expect(state.calls).toBe(1);
+  });
+
+  it('refuses a token a newer release stored, retryably, and leaves it as it is', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const newer = { v: '2', token: 'newer', expiresAt: String(clock + minute), refreshAt: '0' };
+    await redis.hset(tokenKey(prefix), newer);
+    const error = await cache(fetchToken)
+      .get()
+      .catch((e: unknown) => e);
+    expect(isWorkerError(error) && error.code).toBe('FORMAT_TOO_NEW');
+    expect(isWorkerError(error) && error.retryable).toBe(true);
+    expect(state.calls).toBe(0);
+    expect(await redis.hgetall(tokenKey(prefix))).toEqual(newer);
   });
 
   it('20 concurrent callers in two processes cause a single fetch', async () => {

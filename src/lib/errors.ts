@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'IMAGE_TOO_LARGE'
   | 'IMAGE_SOURCE_FAILED'
   | 'REINITIATION_LIMIT'
+  | 'FORMAT_TOO_NEW'
+  | 'FORMAT_UNSUPPORTED'
   | 'INTERNAL';
 
 /** One entry of Esign's error envelope: `{ code: "1650", cause: "MISSING_CLIENT_ID" }`. */

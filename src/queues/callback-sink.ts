@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import type { CallbackSink, SinkOutcome } from '../lib/http/sink.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
+import { writeJobData } from '../lib/registration/format.ts';
 import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
 
 /**
@@ -17,7 +18,7 @@ export function createCallbackSink(store: RegistrationStore, completeQueue: Queu
       const jobId = jobIds.completion(state);
       if (await completeQueue.getJob(jobId)) return 'duplicate';
       const data: CompleteJobData = { registrationId, source: 'callback', state };
-      await completeQueue.add('complete', data, { jobId });
+      await completeQueue.add('complete', writeJobData(data), { jobId });
       return 'accepted';
     },
     ready: () => store.ping(),

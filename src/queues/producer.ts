@@ -5,6 +5,7 @@ import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/i
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
+import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
 import { openSharedServices, type SharedServices } from './shared.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
@@ -63,11 +64,9 @@ export function createProducer(options: ProducerOptions): Producer {
 export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
   const { store, now } = services;
   const addInitiate = (registrationId: string) =>
-    services.queues.steps.initiate.add(
-      'initiate',
-      { registrationId },
-      { jobId: jobIds.step('initiate', registrationId, 0) },
-    );
+    services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
+      jobId: jobIds.step('initiate', registrationId, 0),
+    });
 
   return {
     async enqueueRegistration(input) {
@@ -82,6 +81,7 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       const registrationId = request.registrationId ?? randomUUID();
       const at = now();
       const record: RegistrationRecord = {
+        formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
         partnerUserId: request.partnerUserId,
         partnerUserIdType: request.partnerUserIdType ?? defaultPartnerUserIdType,

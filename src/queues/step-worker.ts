@@ -1,9 +1,11 @@
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { permanent, toWorkerError, type WorkerError } from '../lib/errors.ts';
+import { FORMAT_RETRY_MS } from '../lib/format.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { StepContext, StepOutcome } from '../processors/context.ts';
+import { readJobData, writeJobData, type StoredJobData } from '../lib/registration/format.ts';
 import type { JobData, StepName } from '../lib/registration/jobs.ts';
 import type { StepQueues } from './queues.ts';
 
@@ -37,19 +39,20 @@ export interface StepWorkerOptions<S extends StepName> {
 /**
  * The one place that maps processors onto BullMQ: enqueue what the processor asks for next
  * (deterministic ids make a replay a no-op), classify failures (permanent → no retry), turn
- * a 429 into a queue-wide pause for its Retry-After, and count everything.
+ * a 429 into a queue-wide pause for its Retry-After, and count everything. Job payloads are
+ * read and written here in their stored format (`v`, lib/registration/format.ts).
  */
 export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S>): Worker {
   const { step, metrics, logger } = options;
   const worker: Worker = new Worker(
     step,
-    async (job: Job<JobData<S>>, token?: string, signal?: AbortSignal) => {
+    async (job: Job<StoredJobData<S>>, token?: string, signal?: AbortSignal) => {
       const stop = metrics.jobDuration.startTimer({ queue: step });
       const ctx = options.context(signal ?? new AbortController().signal);
       try {
-        const outcome = await options.process(job.data, ctx);
+        const outcome = await options.process(readJobData<S>(job.data), ctx);
         for (const next of outcome.next)
-          await options.queues[next.step].add(next.step, next.data, {
+          await options.queues[next.step].add(next.step, writeJobData(next.data), {
             jobId: next.jobId,
             ...(next.delayMs !== undefined && next.delayMs > 0 && { delay: next.delayMs }),
           });
@@ -68,6 +71,14 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
         metrics.jobErrors.inc({ queue: step, code: error.code });
         const registrationId = job.data.registrationId;
         const attempts = job.opts.attempts ?? 1;
+        if (error.code === 'FORMAT_TOO_NEW') {
+          // A newer release wrote what this job reads (a rolling deploy is under way): leave
+          // the job to its workers, using no attempt, and never end the registration over it.
+          logger.warn({ queue: step, registrationId, err: error }, 'left for a newer release');
+          metrics.jobs.inc({ queue: step, outcome: 'retried' });
+          await job.moveToDelayed(Date.now() + (error.retryAfterMs ?? FORMAT_RETRY_MS), token);
+          throw new DelayedError();
+        }
         if (
           error.code === 'ESIGN_RATE_LIMITED' &&
           job.attemptsStarted < attempts * RATE_LIMITED_STARTS
@@ -115,7 +126,7 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
   // BullMQ fails a job that stalled more than maxStalledCount times (its workers kept dying
   // on it) without calling the processor above, so nothing would end the registration: it
   // would wait forever and hold its user's in-flight slot. End it here instead.
-  worker.on('failed', (job: Job<JobData<S>> | undefined) => {
+  worker.on('failed', (job: Job<StoredJobData<S>> | undefined) => {
     if (!job?.deferredFailure) return;
     const registrationId = job.data.registrationId;
     const error = permanent('INTERNAL', `the ${step} step ${job.deferredFailure}`);

@@ -3,14 +3,18 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { retryable } from '../errors.ts';
+import { readFormat, storedFormat } from '../format.ts';
 import type { Logger } from '../logger.ts';
 
 /**
  * The partner token, shared by every worker process through Redis (esign-api.md §3: cache
  * it, reuse it, renew it early, never fetch one per call).
  *
- * - Stored as a hash {token, expiresAt, refreshAt} under `${keyPrefix}:esign:token`, with a
- *   Redis TTL at its expiry so a dead token never lingers.
+ * - Stored as a hash {v, token, expiresAt, refreshAt} under `${keyPrefix}:esign:token`, with a
+ *   Redis TTL at its expiry so a dead token never lingers. `v` is its format (../format.ts): a
+ *   hash without one is format 0, the same fields; one a newer release wrote is refused
+ *   (retryable FORMAT_TOO_NEW), never overwritten. The lock's value is an opaque owner id that
+ *   only its writer compares, living seconds: it has no format.
  * - Reused until `refreshAt` = expiresAt − TOKEN_REFRESH_MARGIN_SECONDS.
  * - Renewed by one caller at a time across processes: a lock (SET NX PX, random owner value,
  *   released by a compare-and-delete script so a slow holder never frees someone else's lock);
@@ -51,6 +55,16 @@ export interface TokenCache {
 const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const invalidateScript = `if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
+export const TOKEN_FORMAT_VERSION = 1;
+
+const tokenFormat = storedFormat({
+  name: 'partner token cache',
+  marker: 'v',
+  current: TOKEN_FORMAT_VERSION,
+  oldest: 0,
+  upgrades: { 0: (fields) => fields },
+});
+
 export function tokenKey(keyPrefix: string): string {
   return `${keyPrefix}:esign:token`;
 }
@@ -75,12 +89,12 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   let inFlight: Promise<string> | undefined;
 
   async function read(): Promise<Cached | undefined> {
-    const fields = await redis.hgetall(key);
+    const fields = readFormat(tokenFormat, await redis.hgetall(key));
+    const token = typeof fields.token === 'string' ? fields.token : undefined;
     const expiresAt = Number(fields.expiresAt);
     const refreshAt = Number(fields.refreshAt);
-    if (!fields.token || !Number.isFinite(expiresAt) || !Number.isFinite(refreshAt))
-      return undefined;
-    return { token: fields.token, expiresAt, refreshAt };
+    if (!token || !Number.isFinite(expiresAt) || !Number.isFinite(refreshAt)) return undefined;
+    return { token, expiresAt, refreshAt };
   }
 
   const usable = (cached: Cached | undefined): cached is Cached =>
@@ -96,7 +110,12 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     await redis
       .multi()
       .del(key)
-      .hset(key, { token: fetched.token, expiresAt: fetched.expiresAt, refreshAt })
+      .hset(key, {
+        v: TOKEN_FORMAT_VERSION,
+        token: fetched.token,
+        expiresAt: fetched.expiresAt,
+        refreshAt,
+      })
       .pexpire(key, Math.ceil(lifetime))
       .exec();
   }

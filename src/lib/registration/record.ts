@@ -1,4 +1,5 @@
 import type { DocumentType, SubmissionState } from '../esign/schemas.ts';
+import type { RECORD_FORMAT_VERSION, RESULT_FORMAT_VERSION } from './format.ts';
 
 /**
  * The registration record: the one source of truth for a registration. Steps read it to
@@ -68,6 +69,8 @@ export interface SubmissionProgress {
 
 /** What the enqueuing service receives on the `results` queue (documented in the README, "Results"). */
 export interface RegistrationResult {
+  /** The shape of this object (1); absent on results published before it was versioned. */
+  formatVersion: typeof RESULT_FORMAT_VERSION;
   registrationId: string;
   submissionId: string | null;
   partnerUserId: string;
@@ -98,6 +101,8 @@ export interface HistoryEntry {
 }
 
 export interface RegistrationRecord {
+  /** The stored shape (format.ts); the store writes the current one. Not `version`. */
+  formatVersion: typeof RECORD_FORMAT_VERSION;
   registrationId: string;
   partnerUserId: string;
   partnerUserIdType: string;

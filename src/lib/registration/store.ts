@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { permanent } from '../errors.ts';
+import { readRecord, writeRecord } from './format.ts';
 import type { RegistrationRecord } from './record.ts';
 
 /**
@@ -12,6 +13,12 @@ import type { RegistrationRecord } from './record.ts';
  *   <p>:registration:<id>            the record
  *   <p>:registration-by-submission:<submissionId>   → id
  *   <p>:registration-in-flight:<sha256(type, user)> → id of the user's unfinished registration
+ *
+ * The record carries its format (`formatVersion`, format.ts): read in this release's formats,
+ * always written in the current one. The two indexes hold a bare registration id, which the
+ * scripts below and the previous release compare and look up as is: their format is their key
+ * name, and a new one would take a new key (docs/design.md, "Stored formats"). The scripts read
+ * the record's `version` and `result`, which every record format keeps.
  */
 
 // The user's slot is taken over when its holder is gone (record expired or deleted) or has
@@ -90,7 +97,7 @@ export class RegistrationStore {
       2,
       this.recordKey(record.registrationId),
       this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
-      JSON.stringify(record),
+      writeRecord(record),
       record.registrationId,
       this.recordKey(''),
     )) as [string, string];
@@ -100,7 +107,7 @@ export class RegistrationStore {
 
   async get(id: string): Promise<RegistrationRecord | undefined> {
     const text = await this.redis.get(this.recordKey(id));
-    return text === null ? undefined : (JSON.parse(text) as RegistrationRecord);
+    return text === null ? undefined : readRecord(text);
   }
 
   async require(id: string): Promise<RegistrationRecord> {
@@ -129,7 +136,7 @@ export class RegistrationStore {
         1,
         this.recordKey(id),
         String(current.version),
-        JSON.stringify(written),
+        writeRecord(written),
         String(ttl),
       )) as number;
       if (outcome === 1) return written;

@@ -1,5 +1,6 @@
 import { documentTypes, type DocumentType, type SubmissionState } from '../esign/schemas.ts';
 import type { CreatedSubmission } from '../esign/types.ts';
+import { RESULT_FORMAT_VERSION } from './format.ts';
 import {
   isTerminal,
   statusRank,
@@ -268,6 +269,7 @@ function buildResult(record: RegistrationRecord, ending: Ending, at: number): Re
   const details = ending.state?.submissionDetails ?? undefined;
   const checks = details?.verificationResult;
   return {
+    formatVersion: RESULT_FORMAT_VERSION,
     registrationId: record.registrationId,
     submissionId: ending.state?.submissionId ?? record.submission?.submissionId ?? null,
     partnerUserId: record.partnerUserId,

@@ -1,0 +1,92 @@
+import { permanent } from '../errors.ts';
+import { readFormat, storedFormat } from '../format.ts';
+import { checkSealedFormat } from '../pii-cipher.ts';
+import type { JobData, StepName } from './jobs.ts';
+import type { RegistrationRecord, RegistrationResult } from './record.ts';
+
+/**
+ * The stored formats of the registration's values: the record, the job payloads and the
+ * published result (the scheme: ../format.ts; the list of every stored value:
+ * docs/design.md, "Stored formats"). Format 0 is what releases before versioning wrote: the
+ * same fields as format 1, without the markers. Everything here reads formats 0 and 1 and
+ * writes 1.
+ */
+
+export const RECORD_FORMAT_VERSION = 1;
+export const JOB_FORMAT_VERSION = 1;
+/** Public: the `formatVersion` of every result on the `results` queue (README, "Results"). */
+export const RESULT_FORMAT_VERSION = 1;
+
+const unchanged = (value: Record<string, unknown>) => value;
+
+export const resultFormat = storedFormat({
+  name: 'registration result',
+  marker: 'formatVersion',
+  current: RESULT_FORMAT_VERSION,
+  oldest: 0,
+  upgrades: { 0: unchanged },
+});
+
+export const recordFormat = storedFormat({
+  name: 'registration record',
+  marker: 'formatVersion',
+  current: RECORD_FORMAT_VERSION,
+  oldest: 0,
+  // A format-0 record's result (there once it ended) is a format-0 result.
+  upgrades: {
+    0: ({ result, ...record }) => (result ? { ...record, result: readResult(result) } : record),
+  },
+});
+
+/** One version for the payloads of every queue: they are declared together (jobs.ts). */
+export const jobFormat = storedFormat({
+  name: 'job payload',
+  marker: 'v',
+  current: JOB_FORMAT_VERSION,
+  oldest: 0,
+  upgrades: { 0: unchanged },
+});
+
+export function readResult(raw: unknown): RegistrationResult {
+  return readFormat(resultFormat, raw) as unknown as RegistrationResult;
+}
+
+/**
+ * The record as stored (JSON text) → the record in the current format, or a refusal:
+ * FORMAT_TOO_NEW (retryable) for a record, or a sealed request in it, from a newer release;
+ * FORMAT_UNSUPPORTED (permanent) for one nothing in this release can read.
+ */
+export function readRecord(text: string): RegistrationRecord {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Not the parser's message: it quotes the text, which may hold PII.
+    throw permanent('FORMAT_UNSUPPORTED', 'registration record is not JSON');
+  }
+  const record = readFormat(recordFormat, parsed) as unknown as RegistrationRecord;
+  // Checked here, not when a step opens it: a step must never take a newer envelope for a
+  // broken one (that fails the registration for good).
+  if (typeof record.sealedRequest === 'string') checkSealedFormat(record.sealedRequest);
+  return record;
+}
+
+/** The record as it is written: always in the current format. */
+export function writeRecord(record: RegistrationRecord): string {
+  return JSON.stringify({ ...record, formatVersion: RECORD_FORMAT_VERSION });
+}
+
+/** What BullMQ stores as a job's data: the payload and its format version. */
+export type StoredJobData<S extends StepName = StepName> = JobData<S> & {
+  v: typeof JOB_FORMAT_VERSION;
+};
+
+export function writeJobData<D extends JobData<StepName>>(
+  data: D,
+): D & { v: typeof JOB_FORMAT_VERSION } {
+  return { ...data, v: JOB_FORMAT_VERSION };
+}
+
+export function readJobData<S extends StepName>(raw: unknown): StoredJobData<S> {
+  return readFormat(jobFormat, raw) as unknown as StoredJobData<S>;
+}
