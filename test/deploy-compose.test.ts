@@ -16,6 +16,7 @@ interface Service {
   environment?: Record<string, string>;
   volumes?: string[];
   healthcheck?: { test?: string[]; disable?: boolean };
+  depends_on?: string[] | Record<string, unknown>;
 }
 const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
@@ -143,6 +144,18 @@ describe('docker-compose.yml', () => {
       GF_AUTH_ANONYMOUS_ENABLED: 'true',
       GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
     });
+  });
+
+  it('runs Alertmanager with deploy/alertmanager.yml, started before Prometheus sends to it', () => {
+    const alertmanager = service('alertmanager');
+    expect(alertmanager.image).toMatch(/^prom\/alertmanager:v\d+\.\d+\.\d+$/);
+    expect(alertmanager.volumes).toContain(
+      './deploy/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro',
+    );
+    expect(alertmanager.command).toContain('--config.file=/etc/alertmanager/alertmanager.yml');
+    expect(alertmanager.ports).toEqual(['9093:9093']);
+    const dependsOn = service('prometheus').depends_on ?? [];
+    expect(Array.isArray(dependsOn) ? dependsOn : Object.keys(dependsOn)).toContain('alertmanager');
   });
 
   it('enqueues demo registrations that the producer accepts', () => {
