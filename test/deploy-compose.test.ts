@@ -42,7 +42,9 @@ const composeConfig = (env: Record<string, string>) =>
     env: { PATH: process.env.PATH ?? '', ...env },
   });
 
-describe('docker-compose.yml', () => {
+// docker-compose v1 takes seconds per `config` run, over ten on a loaded machine, and the
+// secrets test runs it once per secret: more than the default 30 s test timeout.
+describe('docker-compose.yml', { timeout: 120_000 }, () => {
   it('passes docker-compose config validation with the variables .env.example lists', () => {
     expect(Object.keys(filledEnv).sort()).toEqual([
       'CALLBACK_AUTH_SECRET',
