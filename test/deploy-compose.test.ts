@@ -16,6 +16,7 @@ interface Service {
   environment?: Record<string, string>;
   volumes?: string[];
   healthcheck?: { test?: string[]; disable?: boolean };
+  depends_on?: string[] | Record<string, unknown>;
 }
 const compose = parse(readFileSync(`${root}docker-compose.yml`, 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
@@ -41,7 +42,9 @@ const composeConfig = (env: Record<string, string>) =>
     env: { PATH: process.env.PATH ?? '', ...env },
   });
 
-describe('docker-compose.yml', () => {
+// docker-compose v1 takes seconds per `config` run, over ten on a loaded machine, and the
+// secrets test runs it once per secret: more than the default 30 s test timeout.
+describe('docker-compose.yml', { timeout: 120_000 }, () => {
   it('passes docker-compose config validation with the variables .env.example lists', () => {
     expect(Object.keys(filledEnv).sort()).toEqual([
       'CALLBACK_AUTH_SECRET',
@@ -143,6 +146,18 @@ describe('docker-compose.yml', () => {
       GF_AUTH_ANONYMOUS_ENABLED: 'true',
       GF_AUTH_ANONYMOUS_ORG_ROLE: 'Viewer',
     });
+  });
+
+  it('runs Alertmanager with deploy/alertmanager.yml, started before Prometheus sends to it', () => {
+    const alertmanager = service('alertmanager');
+    expect(alertmanager.image).toMatch(/^prom\/alertmanager:v\d+\.\d+\.\d+$/);
+    expect(alertmanager.volumes).toContain(
+      './deploy/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro',
+    );
+    expect(alertmanager.command).toContain('--config.file=/etc/alertmanager/alertmanager.yml');
+    expect(alertmanager.ports).toEqual(['9093:9093']);
+    const dependsOn = service('prometheus').depends_on ?? [];
+    expect(Array.isArray(dependsOn) ? dependsOn : Object.keys(dependsOn)).toContain('alertmanager');
   });
 
   it('enqueues demo registrations that the producer accepts', () => {

@@ -80,6 +80,29 @@ describe('Prometheus config and alert rules', () => {
     }
   });
 
+  it('points every runbook at its own section of docs/operations.md', () => {
+    const operations = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const sections = new Set(
+      [...operations.matchAll(/^### (\w+)$/gm)].map(([, heading = '']) => heading),
+    );
+    for (const rule of alertRules()) {
+      expect(rule.annotations?.runbook, rule.alert).toMatch(
+        new RegExp(`^docs/operations\\.md > ${rule.alert}: `),
+      );
+      expect(sections.has(rule.alert), `### ${rule.alert} in docs/operations.md`).toBe(true);
+      // And the alert table links to it.
+      expect(operations).toContain(`[\`${rule.alert}\`](#${rule.alert.toLowerCase()})`);
+    }
+  });
+
+  it('tells a Redis outage (the process answers, redis_up 0) from a process that is down', () => {
+    const rule = (name: string) => alertRules().find((r) => r.alert === name);
+    expect(rule('EsignRedisUnreachable')?.expr.trim()).toBe('esign_worker_redis_up == 0');
+    expect(rule('EsignTargetDown')?.annotations?.runbook).toMatch(/EsignRedisUnreachable/);
+    const tests = readFileSync(`${deploy}alerts.test.yml`, 'utf8');
+    expect(tests).toMatch(/A Redis outage: every process still answers its scrape/);
+  });
+
   it('reads only metrics the service exports', async () => {
     const exported = await exportedSeriesNames();
     for (const rule of alertRules()) {
@@ -109,6 +132,17 @@ describe('Prometheus config and alert rules', () => {
     // The listener's ops port (METRICS_PORT in docker-compose.yml), not its callback port.
     expect(job('esign-listener')?.static_configs?.[0]?.targets).toEqual(['listener:9465']);
     expect(job('esign-listener')?.metrics_path ?? '/metrics').toBe('/metrics');
+  });
+
+  it("sends alerts to the compose stack's Alertmanager", () => {
+    const config = parse(readFileSync(`${deploy}prometheus.yml`, 'utf8')) as {
+      alerting?: { alertmanagers: { static_configs: { targets: string[] }[] }[] };
+    };
+    const targets = (config.alerting?.alertmanagers ?? []).flatMap((am) =>
+      am.static_configs.flatMap((c) => c.targets),
+    );
+    // The service name and port of the alertmanager service in docker-compose.yml.
+    expect(targets).toEqual(['alertmanager:9093']);
   });
 });
 

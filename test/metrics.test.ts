@@ -1,9 +1,17 @@
+import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
+import { esignSchema } from '../src/lib/config.ts';
 import type { ErrorCode } from '../src/lib/errors.ts';
 import type { EsignEndpoint } from '../src/lib/esign/types.ts';
-import { Metrics, queueNames, statusClass, type QueueName } from '../src/lib/metrics.ts';
+import {
+  Metrics,
+  packageVersion,
+  queueNames,
+  statusClass,
+  type QueueName,
+} from '../src/lib/metrics.ts';
 import { promtool } from './support/promtool.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
@@ -161,6 +169,74 @@ describe('Metrics exposition', () => {
       expect(value, where).not.toMatch(/^\d+$/);
       expect(value, where).not.toMatch(/[@/\s]/);
       expect(value.length, where).toBeLessThanOrEqual(32);
+    }
+  });
+});
+
+describe('Build info', () => {
+  const { version } = JSON.parse(
+    readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+
+  it('exports esign_worker_build_info 1 with the package version and the Node.js version', async () => {
+    expect(packageVersion()).toBe(version);
+    const text = await new Metrics({ defaultMetrics: false }).text();
+    expect(text).toContain('# TYPE esign_worker_build_info gauge');
+    expect(text).toContain(
+      `esign_worker_build_info{version="${version}",node_version="${process.version}"} 1`,
+    );
+  });
+
+  it('takes the version from the caller when given', async () => {
+    const text = await new Metrics({ defaultMetrics: false, version: '9.9.9-test' }).text();
+    expect(text).toMatch(
+      /^esign_worker_build_info\{version="9\.9\.9-test",node_version="v[\d.]+"\} 1$/m,
+    );
+  });
+});
+
+describe('Histogram buckets', () => {
+  /** The finite upper bounds of a histogram, observed once so that its buckets are exported. */
+  async function upperBounds(observe: (metrics: Metrics) => void, name: string) {
+    const metrics = new Metrics({ defaultMetrics: false });
+    observe(metrics);
+    const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+    return (metric?.values ?? [])
+      .map((value) => value.labels.le)
+      .filter((le): le is number => typeof le === 'number' && Number.isFinite(le));
+  }
+
+  // The longest a single Esign or storage call can take by default: connecting, then the
+  // longest request timeout (the upload's). A step job waits on at most one such call at a time.
+  const esign = esignSchema.parse({
+    ESIGN_TOKEN_URL: 'https://esign.example',
+    ESIGN_API_URL: 'https://esign.example',
+    ESIGN_CLIENT_ID: 'id',
+    ESIGN_PASS_KEY: 'key',
+    ESIGN_ONBOARDING_PARTNER: 'partner',
+    ESIGN_PARTNER_USER_ID_TYPE: 'type',
+  });
+  const requestTimeouts = Object.entries(esign)
+    .filter(([key]) => key.endsWith('_TIMEOUT_MS') && key !== 'ESIGN_CONNECT_TIMEOUT_MS')
+    .map(([, value]) => value as number);
+  const longestCallSeconds = (esign.ESIGN_CONNECT_TIMEOUT_MS + Math.max(...requestTimeouts)) / 1000;
+
+  it('reaches past the longest default timeout, so a slow job or call is not off the scale', async () => {
+    expect(requestTimeouts).toContain(esign.UPLOAD_TIMEOUT_MS);
+    expect(longestCallSeconds).toBe(125);
+    const jobBounds = await upperBounds(
+      (m) => m.jobDuration.observe({ queue: 'upload' }, 1),
+      'esign_worker_job_duration_seconds',
+    );
+    const requestBounds = await upperBounds(
+      (m) => m.observeEsignRequest('upload', '2xx', 1),
+      'esign_worker_esign_request_duration_seconds',
+    );
+    for (const bounds of [jobBounds, requestBounds]) {
+      expect(bounds.length).toBeGreaterThan(5);
+      expect(Math.max(...bounds)).toBeGreaterThanOrEqual(longestCallSeconds);
+      // A bucket between the request timeout and the upload timeout, so p95 stays readable.
+      expect(bounds.some((le) => le > 60 && le < longestCallSeconds)).toBe(true);
     }
   });
 });

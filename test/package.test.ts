@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -54,6 +54,16 @@ describe('the installed package', () => {
     expect(typeof entry.registrationRequestSchema).toBe('object');
     expect(entry.RESULTS_QUEUE).toBe('results');
     expect(entry.RESULT_FORMAT_VERSION).toBe(1);
+  });
+
+  it('reports its package.json version in esign_worker_build_info from dist/ too', async () => {
+    const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+    const { Metrics } = (await import(join(root, 'dist/lib/metrics.js'))) as {
+      Metrics: new (options: { defaultMetrics: boolean }) => { text(): Promise<string> };
+    };
+    expect(await new Metrics({ defaultMetrics: false }).text()).toContain(
+      `esign_worker_build_info{version="${version}",node_version="${process.version}"} 1`,
+    );
   });
 
   it('holds no simulator, demo or benchmark, and says so when asked for one', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EsignEndpoint } from './esign/types.ts';
 import { RESULTS_QUEUE, stepNames } from './registration/jobs.ts';
@@ -29,6 +30,21 @@ export function statusClass(status: number): StatusClass {
   return '2xx';
 }
 
+let version: string | undefined;
+
+/**
+ * This package's version, read once from its package.json: two levels up from this module both
+ * in a checkout (src/lib/metrics.ts) and installed or in the image (dist/lib/metrics.js).
+ */
+export function packageVersion(): string {
+  version ??= (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    }
+  ).version;
+  return version;
+}
+
 export class Metrics {
   readonly registry: Registry;
   readonly jobs: Counter<'queue' | 'outcome'>;
@@ -44,9 +60,10 @@ export class Metrics {
   readonly tokenFetches: Counter<'outcome'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
   readonly redisUp: Gauge;
+  readonly buildInfo: Gauge<'version' | 'node_version'>;
   private depthSource: QueueDepthSource | undefined;
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean; version?: string } = {}) {
     const registry = new Registry();
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -68,7 +85,8 @@ export class Metrics {
       name: 'esign_worker_job_duration_seconds',
       help: 'Time spent running one step job, by queue.',
       labelNames: ['queue'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      // Up to 300 s: past the longest timeout a step can wait on (UPLOAD_TIMEOUT_MS, 120 s).
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 180, 300],
       registers,
     });
     this.esignRequests = new Counter({
@@ -81,7 +99,7 @@ export class Metrics {
       name: 'esign_worker_esign_request_duration_seconds',
       help: 'Latency of requests to Esign and its presigned storage, by endpoint.',
       labelNames: ['endpoint'],
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 180, 300],
       registers,
     });
     this.uploadBytes = new Counter({
@@ -121,6 +139,17 @@ export class Metrics {
       labelNames: ['outcome'],
       registers,
     });
+
+    this.buildInfo = new Gauge({
+      name: 'esign_worker_build_info',
+      help: 'Always 1; the labels say which esign-worker version runs on which Node.js.',
+      labelNames: ['version', 'node_version'],
+      registers,
+    });
+    this.buildInfo.set(
+      { version: options.version ?? packageVersion(), node_version: process.version },
+      1,
+    );
 
     // Collected at scrape time, so a quiet worker still reports its backlog.
     const source = (): QueueDepthSource | undefined => this.depthSource;

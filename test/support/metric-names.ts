@@ -15,11 +15,12 @@ export async function exportedSeriesNames(): Promise<Set<string>> {
   return names;
 }
 
-/** Series Prometheus itself adds to every target. */
+/** Series Prometheus itself adds: to every target, and ALERTS for the alerts of its rules. */
 export const prometheusSeries = new Set([
   'up',
   'scrape_duration_seconds',
   'scrape_samples_scraped',
+  'ALERTS',
 ]);
 
 const promqlKeywords = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);

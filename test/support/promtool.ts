@@ -6,7 +6,7 @@ export interface ToolRun {
 }
 
 /**
- * Run an external checker (promtool, docker-compose) and return its exit status and combined
+ * Run an external checker (promtool, amtool, docker-compose) and return its exit status and combined
  * output. The global setup has made sure the tool is on PATH (test/support/system-tools.ts);
  * should it be gone anyway, the test fails with the apt package that provides it.
  */
@@ -30,4 +30,8 @@ export function runTool(
 
 export function promtool(args: readonly string[], input?: string): ToolRun {
   return runTool('promtool', args, { aptPackage: 'prometheus', input });
+}
+
+export function amtool(args: readonly string[]): ToolRun {
+  return runTool('amtool', args, { aptPackage: 'prometheus-alertmanager' });
 }

@@ -27,6 +27,11 @@ export const systemTools: readonly SystemTool[] = [
     why: 'to check the metrics output, Prometheus config and alert rules',
   },
   {
+    command: 'amtool',
+    aptPackage: 'prometheus-alertmanager',
+    why: 'to check the Alertmanager config',
+  },
+  {
     command: 'docker-compose',
     aptPackage: 'docker-compose',
     why: 'to validate docker-compose.yml without a Docker engine',
