@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, readBody, sendStorageError, storageBodyLimit } from './http.ts';
 import type { SubmissionStore } from './submissions.ts';
@@ -164,6 +164,7 @@ export async function handleUpload(
   deps.addBytes(body.length);
   target.submission.bytes += body.length;
   target.submission.documents[target.type].uploaded = true;
+  target.submission.documents[target.type].sha256 = createHash('sha256').update(body).digest('hex');
   response.writeHead(200, { etag: `"${body.length.toString(16)}"`, 'content-length': 0 });
   response.end();
 }

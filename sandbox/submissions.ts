@@ -13,6 +13,8 @@ export interface StoredDocument {
   /** `<uuid>_<TYPE>`, the object key under CERT_REG/. Each document has its own uuid, as in the docs' example. */
   reference: string;
   uploaded: boolean;
+  /** SHA-256 (hex) of the last body stored, so tests can check uploads byte for byte. */
+  sha256: string | null;
 }
 
 export interface Submission {
@@ -65,8 +67,8 @@ export class SubmissionStore {
   create(userId: string, userIdType: string, sessionId: string): Submission {
     const submissionId = randomUUID();
     const documents = {
-      KTP: { reference: `${randomUUID()}_KTP`, uploaded: false },
-      SELFIE: { reference: `${randomUUID()}_SELFIE`, uploaded: false },
+      KTP: { reference: `${randomUUID()}_KTP`, uploaded: false, sha256: null },
+      SELFIE: { reference: `${randomUUID()}_SELFIE`, uploaded: false, sha256: null },
     };
     const submission: Submission = {
       submissionId,
@@ -118,6 +120,7 @@ export class SubmissionStore {
       reasonCode: s.reasonCode,
       scenario: s.scenario,
       uploaded: { KTP: s.documents.KTP.uploaded, SELFIE: s.documents.SELFIE.uploaded },
+      sha256: { KTP: s.documents.KTP.sha256, SELFIE: s.documents.SELFIE.sha256 },
       bytes: s.bytes,
       confirmCount: s.confirmCount,
       nikRaw: s.nikRaw,

@@ -114,6 +114,8 @@ export interface SubmissionSnapshot {
   reasonCode: string | null;
   scenario: ScenarioName | null;
   uploaded: { KTP: boolean; SELFIE: boolean };
+  /** SHA-256 (hex) of the last stored body of each document; null until one is stored. */
+  sha256: { KTP: string | null; SELFIE: string | null };
   /** Image bytes received for this submission, re-uploads included. */
   bytes: number;
   confirmCount: number;

@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
+import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
 import { isAllowedHost, parseHttpUrl } from './hosts.ts';
 import { resolveInsideRoot } from './root.ts';
 import { sniffImageType, sniffLength } from './sniff.ts';
@@ -89,11 +89,13 @@ function checkUrl(text: string, policy: ImagePolicy): string[] {
 }
 
 function checkBase64(text: string, policy: ImagePolicy): string[] {
-  const unpadded = normaliseBase64(text);
-  if (unpadded === undefined) return ['base64 is not valid base64'];
-  if (decodedSize(unpadded) > policy.maxBytes)
-    return [`base64 decodes to more than the limit of ${policy.maxBytes} bytes`];
+  const tooLarge = `base64 decodes to more than the limit of ${policy.maxBytes} bytes`;
+  // Size first, before any scan of the text (see base64.ts).
+  if (base64TooLong(text, policy.maxBytes)) return [tooLarge];
+  const normalised = normaliseBase64(text);
+  if (normalised === undefined) return ['base64 is not valid base64'];
+  if (decodedSize(normalised) > policy.maxBytes) return [tooLarge];
   // Sixteen characters decode to twelve bytes: enough to recognise the format.
-  const head = decodeBase64(unpadded.slice(0, 16));
+  const head = decodeBase64({ ...normalised, unpadded: normalised.unpadded.slice(0, 16) });
   return sniffImageType(head) ? [] : ['base64 is not a JPEG or PNG image'];
 }

@@ -1,5 +1,5 @@
 import { permanent } from '../errors.ts';
-import { decodeBase64, normaliseBase64 } from './base64.ts';
+import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
 import { bufferStream, notAnImage } from './guarded-stream.ts';
 import { openPathImage } from './open-path.ts';
 import { openUrlImage } from './open-url.ts';
@@ -35,14 +35,18 @@ export async function openImage(
 }
 
 function openBase64Image(doc: ImageDocument, text: string, policy: ImagePolicy): OpenedImage {
-  const unpadded = normaliseBase64(text);
-  if (unpadded === undefined) throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
-  const bytes = decodeBase64(unpadded);
-  if (bytes.length > policy.maxBytes)
-    throw permanent(
+  const tooLarge = () =>
+    permanent(
       'IMAGE_TOO_LARGE',
       `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
     );
+  // Size first: nothing scans text that could not be an allowed image anyway.
+  if (base64TooLong(text, policy.maxBytes)) throw tooLarge();
+  const normalised = normaliseBase64(text);
+  if (normalised === undefined)
+    throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
+  if (decodedSize(normalised) > policy.maxBytes) throw tooLarge();
+  const bytes = decodeBase64(normalised);
   const contentType = sniffImageType(bytes);
   if (!contentType) throw notAnImage(doc);
   return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
