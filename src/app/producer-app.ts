@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { decodeKey, type Config } from '../lib/config.ts';
+import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
 import { createProducer, type Producer } from '../queues/producer.ts';
 
@@ -15,11 +16,7 @@ export function createProducerFromConfig(
     redis,
     prefix: common.QUEUE_PREFIX,
     cipher: createPiiCipher(key),
-    images: {
-      root: pipeline.IMAGE_ROOT,
-      allowedHosts: pipeline.IMAGE_URL_ALLOWED_HOSTS,
-      maxBytes: pipeline.MAX_IMAGE_BYTES,
-    },
+    images: imagePolicyFromConfig(pipeline),
     defaultPartnerUserIdType: producer.ESIGN_PARTNER_USER_ID_TYPE,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,

@@ -1,6 +1,7 @@
 import type { Config } from '../lib/config.ts';
 import { decodeKey } from '../lib/config.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
+import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
@@ -42,11 +43,7 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     esign: client,
     store,
     cipher: createPiiCipher(key),
-    images: {
-      root: settings.IMAGE_ROOT,
-      allowedHosts: settings.IMAGE_URL_ALLOWED_HOSTS,
-      maxBytes: settings.MAX_IMAGE_BYTES,
-    },
+    images: imagePolicyFromConfig(settings),
     settings: {
       maxReinitiations: settings.MAX_REINITIATIONS,
       callbackTimeoutMs: settings.CALLBACK_TIMEOUT_MS,

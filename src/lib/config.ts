@@ -62,6 +62,11 @@ export const pipelineSchema = z.object({
   IMAGE_ROOT: z.string().min(1).default(process.cwd()),
   IMAGE_URL_ALLOWED_HOSTS: csv,
   MAX_IMAGE_BYTES: positive(10 * 1024 * 1024),
+  /** Pixel limits of accepted images: readable documents, no decompression bombs. */
+  IMAGE_MIN_WIDTH: positive(100),
+  IMAGE_MIN_HEIGHT: positive(100),
+  IMAGE_MAX_WIDTH: positive(10_000),
+  IMAGE_MAX_HEIGHT: positive(10_000),
   MAX_REINITIATIONS: z.coerce.number().int().min(0).default(2),
   CALLBACK_TIMEOUT_MS: ms(10 * 60_000),
   POLL_INTERVAL_MS: positive(60_000),
@@ -228,6 +233,9 @@ function crossCheck(result: Partial<Record<Section, unknown>>): string[] {
   )
     problems.push('CALLBACK_AUTH_PREVIOUS_SECRET: must be user:password when CALLBACK_AUTH=basic');
   const pipeline = result.pipeline as PipelineConfig | undefined;
+  for (const axis of ['WIDTH', 'HEIGHT'] as const)
+    if (pipeline && pipeline[`IMAGE_MIN_${axis}`] > pipeline[`IMAGE_MAX_${axis}`])
+      problems.push(`IMAGE_MIN_${axis}: must not be above IMAGE_MAX_${axis}`);
   if (
     pipeline?.PII_ENCRYPTION_KEY !== undefined &&
     decodeKey(pipeline.PII_ENCRYPTION_KEY) === undefined

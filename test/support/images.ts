@@ -1,8 +1,9 @@
+import { crc32 } from 'node:zlib';
 import { mulberry32 } from '../../sandbox/prng.ts';
-import { syntheticJpeg } from '../../sandbox/synthetic-images.ts';
+import { syntheticJpeg, syntheticPng } from '../../sandbox/synthetic-images.ts';
 
 /**
- * Test images of a chosen size. A real photo of 10 MiB would be
+ * Test images of a chosen size and deliberately broken ones. A real photo of 10 MiB would be
  * a fixture of PII or megabytes in the repository; instead a synthetic JPEG is grown with
  * comment (COM) segments of pseudo-random bytes: still one whole, decodable JPEG.
  */
@@ -29,4 +30,30 @@ export function jpegOfSize(seed: number, totalBytes: number): Buffer {
     remaining -= size;
   }
   return Buffer.concat([base.subarray(0, 2), ...segments, base.subarray(2)]);
+}
+
+/** A PNG whose IHDR claims other dimensions, with a correct CRC (only the size is wrong). */
+export function pngClaiming(width: number, height: number): Buffer {
+  const png = Buffer.from(syntheticPng(1));
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}
+
+/** The shapes the issue measured being uploaded as "images", and their relatives. */
+export function notWholeImages(): Record<string, Buffer> {
+  const jpeg = syntheticJpeg(1);
+  const png = syntheticPng(2);
+  const zip = Buffer.from('PK\x03\x04\x14\x00\x00\x00\x08\x00payload', 'latin1');
+  return {
+    'FF D8 FF + HTML': Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.from('<html>')]),
+    'PNG signature + ZIP': Buffer.concat([png.subarray(0, 8), zip]),
+    'bare FF D8 FF': Buffer.from([0xff, 0xd8, 0xff]),
+    'PNG claiming 100000x100000': pngClaiming(100_000, 100_000),
+    'truncated JPEG': jpeg.subarray(0, jpeg.length - 100),
+    'truncated PNG': png.subarray(0, png.length - 1),
+    'JPEG + ZIP after EOI': Buffer.concat([jpeg, zip]),
+    'PNG + ZIP after IEND': Buffer.concat([png, zip]),
+  };
 }

@@ -2,6 +2,8 @@ import { open, stat } from 'node:fs/promises';
 import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
 import { isAllowedHost, parseHttpUrl } from './hosts.ts';
 import { resolveInsideRoot } from './root.ts';
+import { imageLimits } from './policy.ts';
+import { ImageProblem, inspectImage } from './scan.ts';
 import { sniffImageType, sniffLength } from './sniff.ts';
 import {
   imageSourceSchema,
@@ -95,7 +97,11 @@ function checkBase64(text: string, policy: ImagePolicy): string[] {
   const normalised = normaliseBase64(text);
   if (normalised === undefined) return ['base64 is not valid base64'];
   if (decodedSize(normalised) > policy.maxBytes) return [tooLarge];
-  // Sixteen characters decode to twelve bytes: enough to recognise the format.
-  const head = decodeBase64({ ...normalised, unpadded: normalised.unpadded.slice(0, 16) });
-  return sniffImageType(head) ? [] : ['base64 is not a JPEG or PNG image'];
+  try {
+    inspectImage(decodeBase64(normalised), imageLimits(policy));
+    return [];
+  } catch (error) {
+    if (error instanceof ImageProblem) return [`base64 ${error.reason}`];
+    throw error;
+  }
 }

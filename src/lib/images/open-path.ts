@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { permanent, retryable } from '../errors.ts';
 import { sniffAndGuard } from './guarded-stream.ts';
+import { imageLimits } from './policy.ts';
 import { resolveInsideRoot } from './root.ts';
 import type { ImageDocument, ImagePolicy } from './source.ts';
 import type { OpenedImage } from './opened-image.ts';
@@ -54,6 +55,7 @@ export async function openPathImage(
     {
       doc,
       expectedLength: size,
+      limits: imageLimits(policy),
       lengthMismatch: () =>
         retryable('IMAGE_SOURCE_FAILED', `${doc} image file changed size while it was read`),
       readFailed: (error) =>

@@ -1,8 +1,8 @@
 import { request, type Dispatcher } from 'undici';
 import { isWorkerError, permanent, retryable, type WorkerError } from '../errors.ts';
-import { bufferStream, notAnImage, sniffAndGuard } from './guarded-stream.ts';
+import { bufferStream, inspectOrThrow, sniffAndGuard } from './guarded-stream.ts';
 import { isAllowedHost, parseHttpUrl } from './hosts.ts';
-import { sniffImageType } from './sniff.ts';
+import { imageLimits } from './policy.ts';
 import type { ImageDocument, ImagePolicy } from './source.ts';
 import type { OpenedImage } from './opened-image.ts';
 
@@ -54,7 +54,7 @@ export async function openUrlImage(
       await body.dump().catch(() => undefined);
       throw statusError(doc, statusCode);
     }
-    return readBody(doc, body, headers['content-length'], policy.maxBytes);
+    return readBody(doc, body, headers['content-length'], policy);
   }
 }
 
@@ -96,8 +96,10 @@ async function readBody(
   doc: ImageDocument,
   body: Dispatcher.ResponseData['body'],
   lengthHeader: string | string[] | undefined,
-  maxBytes: number,
+  policy: ImagePolicy,
 ): Promise<OpenedImage> {
+  const { maxBytes } = policy;
+  const limits = imageLimits(policy);
   const announced =
     typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader)
       ? Number(lengthHeader)
@@ -110,6 +112,7 @@ async function readBody(
     const { stream, contentType } = await sniffAndGuard(body, {
       doc,
       expectedLength: announced,
+      limits,
       lengthMismatch: () =>
         retryable('IMAGE_SOURCE_FAILED', `${doc} image download did not match its Content-Length`),
       readFailed: (error) => downloadFailed(doc, error),
@@ -131,7 +134,6 @@ async function readBody(
     throw downloadFailed(doc, error);
   }
   const bytes = Buffer.concat(chunks);
-  const contentType = sniffImageType(bytes);
-  if (!contentType) throw notAnImage(doc);
+  const contentType = inspectOrThrow(doc, bytes, limits);
   return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
 }

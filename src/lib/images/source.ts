@@ -3,7 +3,11 @@ import { z } from 'zod';
 /** Where one image of a registration comes from: exactly one of a file, a URL or inline bytes. */
 export type ImageSource = { path: string } | { url: string } | { base64: string };
 
-/** What the worker may read images from, and how much of them. Built from the pipeline config. */
+/**
+ * What the worker may read images from, and how much of them. Built from the pipeline config
+ * (policy.ts); the optional fields default to the safe choice, so a hand-built policy is never
+ * more permissive than the configuration would be.
+ */
 export interface ImagePolicy {
   /** Directory that `path` sources resolve against and must stay inside (after symlinks). */
   root: string;
@@ -13,6 +17,11 @@ export interface ImagePolicy {
   maxBytes: number;
   /** Deadline for fetching a `url` source (headers and body), in milliseconds. */
   fetchTimeoutMs?: number;
+  /** Pixel limits of an image; default 100x100 to 10000x10000. */
+  minWidth?: number;
+  minHeight?: number;
+  maxWidth?: number;
+  maxHeight?: number;
 }
 
 /** `images.ktp` in checks and requests; `KTP` in the Esign API and worker errors. */

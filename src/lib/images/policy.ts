@@ -1,0 +1,25 @@
+import type { PipelineConfig } from '../config.ts';
+import { defaultDimensionLimits, type DimensionLimits } from './scan.ts';
+import type { ImagePolicy } from './source.ts';
+
+/** The image policy of the producer and the workers: both must judge images alike. */
+export function imagePolicyFromConfig(config: PipelineConfig): ImagePolicy {
+  return {
+    root: config.IMAGE_ROOT,
+    allowedHosts: config.IMAGE_URL_ALLOWED_HOSTS,
+    maxBytes: config.MAX_IMAGE_BYTES,
+    minWidth: config.IMAGE_MIN_WIDTH,
+    minHeight: config.IMAGE_MIN_HEIGHT,
+    maxWidth: config.IMAGE_MAX_WIDTH,
+    maxHeight: config.IMAGE_MAX_HEIGHT,
+  };
+}
+
+export function imageLimits(policy: ImagePolicy): DimensionLimits {
+  return {
+    minWidth: policy.minWidth ?? defaultDimensionLimits.minWidth,
+    minHeight: policy.minHeight ?? defaultDimensionLimits.minHeight,
+    maxWidth: policy.maxWidth ?? defaultDimensionLimits.maxWidth,
+    maxHeight: policy.maxHeight ?? defaultDimensionLimits.maxHeight,
+  };
+}
