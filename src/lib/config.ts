@@ -62,6 +62,13 @@ export const pipelineSchema = z.object({
   IMAGE_ROOT: z.string().min(1).default(process.cwd()),
   IMAGE_URL_ALLOWED_HOSTS: csv,
   MAX_IMAGE_BYTES: positive(10 * 1024 * 1024),
+  /** Allow `http:` image URLs; https only by default (an image is PII in transit). */
+  IMAGE_URL_ALLOW_HTTP: flag,
+  /**
+   * Allow image downloads from loopback, private (RFC 1918), CGNAT and IPv6 ULA addresses:
+   * tests and on-premises image servers. Off by default: an allowed name resolving there is SSRF.
+   */
+  IMAGE_URL_ALLOW_PRIVATE_NETWORKS: flag,
   /** Pixel limits of accepted images: readable documents, no decompression bombs. */
   IMAGE_MIN_WIDTH: positive(100),
   IMAGE_MIN_HEIGHT: positive(100),

@@ -1,8 +1,8 @@
 import { open, stat } from 'node:fs/promises';
 import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
-import { isAllowedHost, parseHttpUrl } from './hosts.ts';
+import { judgeUrl, type UrlRefusal } from './hosts.ts';
 import { resolveInsideRoot } from './root.ts';
-import { imageLimits } from './policy.ts';
+import { imageLimits, urlRules } from './policy.ts';
 import { ImageProblem, inspectImage } from './scan.ts';
 import { sniffImageType, sniffLength } from './sniff.ts';
 import {
@@ -14,8 +14,10 @@ import {
 
 /**
  * At enqueue: every problem with one image source, as `images.<doc>: …` lines that name the
- * field and the rule, never the path, URL or bytes (a file name can carry a NIK). No network:
- * URLs are checked by shape and host only; their bytes are judged at upload time.
+ * field and the rule, never the path, URL or bytes (a file name can carry a NIK). Inline
+ * base64 is judged whole here (format, structure, pixel limits): the bytes are at hand. No
+ * network: URLs are checked by scheme, host, port and IP literal only; their bytes are judged
+ * at upload time.
  */
 export async function checkImageSource(
   doc: CheckDocument,
@@ -82,12 +84,17 @@ async function readHead(path: string): Promise<Uint8Array> {
   }
 }
 
+const urlProblems: Record<UrlRefusal, string> = {
+  'not-http': 'url must be an http or https URL',
+  'http-not-allowed': 'url must be https (http needs IMAGE_URL_ALLOW_HTTP=true)',
+  'host-not-allowed': 'url host is not in IMAGE_URL_ALLOWED_HOSTS',
+  'private-address':
+    'url host is a private or local address (needs IMAGE_URL_ALLOW_PRIVATE_NETWORKS=true)',
+};
+
 function checkUrl(text: string, policy: ImagePolicy): string[] {
-  const url = parseHttpUrl(text);
-  if (!url) return ['url must be an http or https URL'];
-  return isAllowedHost(url, policy.allowedHosts)
-    ? []
-    : ['url host is not in IMAGE_URL_ALLOWED_HOSTS'];
+  const judged = judgeUrl(text, urlRules(policy));
+  return 'refusal' in judged ? [urlProblems[judged.refusal]] : [];
 }
 
 function checkBase64(text: string, policy: ImagePolicy): string[] {

@@ -1,4 +1,5 @@
 import type { PipelineConfig } from '../config.ts';
+import type { UrlRules } from './hosts.ts';
 import { defaultDimensionLimits, type DimensionLimits } from './scan.ts';
 import type { ImagePolicy } from './source.ts';
 
@@ -8,6 +9,8 @@ export function imagePolicyFromConfig(config: PipelineConfig): ImagePolicy {
     root: config.IMAGE_ROOT,
     allowedHosts: config.IMAGE_URL_ALLOWED_HOSTS,
     maxBytes: config.MAX_IMAGE_BYTES,
+    allowHttp: config.IMAGE_URL_ALLOW_HTTP,
+    allowPrivateNetworks: config.IMAGE_URL_ALLOW_PRIVATE_NETWORKS,
     minWidth: config.IMAGE_MIN_WIDTH,
     minHeight: config.IMAGE_MIN_HEIGHT,
     maxWidth: config.IMAGE_MAX_WIDTH,
@@ -21,5 +24,13 @@ export function imageLimits(policy: ImagePolicy): DimensionLimits {
     minHeight: policy.minHeight ?? defaultDimensionLimits.minHeight,
     maxWidth: policy.maxWidth ?? defaultDimensionLimits.maxWidth,
     maxHeight: policy.maxHeight ?? defaultDimensionLimits.maxHeight,
+  };
+}
+
+export function urlRules(policy: ImagePolicy): UrlRules {
+  return {
+    allowedHosts: policy.allowedHosts,
+    allowHttp: policy.allowHttp ?? false,
+    allowPrivateNetworks: policy.allowPrivateNetworks ?? false,
   };
 }

@@ -11,12 +11,16 @@ export type ImageSource = { path: string } | { url: string } | { base64: string 
 export interface ImagePolicy {
   /** Directory that `path` sources resolve against and must stay inside (after symlinks). */
   root: string;
-  /** Hostnames (or host:port) that `url` sources may point at; empty means no URL is allowed. */
+  /** `host` (port 443), `host:port` or `host:*` entries that `url` sources may point at. */
   allowedHosts: readonly string[];
   /** Largest image accepted, in bytes, whatever the source kind. */
   maxBytes: number;
   /** Deadline for fetching a `url` source (headers and body), in milliseconds. */
   fetchTimeoutMs?: number;
+  /** Allow `http:` URLs (default: https only). */
+  allowHttp?: boolean;
+  /** Allow connecting to loopback, private, CGNAT and ULA addresses (default: refused). */
+  allowPrivateNetworks?: boolean;
   /** Pixel limits of an image; default 100x100 to 10000x10000. */
   minWidth?: number;
   minHeight?: number;
