@@ -69,6 +69,8 @@ export const pipelineSchema = z.object({
    * tests and on-premises image servers. Off by default: an allowed name resolving there is SSRF.
    */
   IMAGE_URL_ALLOW_PRIVATE_NETWORKS: flag,
+  /** Bound on each read of an image source (file read, URL headers, URL body idle), in ms. */
+  IMAGE_READ_TIMEOUT_MS: positive(30_000),
   /** Pixel limits of accepted images: readable documents, no decompression bombs. */
   IMAGE_MIN_WIDTH: positive(100),
   IMAGE_MIN_HEIGHT: positive(100),

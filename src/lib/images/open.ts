@@ -30,7 +30,7 @@ export async function openImage(
   if (!parsed.success)
     throw permanent('IMAGE_INVALID', `${doc} image source must be one of path, url or base64`);
   const valid = parsed.data;
-  if ('path' in valid) return openPathImage(doc, valid.path, policy);
+  if ('path' in valid) return openPathImage(doc, valid.path, policy, signal);
   if ('url' in valid) return openUrlImage(doc, valid.url, policy, signal);
   return openBase64Image(doc, valid.base64, policy);
 }

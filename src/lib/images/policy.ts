@@ -9,6 +9,8 @@ export function imagePolicyFromConfig(config: PipelineConfig): ImagePolicy {
     root: config.IMAGE_ROOT,
     allowedHosts: config.IMAGE_URL_ALLOWED_HOSTS,
     maxBytes: config.MAX_IMAGE_BYTES,
+    fetchTimeoutMs: config.IMAGE_READ_TIMEOUT_MS,
+    readTimeoutMs: config.IMAGE_READ_TIMEOUT_MS,
     allowHttp: config.IMAGE_URL_ALLOW_HTTP,
     allowPrivateNetworks: config.IMAGE_URL_ALLOW_PRIVATE_NETWORKS,
     minWidth: config.IMAGE_MIN_WIDTH,
@@ -16,6 +18,12 @@ export function imagePolicyFromConfig(config: PipelineConfig): ImagePolicy {
     maxWidth: config.IMAGE_MAX_WIDTH,
     maxHeight: config.IMAGE_MAX_HEIGHT,
   };
+}
+
+export const defaultReadTimeoutMs = 30_000;
+
+export function readTimeoutMs(policy: ImagePolicy): number {
+  return policy.readTimeoutMs ?? defaultReadTimeoutMs;
 }
 
 export function imageLimits(policy: ImagePolicy): DimensionLimits {

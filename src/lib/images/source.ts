@@ -15,8 +15,10 @@ export interface ImagePolicy {
   allowedHosts: readonly string[];
   /** Largest image accepted, in bytes, whatever the source kind. */
   maxBytes: number;
-  /** Deadline for fetching a `url` source (headers and body), in milliseconds. */
+  /** Idle timeout for fetching a `url` source (headers, then each body read), in ms. */
   fetchTimeoutMs?: number;
+  /** Bound on each step of opening and each read of a `path` source, in ms. */
+  readTimeoutMs?: number;
   /** Allow `http:` URLs (default: https only). */
   allowHttp?: boolean;
   /** Allow connecting to loopback, private, CGNAT and ULA addresses (default: refused). */
