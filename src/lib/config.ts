@@ -62,6 +62,20 @@ export const pipelineSchema = z.object({
   IMAGE_ROOT: z.string().min(1).default(process.cwd()),
   IMAGE_URL_ALLOWED_HOSTS: csv,
   MAX_IMAGE_BYTES: positive(10 * 1024 * 1024),
+  /** Allow `http:` image URLs; https only by default (an image is PII in transit). */
+  IMAGE_URL_ALLOW_HTTP: flag,
+  /**
+   * Allow image downloads from loopback, private (RFC 1918), CGNAT and IPv6 ULA addresses:
+   * tests and on-premises image servers. Off by default: an allowed name resolving there is SSRF.
+   */
+  IMAGE_URL_ALLOW_PRIVATE_NETWORKS: flag,
+  /** Bound on each read of an image source (file read, URL headers, URL body idle), in ms. */
+  IMAGE_READ_TIMEOUT_MS: positive(30_000),
+  /** Pixel limits of accepted images: readable documents, no decompression bombs. */
+  IMAGE_MIN_WIDTH: positive(100),
+  IMAGE_MIN_HEIGHT: positive(100),
+  IMAGE_MAX_WIDTH: positive(10_000),
+  IMAGE_MAX_HEIGHT: positive(10_000),
   MAX_REINITIATIONS: z.coerce.number().int().min(0).default(2),
   CALLBACK_TIMEOUT_MS: ms(10 * 60_000),
   POLL_INTERVAL_MS: positive(60_000),
@@ -225,6 +239,12 @@ function crossCheck(env: Record<string, string | undefined>, wanted: readonly Se
       if (auth === 'basic' && env[name] && !env[name].includes(':'))
         problems.push(`${name}: must be user:password when CALLBACK_AUTH=basic`);
   }
+  if (wanted.includes('pipeline'))
+    for (const axis of ['WIDTH', 'HEIGHT'] as const) {
+      const min = Number(env[`IMAGE_MIN_${axis}`] ?? Number.NaN);
+      const max = Number(env[`IMAGE_MAX_${axis}`] ?? Number.NaN);
+      if (min > max) problems.push(`IMAGE_MIN_${axis}: must not be above IMAGE_MAX_${axis}`);
+    }
   const key = env.PII_ENCRYPTION_KEY;
   if (wanted.includes('pipeline') && key !== undefined && decodeKey(key) === undefined)
     problems.push('PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64');
