@@ -1,5 +1,11 @@
 import { z } from 'zod';
-import type { EndpointCounters, SandboxEndpoint, SandboxFaults } from './types.ts';
+import type {
+  EndpointCounters,
+  HoldNext,
+  HoldRate,
+  SandboxEndpoint,
+  SandboxFaults,
+} from './types.ts';
 import { mulberry32 as prng } from './prng.ts';
 
 /**
@@ -10,16 +16,21 @@ import { mulberry32 as prng } from './prng.ts';
 
 const rate = z.number().min(0).max(1);
 const count = z.number().int().min(0);
-const counters = z
-  .object({
-    token: count,
-    create_submission: count,
-    upload: count,
-    confirm: count,
-    get_submission: count,
-  })
-  .partial()
-  .strict();
+function perEndpoint<T extends z.ZodType>(entry: T) {
+  return z
+    .object({
+      token: entry,
+      create_submission: entry,
+      upload: entry,
+      confirm: entry,
+      get_submission: entry,
+    })
+    .partial()
+    .strict();
+}
+const counters = perEndpoint(count);
+const holdNext = perEndpoint(z.object({ count, ms: count }).strict());
+const holdRate = perEndpoint(z.object({ rate, ms: count }).strict());
 
 /** A partial SandboxFaults, as JSON; unknown keys are refused so a typo cannot pass silently. */
 export const sandboxFaultsSchema = z
@@ -32,6 +43,8 @@ export const sandboxFaultsSchema = z
     failNext: counters,
     rateLimitNext: counters,
     hangNext: counters,
+    holdNext,
+    holdRate,
     expireUrlsNext: count,
     tokenTtlSeconds: count.nullable(),
     callbackDropRate: rate,
@@ -55,6 +68,8 @@ export function defaultFaults(): SandboxFaults {
     failNext: {},
     rateLimitNext: {},
     hangNext: {},
+    holdNext: {},
+    holdRate: {},
     expireUrlsNext: 0,
     tokenTtlSeconds: null,
     callbackDropRate: 0,
@@ -86,13 +101,17 @@ export class FaultState {
     this.merge(initial);
   }
 
-  /** JSON-merge: scalars replace, counter maps merge per endpoint. */
+  /** JSON-merge: scalars replace, per-endpoint maps merge per endpoint. */
   merge(patch: Partial<SandboxFaults>): void {
     const next: SandboxFaults = { ...this.faults };
     for (const [key, value] of Object.entries(patch) as [keyof SandboxFaults, unknown][]) {
       if (value === undefined) continue;
       if (key === 'failNext' || key === 'rateLimitNext' || key === 'hangNext')
         next[key] = { ...next[key], ...(value as EndpointCounters) };
+      else if (key === 'holdNext')
+        next.holdNext = { ...next.holdNext, ...(value as SandboxFaults['holdNext']) };
+      else if (key === 'holdRate')
+        next.holdRate = { ...next.holdRate, ...(value as SandboxFaults['holdRate']) };
       else (next as unknown as Record<string, unknown>)[key] = value;
     }
     this.faults = next;
@@ -106,6 +125,8 @@ export class FaultState {
       failNext: { ...f.failNext },
       rateLimitNext: { ...f.rateLimitNext },
       hangNext: { ...f.hangNext },
+      holdNext: copyEntries(f.holdNext),
+      holdRate: copyEntries(f.holdRate),
     };
   }
 
@@ -138,6 +159,24 @@ export class FaultState {
     if (this.chance(this.faults.rateLimitRate)) return { kind: 'rate-limit' };
     if (this.chance(this.faults.errorRate)) return { kind: 'fail' };
     return { kind: 'none' };
+  }
+
+  /**
+   * For a call that got no other fault: how long to hold it before applying it (0 = not at
+   * all). The one-shot `holdNext` first, then `holdRate`.
+   */
+  holdFor(endpoint: SandboxEndpoint): number {
+    const next: HoldNext | undefined = this.faults.holdNext[endpoint];
+    if (next && next.count > 0) {
+      this.faults.holdNext = {
+        ...this.faults.holdNext,
+        [endpoint]: { ...next, count: next.count - 1 },
+      };
+      return next.ms;
+    }
+    const byRate: HoldRate | undefined = this.faults.holdRate[endpoint];
+    if (byRate && this.chance(byRate.rate)) return byRate.ms;
+    return 0;
   }
 
   /** Whether the submission being created gets already-expired upload URLs. */
@@ -174,4 +213,10 @@ export class FaultState {
   private chance(probability: number): boolean {
     return probability > 0 && this.random() < probability;
   }
+}
+
+function copyEntries<T extends object>(
+  map: Partial<Record<SandboxEndpoint, T>>,
+): Partial<Record<SandboxEndpoint, T>> {
+  return Object.fromEntries(Object.entries(map).map(([key, entry]) => [key, { ...entry }]));
 }

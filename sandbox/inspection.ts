@@ -24,8 +24,8 @@ export class Recorder {
   private readonly leaks: LeakRecord[] = [];
   private uploadBytes = 0;
 
-  /** `status` is the HTTP status answered, or "hang" for a call never answered. */
-  call(endpoint: SandboxEndpoint, status: number | 'hang'): void {
+  /** `status` is the HTTP status answered, "hang" for a call never answered, "held" for a hold. */
+  call(endpoint: SandboxEndpoint, status: number | 'hang' | 'held'): void {
     const byStatus = this.calls[endpoint];
     const key = String(status);
     byStatus[key] = (byStatus[key] ?? 0) + 1;

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BodyTooLargeError, readBody, sendStorageError, storageBodyLimit } from './http.ts';
+import { BodyTooLargeError, sendStorageError } from './http.ts';
 import type { SubmissionStore } from './submissions.ts';
 import type { LeakRecord } from './types.ts';
 
@@ -106,6 +106,8 @@ export async function handleUpload(
   request: IncomingMessage,
   response: ServerResponse,
   url: URL,
+  /** The body as the router reads it (readBody with storageBodyLimit). */
+  bodyRead: Promise<Buffer>,
   deps: StorageDeps,
 ): Promise<void> {
   const reference = decodeURIComponent(url.pathname.slice(storagePrefix.length));
@@ -115,7 +117,7 @@ export async function handleUpload(
   }
   let body: Buffer;
   try {
-    body = await readBody(request, storageBodyLimit);
+    body = await bodyRead;
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
       sendStorageError(

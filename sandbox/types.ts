@@ -39,6 +39,16 @@ export type ScenarioName =
 
 export type EndpointCounters = Partial<Record<SandboxEndpoint, number>>;
 
+/** A hold: the call is taken, kept `ms`, then applied and answered (if the client still listens). */
+export interface HoldNext {
+  count: number;
+  ms: number;
+}
+export interface HoldRate {
+  rate: number;
+  ms: number;
+}
+
 export interface SandboxFaults {
   /** Added before every API and storage answer. */
   latencyMs: number;
@@ -55,6 +65,13 @@ export interface SandboxFaults {
   rateLimitNext: EndpointCounters;
   /** The next n calls of an endpoint are never answered. */
   hangNext: EndpointCounters;
+  /**
+   * Esign processing a request after the client gave up: the next `count` calls of an
+   * endpoint are held `ms` before they are applied, whether or not the client still waits.
+   */
+  holdNext: Partial<Record<SandboxEndpoint, HoldNext>>;
+  /** The same, for a fraction (0..1) of the calls of an endpoint. */
+  holdRate: Partial<Record<SandboxEndpoint, HoldRate>>;
   /** The next n created submissions get upload URLs that have already expired. */
   expireUrlsNext: number;
   /** Overrides `tokenTtlSeconds` for tokens issued from now on (0 = born expired); null = no override. */
@@ -116,6 +133,10 @@ export interface SubmissionSnapshot {
   uploaded: { KTP: boolean; SELFIE: boolean };
   /** Image bytes received for this submission, re-uploads included. */
   bytes: number;
+  /**
+   * Confirm calls that reached this submission: the accepted one and every later one (refused
+   * with 1654 SUBMISSION_ALREADY_CONFIRMED). Above 1, it was confirmed more than once.
+   */
   confirmCount: number;
   /** The NIK's digits exactly as they appeared in the confirm body (never logged). */
   nikRaw: string | null;
@@ -145,7 +166,11 @@ export interface LeakRecord {
 }
 
 export interface SandboxSnapshot {
-  /** Per endpoint: answers counted by HTTP status ("hang" for never-answered calls). */
+  /**
+   * Per endpoint: answers counted by HTTP status; "hang" counts calls never answered, "held"
+   * calls a hold fault kept (each also counted by its status once answered, unless its client
+   * had gone by then).
+   */
   calls: Record<SandboxEndpoint, Record<string, number>>;
   tokensIssued: number;
   submissions: SubmissionSnapshot[];
