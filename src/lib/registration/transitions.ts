@@ -132,9 +132,10 @@ export function claimConfirm(
 }
 
 /**
- * confirm: the call ended in an error, so it is not on its way any more: end the lease early
- * and a retry goes straight to asking Esign. `confirmingAt` stays: the confirm may have
- * arrived. Guard: the claim is still ours (`claim`) and its lease still set.
+ * confirm: Esign answered the call with an error status, so the request is not on its way any
+ * more: end the lease early and a retry goes straight to asking Esign. (Without an answer — a
+ * timeout, a network error, an abort — the request may still arrive and the lease must stand.)
+ * `confirmingAt` stays. Guard: the claim is still ours (`claim`) and its lease still set.
  */
 export function releaseConfirmClaim(record: RegistrationRecord, claim: number): RegistrationRecord {
   if (record.confirmingAt !== claim || record.confirmingUntil === undefined) return record;
