@@ -10,7 +10,7 @@ import {
 } from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, waitUntil, type StepContext, type StepOutcome } from './context.ts';
-import { applyTransition, openRequest, partnerUser } from './record-helpers.ts';
+import { applyTransition, openRequest, partnerUser, schedulePoll } from './record-helpers.ts';
 
 /**
  * Step 4: confirm with the user's details, then schedule the fallback poll.
@@ -110,20 +110,6 @@ async function sendUnderClaim(
 function answeredByEsign(error: unknown): boolean {
   if (!isWorkerError(error) || error.httpStatus === undefined) return false;
   return error.httpStatus !== 502 && error.httpStatus !== 504;
-}
-
-/** The fallback poll, CALLBACK_TIMEOUT_MS after confirmation, in case no callback comes. */
-function schedulePoll(ctx: StepContext, record: RegistrationRecord): StepOutcome {
-  const { registrationId, generation } = record;
-  return proceed({
-    step: 'poll',
-    jobId: jobIds.poll(registrationId, generation, 1),
-    data: { registrationId, attempt: 1 },
-    delayMs: Math.max(
-      0,
-      (record.confirmedAt ?? ctx.now()) + ctx.settings.callbackTimeoutMs - ctx.now(),
-    ),
-  });
 }
 
 /** Run this job again once the claim's lease has ended; nothing is sent now. */
