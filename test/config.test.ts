@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/lib/config.ts';
+import { confirmTimings, loadConfig } from '../src/lib/config.ts';
 import { problemsOf } from './support/problems.ts';
 
 const esignEnv = {
@@ -55,5 +55,27 @@ describe('loadConfig', () => {
     expect(problems).toEqual([
       'PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64',
     ]);
+  });
+});
+
+describe('confirmTimings', () => {
+  const load = (extra: Record<string, string>) => {
+    const config = loadConfig({ ...esignEnv, ...extra }, ['esign', 'pipeline']);
+    return confirmTimings(config.esign, config.pipeline);
+  };
+
+  it('abandons the call at connect + request timeout; the lease adds one more request timeout', () => {
+    expect(load({})).toEqual({ confirmCallMs: 20_000, confirmLeaseMs: 35_000 });
+    expect(load({ ESIGN_CONNECT_TIMEOUT_MS: '200', ESIGN_REQUEST_TIMEOUT_MS: '2000' })).toEqual({
+      confirmCallMs: 2_200,
+      confirmLeaseMs: 4_200,
+    });
+  });
+
+  it('takes CONFIRM_LEASE_MS as given', () => {
+    expect(load({ CONFIRM_LEASE_MS: '9000' })).toEqual({
+      confirmCallMs: 20_000,
+      confirmLeaseMs: 9_000,
+    });
   });
 });

@@ -94,8 +94,9 @@ export const pipelineSchema = z.object({
    */
   LOCK_DURATION_MS: positive(30_000),
   /**
-   * How long a started confirm may still be on its way; until then no other run re-checks or
-   * re-sends it. Default: ESIGN_CONNECT_TIMEOUT_MS + ESIGN_REQUEST_TIMEOUT_MS.
+   * How long after a confirm is claimed it may still reach Esign; until then no other run
+   * re-checks or re-sends it. Default (see confirmTimings): ESIGN_CONNECT_TIMEOUT_MS +
+   * 2 × ESIGN_REQUEST_TIMEOUT_MS.
    */
   CONFIRM_LEASE_MS: z.coerce.number().int().min(0).optional(),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
@@ -255,4 +256,22 @@ function crossCheck(env: Record<string, string | undefined>, wanted: readonly Se
 export function decodeKey(text: string): Buffer | undefined {
   const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   return key.length === 32 ? key : undefined;
+}
+
+/**
+ * The confirm's two clocks, both counted from the claim. The call (a token renewal included)
+ * is abandoned after `callMs` = connect + request timeout: a native timer, exact, unlike
+ * undici's own headers timeout, which fires up to a second late. The lease lasts that plus
+ * one more request timeout, a margin for a request Esign (or a proxy on the way) still holds
+ * and applies after we gave up on it. Until the lease ends, no run sends the confirm again.
+ */
+export function confirmTimings(
+  esign: Pick<EsignConfig, 'ESIGN_CONNECT_TIMEOUT_MS' | 'ESIGN_REQUEST_TIMEOUT_MS'>,
+  pipeline: Pick<PipelineConfig, 'CONFIRM_LEASE_MS'>,
+): { confirmCallMs: number; confirmLeaseMs: number } {
+  const confirmCallMs = esign.ESIGN_CONNECT_TIMEOUT_MS + esign.ESIGN_REQUEST_TIMEOUT_MS;
+  return {
+    confirmCallMs,
+    confirmLeaseMs: pipeline.CONFIRM_LEASE_MS ?? confirmCallMs + esign.ESIGN_REQUEST_TIMEOUT_MS,
+  };
 }
