@@ -4,6 +4,7 @@ import { createListenerApp } from './app/listener-app.ts';
 import { loadTool, ToolNotIncludedError, type ToolName } from './app/tools.ts';
 import { createProducerFromConfig } from './app/producer-app.ts';
 import { connectRedis } from './app/redis.ts';
+import { createUiApp } from './app/ui-app.ts';
 import { createWorkerApp } from './app/worker-app.ts';
 import { loadConfig, type ListenerConfig } from './lib/config.ts';
 import { createMetricsServer } from './lib/http/metrics-server.ts';
@@ -23,6 +24,8 @@ const usage = `usage: esign-worker <command>
   start             worker and listener in one process
                     (each serves /metrics /healthz /readyz on METRICS_HOST:METRICS_PORT,
                     default 127.0.0.1:9464, listener 9465)
+  ui                the queue UI (bull-board) on UI_HOST:UI_PORT (default 127.0.0.1:3030),
+                    Basic auth from UI_USERNAME/UI_PASSWORD, read-only unless UI_READ_ONLY=false
   enqueue <file|->  enqueue a registration (JSON); prints its registrationId
   status <id>       print a registration as JSON (PII left out)
 
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
     case 'listener':
     case 'start':
       return serve(command);
+    case 'ui':
+      return serveUi();
     case 'sandbox':
     case 'demo':
       return runTool(command, args);
@@ -108,6 +113,17 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
   closers.push(() => ops.close());
   await untilSignal(logger, closers);
+  return 0;
+}
+
+/** The queue UI: no Esign settings, no PII key; SIGTERM closes it (bounded). */
+async function serveUi(): Promise<number> {
+  const config = loadConfig(process.env, ['common', 'ui']);
+  const logger = createLogger({ level: config.common.LOG_LEVEL });
+  const ui = createUiApp(config, logger);
+  const { url } = await ui.http.listen(config.ui.UI_PORT, config.ui.UI_HOST);
+  logger.info({ url, readOnly: config.ui.UI_READ_ONLY }, 'queue UI ready');
+  await untilSignal(logger, [() => ui.close()]);
   return 0;
 }
 
