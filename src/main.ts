@@ -4,7 +4,6 @@ import { createListenerApp } from './app/listener-app.ts';
 import { loadTool, ToolNotIncludedError, type ToolName } from './app/tools.ts';
 import { createProducerFromConfig } from './app/producer-app.ts';
 import { connectRedis } from './app/redis.ts';
-import { createUiApp } from './app/ui-app.ts';
 import { createWorkerApp } from './app/worker-app.ts';
 import { loadConfig, type ListenerConfig } from './lib/config.ts';
 import { createMetricsServer } from './lib/http/metrics-server.ts';
@@ -120,6 +119,8 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
 async function serveUi(): Promise<number> {
   const config = loadConfig(process.env, ['common', 'ui']);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
+  // Loaded here, not at the top: bull-board and hono would slow every other command's start.
+  const { createUiApp } = await import('./app/ui-app.ts');
   const ui = createUiApp(config, logger);
   const { url } = await ui.http.listen(config.ui.UI_PORT, config.ui.UI_HOST);
   logger.info({ url, readOnly: config.ui.UI_READ_ONLY }, 'queue UI ready');
