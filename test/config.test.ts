@@ -79,3 +79,28 @@ describe('confirmTimings', () => {
     });
   });
 });
+
+describe('loadConfig: the queue UI', () => {
+  const login = { UI_USERNAME: 'ops', UI_PASSWORD: 'ui-password-value' };
+
+  it('listens on loopback 3030, read-only, unless told otherwise', () => {
+    expect(loadConfig(login, ['ui']).ui).toEqual({
+      ...login,
+      UI_HOST: '127.0.0.1',
+      UI_PORT: 3030,
+      UI_READ_ONLY: true,
+    });
+    expect(loadConfig({ ...login, UI_READ_ONLY: 'false' }, ['ui']).ui.UI_READ_ONLY).toBe(false);
+    expect(loadConfig({ ...login, UI_READ_ONLY: '' }, ['ui']).ui.UI_READ_ONLY).toBe(true);
+  });
+
+  it('requires a login, naming the variables; a username cannot hold ":"', () => {
+    expect(problemsOf(() => loadConfig({}, ['ui']))).toEqual([
+      'UI_USERNAME: is required',
+      'UI_PASSWORD: is required',
+    ]);
+    const problems = problemsOf(() => loadConfig({ ...login, UI_USERNAME: 'a:b' }, ['ui']));
+    expect(problems).toEqual(['UI_USERNAME: must not contain ":" (HTTP Basic auth)']);
+    expect(problems.join('\n')).not.toContain('ui-password-value');
+  });
+});

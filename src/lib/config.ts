@@ -155,12 +155,26 @@ export const opsSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
 });
 
+/**
+ * The queue UI (`esign-worker ui`): bull-board behind HTTP Basic auth. Loopback by default;
+ * credentials are required (no default), and it is read-only unless told otherwise. It needs
+ * neither the PII key nor any Esign setting: job data holds no PII.
+ */
+export const uiSchema = z.object({
+  UI_HOST: z.string().min(1).default('127.0.0.1'),
+  UI_PORT: z.coerce.number().int().min(0).max(65_535).default(3030),
+  UI_USERNAME: z.string().regex(/^[^:]+$/, 'must not contain ":" (HTTP Basic auth)'),
+  UI_PASSWORD: z.string().min(1),
+  UI_READ_ONLY: flag.default(true),
+});
+
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ProducerConfig = z.infer<typeof producerSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type OpsConfig = z.infer<typeof opsSchema>;
+export type UiConfig = z.infer<typeof uiSchema>;
 
 const sections = {
   common: commonSchema,
@@ -169,6 +183,7 @@ const sections = {
   producer: producerSchema,
   listener: listenerSchema,
   ops: opsSchema,
+  ui: uiSchema,
 } as const;
 type Section = keyof typeof sections;
 export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };
