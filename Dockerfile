@@ -21,7 +21,7 @@ ENV NODE_ENV=production \
     SANDBOX_PORT=8090
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY bin ./bin
 COPY src ./src
@@ -33,14 +33,15 @@ CMD ["sandbox"]
 
 # Runtime stage: production dependencies only. The node@24 devDependency is not installed, so
 # the base image's Node 24 runs the service; install scripts are not needed by any runtime
-# dependency (the optional native msgpackr helper falls back to JavaScript).
+# dependency (the optional native msgpackr helper falls back to JavaScript). --omit=optional also
+# keeps out TypeScript, which the lockfile marks optional (a peer of bull-board's valibot).
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     METRICS_PORT=9464 \
     CALLBACK_PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
     && npm cache clean --force
 COPY bin ./bin
 COPY --from=build /app/dist ./dist

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type {
   EndpointCounters,
+  HoldNext,
+  HoldRate,
   SandboxEndpoint,
   SandboxFaults,
   SandboxJsonEndpoint,
@@ -20,6 +22,20 @@ const jsonCounters = z
   .partial()
   .strict();
 const counters = jsonCounters.extend({ upload: count }).partial().strict();
+function perEndpoint<T extends z.ZodType>(entry: T) {
+  return z
+    .object({
+      token: entry,
+      create_submission: entry,
+      upload: entry,
+      confirm: entry,
+      get_submission: entry,
+    })
+    .partial()
+    .strict();
+}
+const holdNext = perEndpoint(z.object({ count, ms: count }).strict());
+const holdRate = perEndpoint(z.object({ rate, ms: count }).strict());
 
 /** A partial SandboxFaults, as JSON; unknown keys are refused so a typo cannot pass silently. */
 export const sandboxFaultsSchema = z
@@ -39,6 +55,8 @@ export const sandboxFaultsSchema = z
     truncateNext: jsonCounters,
     extraFields: z.boolean(),
     uploadStatus: z.union([z.literal(200), z.literal(204)]),
+    holdNext,
+    holdRate,
     expireUrlsNext: count,
     tokenTtlSeconds: count.nullable(),
     callbackDropRate: rate,
@@ -69,6 +87,8 @@ export function defaultFaults(): SandboxFaults {
     truncateNext: {},
     extraFields: false,
     uploadStatus: 200,
+    holdNext: {},
+    holdRate: {},
     expireUrlsNext: 0,
     tokenTtlSeconds: null,
     callbackDropRate: 0,
@@ -116,12 +136,16 @@ export class FaultState {
     this.merge(initial);
   }
 
-  /** JSON-merge: scalars replace, counter maps merge per endpoint. */
+  /** JSON-merge: scalars replace, per-endpoint maps merge per endpoint. */
   merge(patch: Partial<SandboxFaults>): void {
     const next: SandboxFaults = { ...this.faults };
     for (const [key, value] of Object.entries(patch) as [keyof SandboxFaults, unknown][]) {
       if (value === undefined) continue;
       if (isCounterKey(key)) next[key] = { ...next[key], ...(value as EndpointCounters) };
+      else if (key === 'holdNext')
+        next.holdNext = { ...next.holdNext, ...(value as SandboxFaults['holdNext']) };
+      else if (key === 'holdRate')
+        next.holdRate = { ...next.holdRate, ...(value as SandboxFaults['holdRate']) };
       else (next as unknown as Record<string, unknown>)[key] = value;
     }
     this.faults = next;
@@ -131,6 +155,8 @@ export class FaultState {
   current(): SandboxFaults {
     const copy = { ...this.faults };
     for (const key of counterKeys) copy[key] = { ...copy[key] };
+    copy.holdNext = copyEntries(copy.holdNext);
+    copy.holdRate = copyEntries(copy.holdRate);
     return copy;
   }
 
@@ -190,6 +216,24 @@ export class FaultState {
     return 'none';
   }
 
+  /**
+   * For a call that got no other fault: how long to hold it before applying it (0 = not at
+   * all). The one-shot `holdNext` first, then `holdRate`.
+   */
+  holdFor(endpoint: SandboxEndpoint): number {
+    const next: HoldNext | undefined = this.faults.holdNext[endpoint];
+    if (next && next.count > 0) {
+      this.faults.holdNext = {
+        ...this.faults.holdNext,
+        [endpoint]: { ...next, count: next.count - 1 },
+      };
+      return next.ms;
+    }
+    const byRate: HoldRate | undefined = this.faults.holdRate[endpoint];
+    if (byRate && this.chance(byRate.rate)) return byRate.ms;
+    return 0;
+  }
+
   /** Whether the submission being created gets already-expired upload URLs. */
   takeExpiredUrls(): boolean {
     if (this.faults.expireUrlsNext <= 0) return false;
@@ -227,4 +271,10 @@ export class FaultState {
   private chance(probability: number): boolean {
     return probability > 0 && this.random() < probability;
   }
+}
+
+function copyEntries<T extends object>(
+  map: Partial<Record<SandboxEndpoint, T>>,
+): Partial<Record<SandboxEndpoint, T>> {
+  return Object.fromEntries(Object.entries(map).map(([key, entry]) => [key, { ...entry }]));
 }

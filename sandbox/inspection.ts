@@ -37,9 +37,16 @@ export class Recorder {
     return record;
   }
 
-  /** `status` is the HTTP status answered, "hang" (never answered) or "lost" (withheld). */
-  call(endpoint: SandboxEndpoint, status: number | 'hang' | 'lost', record?: RequestRecord): void {
-    if (record) record.status = status;
+  /**
+   * `status` is the HTTP status answered, "hang" (never answered), "lost" (withheld) or
+   * "held" (a hold fault kept the call before applying it).
+   */
+  call(
+    endpoint: SandboxEndpoint,
+    status: number | 'hang' | 'lost' | 'held',
+    record?: RequestRecord,
+  ): void {
+    if (record && status !== 'held') record.status = status;
     const byStatus = this.calls[endpoint];
     const key = String(status);
     byStatus[key] = (byStatus[key] ?? 0) + 1;

@@ -24,8 +24,8 @@ import type { SandboxEndpoint, SandboxSnapshot } from './types.ts';
 
 /**
  * Routing on node:http: the Esign token and API paths, the presigned storage, and the
- * `/__sandbox/*` control paths. Faults and latency apply here, before any handler, as a
- * gateway in front of the real service would. Unknown paths answer 404, known paths with
+ * `/__sandbox/*` control paths. Faults, holds and latency apply here, before any handler, as
+ * a gateway in front of the real service would. Unknown paths answer 404, known paths with
  * the wrong method 405; a handler bug answers 500 and never takes the server down.
  */
 
@@ -125,8 +125,21 @@ export function createSandboxServer(
       settle('lost');
       keepOpen();
     });
+    // A hold: the whole request is taken first, then kept, then applied as usual, whether or
+    // not the client is still there (Esign processing a request its caller gave up on).
+    const holdMs = context.faults.holdFor(endpoint);
+    const hold = async (): Promise<void> => {
+      if (holdMs <= 0) return;
+      context.recorder.call(endpoint, 'held');
+      await sleep(holdMs, undefined, { signal: closing.signal });
+    };
     if (endpoint === 'upload') {
-      return handleUpload(request, response, url, {
+      const body = readBody(request, storageBodyLimit);
+      if (holdMs > 0) {
+        await body.catch(() => undefined);
+        await hold();
+      }
+      return handleUpload(request, response, url, body, {
         signer: context.signer,
         store: context.store,
         recordLeak: (leak) => context.recorder.leak(leak),
@@ -143,6 +156,7 @@ export function createSandboxServer(
         headers: { connection: 'close' },
       });
     }
+    await hold();
     switch (endpoint) {
       case 'token':
         return handleToken(request, response, context);

@@ -1,12 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import {
-  BodyTooLargeError,
-  readBody,
-  sendEmpty,
-  sendStorageError,
-  storageBodyLimit,
-} from './http.ts';
+import { BodyTooLargeError, sendEmpty, sendStorageError } from './http.ts';
 import type { SubmissionStore } from './submissions.ts';
 import type { LeakRecord } from './types.ts';
 
@@ -114,6 +108,8 @@ export async function handleUpload(
   request: IncomingMessage,
   response: ServerResponse,
   url: URL,
+  /** The body as the router reads it (readBody with storageBodyLimit). */
+  bodyRead: Promise<Buffer>,
   deps: StorageDeps,
 ): Promise<void> {
   const reference = decodeURIComponent(url.pathname.slice(storagePrefix.length));
@@ -123,7 +119,7 @@ export async function handleUpload(
   }
   let body: Buffer;
   try {
-    body = await readBody(request, storageBodyLimit);
+    body = await bodyRead;
   } catch (error) {
     if (error instanceof BodyTooLargeError) {
       sendStorageError(

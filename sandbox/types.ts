@@ -35,6 +35,15 @@ export type EndpointCounters = Partial<Record<SandboxEndpoint, number>>;
 /** The endpoints whose answers are JSON (the ones an answer can be malformed or cut on). */
 export type SandboxJsonEndpoint = Exclude<SandboxEndpoint, 'upload'>;
 export type JsonEndpointCounters = Partial<Record<SandboxJsonEndpoint, number>>;
+/** A hold: the call is taken, kept `ms`, then applied and answered (if the client still listens). */
+export interface HoldNext {
+  count: number;
+  ms: number;
+}
+export interface HoldRate {
+  rate: number;
+  ms: number;
+}
 
 export interface SandboxFaults {
   /** Added before every API and storage answer. */
@@ -69,6 +78,13 @@ export interface SandboxFaults {
   extraFields: boolean;
   /** What storage answers a good upload: 200 or 204 (both documented). */
   uploadStatus: 200 | 204;
+  /**
+   * Esign processing a request after the client gave up: the next `count` calls of an
+   * endpoint are held `ms` before they are applied, whether or not the client still waits.
+   */
+  holdNext: Partial<Record<SandboxEndpoint, HoldNext>>;
+  /** The same, for a fraction (0..1) of the calls of an endpoint. */
+  holdRate: Partial<Record<SandboxEndpoint, HoldRate>>;
   /** The next n created submissions get upload URLs that have already expired. */
   expireUrlsNext: number;
   /** Overrides `tokenTtlSeconds` for tokens issued from now on (0 = born expired); null = no override. */
@@ -132,6 +148,10 @@ export interface SubmissionSnapshot {
   documents: Record<'KTP' | 'SELFIE', { reference: string; sha256: string | null }>;
   /** Image bytes received for this submission, re-uploads included. */
   bytes: number;
+  /**
+   * Confirm calls that reached this submission: the accepted one and every later one (refused
+   * with 1654 SUBMISSION_ALREADY_CONFIRMED). Above 1, it was confirmed more than once.
+   */
   confirmCount: number;
   /** The NIK's digits exactly as they appeared in the confirm body (never logged). */
   nikRaw: string | null;
@@ -178,7 +198,11 @@ export interface RequestRecord {
 }
 
 export interface SandboxSnapshot {
-  /** Per endpoint: answers counted by HTTP status ("hang", "lost" for never-answered calls). */
+  /**
+   * Per endpoint: answers counted by HTTP status; "hang" counts calls never answered, "lost"
+   * calls whose answer was withheld, "held" calls a hold fault kept (each also counted by its
+   * status once answered, unless its client had gone by then).
+   */
   calls: Record<SandboxEndpoint, Record<string, number>>;
   tokensIssued: number;
   submissions: SubmissionSnapshot[];

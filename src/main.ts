@@ -37,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
     case 'listener':
     case 'start':
       return serve(command);
+    case 'ui':
+      return serveUi();
     case 'sandbox':
     case 'demo':
       return runTool(command, args);
@@ -110,6 +112,23 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
   closers.push(() => ops.close());
   await untilSignal(logger, closers);
+  return 0;
+}
+
+/** The queue UI: no Esign settings, no PII key; SIGTERM closes it (bounded). */
+async function serveUi(): Promise<number> {
+  const [{ loadConfig }, { createLogger }] = await Promise.all([
+    import('./lib/config.ts'),
+    import('./lib/logger.ts'),
+  ]);
+  const config = loadConfig(process.env, ['common', 'ui']);
+  const logger = createLogger({ level: config.common.LOG_LEVEL });
+  // Loaded here, not at the top: bull-board and hono would slow every other command's start.
+  const { createUiApp } = await import('./app/ui-app.ts');
+  const ui = createUiApp(config, logger);
+  const { url } = await ui.http.listen(config.ui.UI_PORT, config.ui.UI_HOST);
+  logger.info({ url, readOnly: config.ui.UI_READ_ONLY }, 'queue UI ready');
+  await untilSignal(logger, [() => ui.close()]);
   return 0;
 }
 

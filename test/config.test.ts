@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/lib/config.ts';
+import { confirmTimings, loadConfig } from '../src/lib/config.ts';
 import { problemsOf } from './support/problems.ts';
 
 const esignEnv = {
@@ -55,5 +55,52 @@ describe('loadConfig', () => {
     expect(problems).toEqual([
       'PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64',
     ]);
+  });
+});
+
+describe('confirmTimings', () => {
+  const load = (extra: Record<string, string>) => {
+    const config = loadConfig({ ...esignEnv, ...extra }, ['esign', 'pipeline']);
+    return confirmTimings(config.esign, config.pipeline);
+  };
+
+  it('abandons the call at connect + request timeout; the lease adds one more request timeout', () => {
+    expect(load({})).toEqual({ confirmCallMs: 20_000, confirmLeaseMs: 35_000 });
+    expect(load({ ESIGN_CONNECT_TIMEOUT_MS: '200', ESIGN_REQUEST_TIMEOUT_MS: '2000' })).toEqual({
+      confirmCallMs: 2_200,
+      confirmLeaseMs: 4_200,
+    });
+  });
+
+  it('takes CONFIRM_LEASE_MS as given', () => {
+    expect(load({ CONFIRM_LEASE_MS: '9000' })).toEqual({
+      confirmCallMs: 20_000,
+      confirmLeaseMs: 9_000,
+    });
+  });
+});
+
+describe('loadConfig: the queue UI', () => {
+  const login = { UI_USERNAME: 'ops', UI_PASSWORD: 'ui-password-value' };
+
+  it('listens on loopback 3030, read-only, unless told otherwise', () => {
+    expect(loadConfig(login, ['ui']).ui).toEqual({
+      ...login,
+      UI_HOST: '127.0.0.1',
+      UI_PORT: 3030,
+      UI_READ_ONLY: true,
+    });
+    expect(loadConfig({ ...login, UI_READ_ONLY: 'false' }, ['ui']).ui.UI_READ_ONLY).toBe(false);
+    expect(loadConfig({ ...login, UI_READ_ONLY: '' }, ['ui']).ui.UI_READ_ONLY).toBe(true);
+  });
+
+  it('requires a login, naming the variables; a username cannot hold ":"', () => {
+    expect(problemsOf(() => loadConfig({}, ['ui']))).toEqual([
+      'UI_USERNAME: is required',
+      'UI_PASSWORD: is required',
+    ]);
+    const problems = problemsOf(() => loadConfig({ ...login, UI_USERNAME: 'a:b' }, ['ui']));
+    expect(problems).toEqual(['UI_USERNAME: must not contain ":" (HTTP Basic auth)']);
+    expect(problems.join('\n')).not.toContain('ui-password-value');
   });
 });

@@ -50,6 +50,8 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
       'CALLBACK_AUTH_SECRET',
       'ESIGN_CLIENT_ID',
       'ESIGN_PASS_KEY',
+      'UI_PASSWORD',
+      'UI_USERNAME',
     ]);
     const run = composeConfig(filledEnv);
     expect(run.status, run.output).toBe(0);
@@ -61,7 +63,8 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
       expect(run.status, missing).not.toBe(0);
       expect(run.output).toContain(`set ${missing} in .env`);
     }
-  });
+    // One docker-compose run per variable, each a few seconds on a busy machine.
+  }, 90_000);
 
   it('runs Redis with AOF everysec and noeviction on a volume, with a healthcheck', () => {
     const redis = service('redis');
@@ -79,7 +82,8 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
   it('runs each product command from the one production image, the simulator from its own', () => {
     expect(service('worker').command).toEqual(['worker']);
     expect(service('listener').command).toEqual(['listener']);
-    for (const name of ['worker', 'listener', 'demo']) {
+    expect(service('ui').command).toEqual(['ui']);
+    for (const name of ['worker', 'listener', 'ui', 'demo']) {
       expect(service(name).image, name).toBe('esign-worker:local');
       expect(service(name).build, name).toBe('.');
     }
@@ -123,6 +127,20 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
     expect(worker.ESIGN_PASS_KEY).toBe(sandbox.SANDBOX_PASS_KEY);
     expect(worker.ESIGN_ONBOARDING_PARTNER).toBe(sandbox.SANDBOX_ONBOARDING_PARTNER);
     expect(worker.REDIS_URL).toBe('redis://redis:6379');
+  });
+
+  it("serves the queue UI on 3030 with the login from .env, on the workers' Redis and prefix", () => {
+    const ui = service('ui').environment ?? {};
+    const worker = service('worker').environment ?? {};
+    expect(service('ui').ports).toEqual(['3030:3030']);
+    expect(ui).toMatchObject({ UI_HOST: '0.0.0.0', UI_PORT: '3030', HEALTHCHECK_PORT: '3030' });
+    expect(ui.UI_USERNAME).toMatch(/^\$\{UI_USERNAME:\?/);
+    expect(ui.UI_PASSWORD).toMatch(/^\$\{UI_PASSWORD:\?/);
+    expect(ui.UI_READ_ONLY).toBeUndefined();
+    expect(ui.REDIS_URL).toBe(worker.REDIS_URL);
+    expect(ui.QUEUE_PREFIX).toBe(worker.QUEUE_PREFIX);
+    // It needs no Esign setting and no PII key.
+    expect(Object.keys(ui).filter((name) => /^(ESIGN_|PII_)/.test(name))).toEqual([]);
   });
 
   it('mounts files that exist, where Prometheus and Grafana look for them', () => {

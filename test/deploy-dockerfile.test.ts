@@ -161,6 +161,35 @@ describe('Dockerfile', () => {
     }
   }, 60_000);
 
+  it('healthcheck passes for the queue UI with HEALTHCHECK_PORT at UI_PORT, as compose runs it', async () => {
+    const port = await freePort();
+    const { PATH, REDIS_URL, QUEUE_PREFIX, LOG_LEVEL } = imageLikeEnv();
+    const child = spawn(process.execPath, ['bin/esign-worker.js', 'ui'], {
+      // No Esign settings: the UI does not need them. /healthz answers without the login.
+      env: {
+        PATH,
+        REDIS_URL,
+        QUEUE_PREFIX,
+        LOG_LEVEL,
+        UI_PORT: String(port),
+        UI_USERNAME: 'u',
+        UI_PASSWORD: 'p',
+      },
+      stdio: 'ignore',
+    });
+    try {
+      let code: number | null = 1;
+      for (const deadline = Date.now() + 40_000; code !== 0 && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        code = await runHealthcheck(port, 'HEALTHCHECK_PORT');
+      }
+      expect(code).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  }, 60_000);
+
   it('healthcheck fails when /healthz answers 503', async () => {
     expect(await runHealthcheck(await serveHealthz(503))).toBe(1);
   });

@@ -104,10 +104,24 @@ describe('checkImageSource: path', () => {
 });
 
 describe('checkImageSource: url', () => {
-  it('accepts http(s) URLs on allowed hosts, case-insensitively, with any port if none listed', async () => {
+  it('accepts https URLs on allowed hosts, case-insensitively: port 443 for a bare entry, the listed port for host:port', async () => {
     expect(await check({ url: 'https://IMAGES.example.com/ktp.jpg?sig=1' })).toEqual([]);
-    expect(await check({ url: 'http://images.example.com:8080/ktp.jpg' })).toEqual([]);
+    expect(await check({ url: 'https://images.example.com:443/ktp.jpg' })).toEqual([]);
     expect(await check({ url: 'https://cdn.example.org:8443/a.png' })).toEqual([]);
+  });
+
+  // A bare host used to allow every port, and http: an admin API next to the image server.
+  it('refuses other ports of a bare entry, and http unless IMAGE_URL_ALLOW_HTTP', async () => {
+    expect(await check({ url: 'https://images.example.com:8080/ktp.jpg' })).toEqual([
+      'images.ktp: url host is not in IMAGE_URL_ALLOWED_HOSTS',
+    ]);
+    expect(await check({ url: 'http://images.example.com:8080/ktp.jpg' })).toEqual([
+      'images.ktp: url must be https (http needs IMAGE_URL_ALLOW_HTTP=true)',
+    ]);
+    const http = { ...policy, allowHttp: true, allowedHosts: ['images.example.com:8080'] };
+    expect(
+      await checkImageSource('ktp', { url: 'http://images.example.com:8080/k.jpg' }, http),
+    ).toEqual([]);
   });
 
   it('rejects other hosts, other ports of a host:port entry, and other schemes', async () => {

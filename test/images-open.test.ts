@@ -88,8 +88,10 @@ afterAll(async () => {
   await rm(base, { recursive: true, force: true });
 });
 
+// The test server is plain http on a loopback port: a policy that opts into exactly that.
+const local = { allowHttp: true, allowPrivateNetworks: true };
 function policy(): ImagePolicy {
-  return { root, allowedHosts: ['127.0.0.1'], maxBytes, fetchTimeoutMs: 5_000 };
+  return { root, allowedHosts: ['127.0.0.1:*'], maxBytes, fetchTimeoutMs: 5_000, ...local };
 }
 
 async function bytesOf(stream: Readable): Promise<Buffer> {

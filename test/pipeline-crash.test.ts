@@ -20,6 +20,12 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
   });
   afterEach(async () => {
     await Promise.all(children.splice(0).map((child) => child.kill()));
+    // A test that failed before its one-shot fault was used must not leave it to the next.
+    stack.sandbox.setFaults({
+      hangNext: { confirm: 0, upload: 0 },
+      loseAnswerNext: { confirm: 0, create_submission: 0 },
+      dropCallbacksNext: 0,
+    });
   });
   afterAll(async () => {
     await stack.close();
@@ -50,6 +56,8 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
     env: Record<string, string> = {},
   ) {
     const first = startWorker(env);
+    // Started before the clock of killPoint: a loaded machine can take seconds to boot a child.
+    await first.waitForLog('worker ready', 30_000);
     const { registrationId } = await stack.producer.enqueueRegistration(request);
     await waitUntil(killPoint, { timeoutMs: 15_000, what });
     await first.kill();

@@ -21,7 +21,10 @@ describe('registration under faults', () => {
         CALLBACK_TIMEOUT_MS: '300',
         POLL_GIVE_UP_MS: '1500',
         MAX_REINITIATIONS: '1',
-        IMAGE_URL_ALLOWED_HOSTS: '127.0.0.1',
+        // The image server of the GIF test below: plain http on a loopback port, opted into.
+        IMAGE_URL_ALLOWED_HOSTS: '127.0.0.1:*',
+        IMAGE_URL_ALLOW_HTTP: 'true',
+        IMAGE_URL_ALLOW_PRIVATE_NETWORKS: 'true',
       },
     });
   });

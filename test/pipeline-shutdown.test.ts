@@ -38,6 +38,10 @@ describe('SIGTERM', () => {
     const child = stack.startProcess(command, {
       LOG_LEVEL: 'info',
       ESIGN_REQUEST_TIMEOUT_MS: '30000',
+      // A confirm cut by the shutdown may still reach Esign: the fresh worker waits out its
+      // lease before asking Esign and sending. By default that is connect + 2 × request
+      // timeout (65 s here); these confirms never reach Esign, so a short one will do.
+      CONFIRM_LEASE_MS: '2000',
       LOCK_DURATION_MS: '2000',
       STALLED_INTERVAL_MS: '500',
       ...env,

@@ -32,6 +32,12 @@ export const commands = {
   worker: { args: '', summary: 'run every step processor', minArgs: 0, maxArgs: 0 },
   listener: { args: '', summary: 'take Esign callbacks on CALLBACK_PORT', minArgs: 0, maxArgs: 0 },
   start: { args: '', summary: 'worker and listener in one process', minArgs: 0, maxArgs: 0 },
+  ui: {
+    args: '',
+    summary: 'the queue UI (bull-board) on UI_HOST:UI_PORT, behind UI_USERNAME/UI_PASSWORD',
+    minArgs: 0,
+    maxArgs: 0,
+  },
   enqueue: {
     args: '<file.json | ->',
     summary: 'enqueue a registration; prints its registrationId',

@@ -1,6 +1,7 @@
 import { decodeKey, type Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
+import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
 import { openSharedServices, type SharedServices } from '../queues/shared.ts';
 import { watchQueueDepth } from './queue-depth.ts';
@@ -36,11 +37,7 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
     cipher: createPiiCipher(key),
-    images: {
-      root: pipeline.IMAGE_ROOT,
-      allowedHosts: pipeline.IMAGE_URL_ALLOWED_HOSTS,
-      maxBytes: pipeline.MAX_IMAGE_BYTES,
-    },
+    images: imagePolicyFromConfig(pipeline),
     logger,
   });
   if (options.metrics) watchQueueDepth(options.metrics, runtime.queues, runtime.store);

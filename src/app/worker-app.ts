@@ -1,4 +1,5 @@
 import type { Config } from '../lib/config.ts';
+import { confirmTimings } from '../lib/config.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -34,9 +35,7 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
       pollIntervalMs: settings.POLL_INTERVAL_MS,
       pollMaxIntervalMs: settings.POLL_MAX_INTERVAL_MS,
       pollGiveUpMs: settings.POLL_GIVE_UP_MS,
-      confirmLeaseMs:
-        settings.CONFIRM_LEASE_MS ??
-        esign.ESIGN_CONNECT_TIMEOUT_MS + esign.ESIGN_REQUEST_TIMEOUT_MS,
+      ...confirmTimings(esign, settings),
     },
     concurrency: {
       initiate: settings.CONCURRENCY_INITIATE,

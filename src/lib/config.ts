@@ -62,6 +62,20 @@ export const pipelineSchema = z.object({
   IMAGE_ROOT: z.string().min(1).default(process.cwd()),
   IMAGE_URL_ALLOWED_HOSTS: csv,
   MAX_IMAGE_BYTES: positive(10 * 1024 * 1024),
+  /** Allow `http:` image URLs; https only by default (an image is PII in transit). */
+  IMAGE_URL_ALLOW_HTTP: flag,
+  /**
+   * Allow image downloads from loopback, private (RFC 1918), CGNAT and IPv6 ULA addresses:
+   * tests and on-premises image servers. Off by default: an allowed name resolving there is SSRF.
+   */
+  IMAGE_URL_ALLOW_PRIVATE_NETWORKS: flag,
+  /** Bound on each read of an image source (file read, URL headers, URL body idle), in ms. */
+  IMAGE_READ_TIMEOUT_MS: positive(30_000),
+  /** Pixel limits of accepted images: readable documents, no decompression bombs. */
+  IMAGE_MIN_WIDTH: positive(100),
+  IMAGE_MIN_HEIGHT: positive(100),
+  IMAGE_MAX_WIDTH: positive(10_000),
+  IMAGE_MAX_HEIGHT: positive(10_000),
   MAX_REINITIATIONS: z.coerce.number().int().min(0).default(2),
   CALLBACK_TIMEOUT_MS: ms(10 * 60_000),
   POLL_INTERVAL_MS: positive(60_000),
@@ -80,8 +94,9 @@ export const pipelineSchema = z.object({
    */
   LOCK_DURATION_MS: positive(30_000),
   /**
-   * How long a started confirm may still be on its way; until then no other run re-checks or
-   * re-sends it. Default: ESIGN_CONNECT_TIMEOUT_MS + ESIGN_REQUEST_TIMEOUT_MS.
+   * How long after a confirm is claimed it may still reach Esign; until then no other run
+   * re-checks or re-sends it. Default (see confirmTimings): ESIGN_CONNECT_TIMEOUT_MS +
+   * 2 × ESIGN_REQUEST_TIMEOUT_MS.
    */
   CONFIRM_LEASE_MS: z.coerce.number().int().min(0).optional(),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
@@ -140,12 +155,26 @@ export const opsSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
 });
 
+/**
+ * The queue UI (`esign-worker ui`): bull-board behind HTTP Basic auth. Loopback by default;
+ * credentials are required (no default), and it is read-only unless told otherwise. It needs
+ * neither the PII key nor any Esign setting: job data holds no PII.
+ */
+export const uiSchema = z.object({
+  UI_HOST: z.string().min(1).default('127.0.0.1'),
+  UI_PORT: z.coerce.number().int().min(0).max(65_535).default(3030),
+  UI_USERNAME: z.string().regex(/^[^:]+$/, 'must not contain ":" (HTTP Basic auth)'),
+  UI_PASSWORD: z.string().min(1),
+  UI_READ_ONLY: flag.default(true),
+});
+
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ProducerConfig = z.infer<typeof producerSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type OpsConfig = z.infer<typeof opsSchema>;
+export type UiConfig = z.infer<typeof uiSchema>;
 
 const sections = {
   common: commonSchema,
@@ -154,6 +183,7 @@ const sections = {
   producer: producerSchema,
   listener: listenerSchema,
   ops: opsSchema,
+  ui: uiSchema,
 } as const;
 type Section = keyof typeof sections;
 export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };
@@ -225,6 +255,12 @@ function crossCheck(env: Record<string, string | undefined>, wanted: readonly Se
       if (auth === 'basic' && env[name] && !env[name].includes(':'))
         problems.push(`${name}: must be user:password when CALLBACK_AUTH=basic`);
   }
+  if (wanted.includes('pipeline'))
+    for (const axis of ['WIDTH', 'HEIGHT'] as const) {
+      const min = Number(env[`IMAGE_MIN_${axis}`] ?? Number.NaN);
+      const max = Number(env[`IMAGE_MAX_${axis}`] ?? Number.NaN);
+      if (min > max) problems.push(`IMAGE_MIN_${axis}: must not be above IMAGE_MAX_${axis}`);
+    }
   const key = env.PII_ENCRYPTION_KEY;
   if (wanted.includes('pipeline') && key !== undefined && decodeKey(key) === undefined)
     problems.push('PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64');
@@ -235,4 +271,22 @@ function crossCheck(env: Record<string, string | undefined>, wanted: readonly Se
 export function decodeKey(text: string): Buffer | undefined {
   const key = /^[0-9a-f]{64}$/i.test(text) ? Buffer.from(text, 'hex') : Buffer.from(text, 'base64');
   return key.length === 32 ? key : undefined;
+}
+
+/**
+ * The confirm's two clocks, both counted from the claim. The call (a token renewal included)
+ * is abandoned after `callMs` = connect + request timeout: a native timer, exact, unlike
+ * undici's own headers timeout, which fires up to a second late. The lease lasts that plus
+ * one more request timeout, a margin for a request Esign (or a proxy on the way) still holds
+ * and applies after we gave up on it. Until the lease ends, no run sends the confirm again.
+ */
+export function confirmTimings(
+  esign: Pick<EsignConfig, 'ESIGN_CONNECT_TIMEOUT_MS' | 'ESIGN_REQUEST_TIMEOUT_MS'>,
+  pipeline: Pick<PipelineConfig, 'CONFIRM_LEASE_MS'>,
+): { confirmCallMs: number; confirmLeaseMs: number } {
+  const confirmCallMs = esign.ESIGN_CONNECT_TIMEOUT_MS + esign.ESIGN_REQUEST_TIMEOUT_MS;
+  return {
+    confirmCallMs,
+    confirmLeaseMs: pipeline.CONFIRM_LEASE_MS ?? confirmCallMs + esign.ESIGN_REQUEST_TIMEOUT_MS,
+  };
 }

@@ -71,7 +71,7 @@ export class Metrics {
 
     this.jobs = new Counter({
       name: 'esign_worker_jobs_total',
-      help: 'Step jobs processed, by queue and outcome (completed, failed for good, retried).',
+      help: 'Step jobs processed, by queue and outcome (completed, failed for good, retried, delayed).',
       labelNames: ['queue', 'outcome'],
       registers,
     });

@@ -9,15 +9,18 @@ import {
   releaseConfirmClaim,
 } from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
-import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
-import { applyTransition, openRequest, partnerUser } from './record-helpers.ts';
+import { done, proceed, waitUntil, type StepContext, type StepOutcome } from './context.ts';
+import { applyTransition, openRequest, partnerUser, schedulePoll } from './record-helpers.ts';
 
 /**
  * Step 4: confirm with the user's details, then schedule the fallback poll.
  *
- * Confirm must reach Esign once. The record marks `confirmingAt` before the call; a re-run
- * that finds it without `confirmedAt` cannot know whether the first call arrived, so it asks
- * Esign (the poll API) whether our submission has left INITIATED before sending again.
+ * Confirm must reach Esign once. A run claims the send in the record, with a lease while the
+ * call may still reach Esign (CONFIRM_LEASE_MS), before the call. When Esign answers with an
+ * error status the request is over and the lease ends at once. When there is no answer (a
+ * timeout, a network error, an abort, a shutdown), the request may still arrive, so the lease
+ * stands: the retry waits it out, then asks Esign (the poll API) whether our submission has
+ * left INITIATED, and sends again only if it has not.
  */
 export async function confirm(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
   let record = await ctx.store.require(data.registrationId);
@@ -36,9 +39,10 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
     });
 
   if (!record.confirmedAt) {
-    // A confirm another run started may still be on its way: look again once it cannot be.
+    // A confirm sent earlier (by an earlier run of this job, or by another run at once) may
+    // still be on its way: look again once it cannot be.
     if (record.confirmingUntil !== undefined && ctx.now() < record.confirmingUntil)
-      return recheckLater(ctx, record, record.confirmingAt ?? 0, record.confirmingUntil);
+      return waitForLease(ctx, record);
     const alreadySent = record.confirmingAt !== undefined && (await reachedEsign(ctx, record));
     if (!alreadySent) {
       // Only a run that still finds the claim as it read it may send (see claimConfirm).
@@ -54,19 +58,9 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
           if (await settleIfTerminal(ctx, latest)) return done;
           return schedulePoll(ctx, latest);
         }
-        const other = latest.confirmingAt ?? ctx.now();
-        return recheckLater(ctx, latest, other, latest.confirmingUntil ?? ctx.now());
+        return waitForLease(ctx, latest);
       }
-      const claim = latest.confirmingAt ?? 0;
-      try {
-        await sendConfirm(ctx, record, submission.submissionId);
-      } catch (error) {
-        // The call is over (answered or failed): a retry need not wait out the lease.
-        await applyTransition(ctx, registrationId, (current) =>
-          releaseConfirmClaim(current, claim),
-        );
-        throw error;
-      }
+      await sendUnderClaim(ctx, record, submission.submissionId, latest.confirmingAt ?? 0);
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
@@ -80,45 +74,63 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
   return schedulePoll(ctx, record);
 }
 
-/** The fallback poll, CALLBACK_TIMEOUT_MS after confirmation, in case no callback comes. */
-function schedulePoll(ctx: StepContext, record: RegistrationRecord): StepOutcome {
-  const { registrationId, generation } = record;
-  return proceed({
-    step: 'poll',
-    jobId: jobIds.poll(registrationId, generation, 1),
-    data: { registrationId, attempt: 1 },
-    delayMs: Math.max(
-      0,
-      (record.confirmedAt ?? ctx.now()) + ctx.settings.callbackTimeoutMs - ctx.now(),
-    ),
-  });
-}
-
-/** Run confirm again once the other run's call is surely over; nothing is sent now. */
-function recheckLater(
+/**
+ * Send the confirm under our claim `claim`. The call, token renewal included, is abandoned
+ * CONFIRM_CALL_MS after it starts, so no request of ours outlives the lease by more than its
+ * margin. Esign answered with an error: the request is over, so the lease ends now and a
+ * retry goes straight to asking Esign. No answer: the lease stands (see confirm).
+ */
+async function sendUnderClaim(
   ctx: StepContext,
   record: RegistrationRecord,
-  claimedAt: number,
-  leaseEnds: number,
-): StepOutcome {
-  const { registrationId, generation } = record;
-  ctx.logger.info({ registrationId }, 'a confirm is already on its way: looking again later');
-  return proceed({
-    step: 'confirm',
-    jobId: jobIds.confirmRecheck(registrationId, generation, claimedAt),
-    data: { registrationId },
-    delayMs: Math.max(0, leaseEnds - ctx.now()),
-  });
+  submissionId: string,
+  claim: number,
+): Promise<void> {
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.settings.confirmCallMs)]);
+  try {
+    await sendConfirm(ctx, record, submissionId, signal);
+  } catch (error) {
+    if (answeredByEsign(error))
+      await applyTransition(ctx, record.registrationId, (current) =>
+        releaseConfirmClaim(current, claim),
+      );
+    else
+      ctx.logger.warn(
+        { registrationId: record.registrationId, leaseUntil: claim + ctx.settings.confirmLeaseMs },
+        'confirm unanswered: it may still reach Esign, so no retry sends it before the lease ends',
+      );
+    throw error;
+  }
+}
+
+/**
+ * Whether Esign itself answered the request with a status. A gateway's 502 or 504 is not
+ * that: the request may have reached Esign behind it, and may still be applied.
+ */
+function answeredByEsign(error: unknown): boolean {
+  if (!isWorkerError(error) || error.httpStatus === undefined) return false;
+  return error.httpStatus !== 502 && error.httpStatus !== 504;
+}
+
+/** Run this job again once the claim's lease has ended; nothing is sent now. */
+function waitForLease(ctx: StepContext, record: RegistrationRecord): StepOutcome {
+  const until = record.confirmingUntil ?? ctx.now();
+  ctx.logger.info(
+    { registrationId: record.registrationId, until },
+    'a confirm may still be on its way: looking again when its lease ends',
+  );
+  return waitUntil(until);
 }
 
 async function sendConfirm(
   ctx: StepContext,
   record: RegistrationRecord,
   submissionId: string,
+  signal: AbortSignal,
 ): Promise<void> {
   const metadata = confirmMetadata(openRequest(ctx, record));
   try {
-    await ctx.esign.confirmUpload(partnerUser(record), submissionId, metadata, ctx.signal);
+    await ctx.esign.confirmUpload(partnerUser(record), submissionId, metadata, signal);
   } catch (error) {
     // Undocumented, so we accept it if Esign ever says it: the earlier call did arrive.
     const already =

@@ -15,10 +15,12 @@ export interface StepSettings {
   pollMaxIntervalMs: number;
   pollGiveUpMs: number;
   /**
-   * How long a confirm that was started may still be on its way (connect + request timeout
-   * of the Esign client). Until then another run waits instead of asking Esign or re-sending.
+   * How long after its claim a confirm may still reach Esign (CONFIRM_LEASE_MS). Until then
+   * another run waits instead of asking Esign or re-sending.
    */
   confirmLeaseMs: number;
+  /** When a confirm call is abandoned, from its claim (connect + request timeout). */
+  confirmCallMs: number;
 }
 
 /**
@@ -49,13 +51,22 @@ export interface NextJob<S extends StepName = StepName> {
   delayMs?: number | undefined;
 }
 
-/** What a step asks for next: zero or more jobs. The adapter enqueues them. */
+/**
+ * What a step asks for next: zero or more jobs, which the adapter enqueues; or, with
+ * `waitUntil` (epoch ms), to run this same job again then, without using an attempt.
+ */
 export interface StepOutcome {
   next: NextJob[];
+  waitUntil?: number | undefined;
 }
 
 export const done: StepOutcome = { next: [] };
 
 export function proceed(...jobs: NextJob[]): StepOutcome {
   return { next: jobs };
+}
+
+/** Run this job again at `at` (e.g. once a lease has ended); it keeps its attempts. */
+export function waitUntil(at: number): StepOutcome {
+  return { next: [], waitUntil: at };
 }

@@ -1,19 +1,25 @@
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import { attachSubmission } from '../lib/registration/transitions.ts';
+import { adopt, leftBehind } from './adopt.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
-import { applyTransition, partnerUser } from './record-helpers.ts';
+import { applyTransition, partnerUser, schedulePoll } from './record-helpers.ts';
 
 /**
  * Steps 1+2: create the submission (the token comes with the client). This is the one call
  * Esign gives no idempotency key for, so its answer is written to the record before anything
  * else: a crash re-runs at most this call, and a re-run with a submission on record skips it.
+ *
+ * Before creating one, it asks Esign (the poll API) what this user has: a submission a lost
+ * write of this registration left behind is adopted instead (see adopt.ts for the rule).
  */
 export async function initiate(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
   let record = await ctx.store.require(data.registrationId);
   if (await settleIfTerminal(ctx, record)) return done;
 
   if (!record.submission) {
+    const found = await leftBehind(ctx, record);
+    if (found) return adopt(ctx, record, found);
     const created = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
     const at = ctx.now();
     await ctx.store.indexSubmission(created.submissionId, record.registrationId);
@@ -26,6 +32,8 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
     );
   }
 
+  // A replay after an adoption: the submission is confirmed already, wait for its result.
+  if (record.confirmedAt !== undefined) return schedulePoll(ctx, record);
   const { registrationId, generation } = record;
   return proceed({
     step: 'upload',

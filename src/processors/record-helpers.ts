@@ -1,9 +1,10 @@
 import type { PartnerUser } from '../lib/esign/types.ts';
 import { permanent } from '../lib/errors.ts';
+import { jobIds } from '../lib/registration/jobs.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
 import type { Transition } from '../lib/registration/transitions.ts';
-import type { StepContext } from './context.ts';
+import { proceed, type StepContext, type StepOutcome } from './context.ts';
 
 export function partnerUser(record: RegistrationRecord): PartnerUser {
   return { userId: record.partnerUserId, userIdType: record.partnerUserIdType };
@@ -48,4 +49,18 @@ export async function applyTransition(
     return changed ? next : undefined;
   });
   return { record, changed };
+}
+
+/** The fallback poll, CALLBACK_TIMEOUT_MS after confirmation, in case no callback comes. */
+export function schedulePoll(ctx: StepContext, record: RegistrationRecord): StepOutcome {
+  const { registrationId, generation } = record;
+  return proceed({
+    step: 'poll',
+    jobId: jobIds.poll(registrationId, generation, 1),
+    data: { registrationId, attempt: 1 },
+    delayMs: Math.max(
+      0,
+      (record.confirmedAt ?? ctx.now()) + ctx.settings.callbackTimeoutMs - ctx.now(),
+    ),
+  });
 }

@@ -59,3 +59,15 @@ export function createQueues(
     },
   };
 }
+
+/**
+ * Every queue (the five steps and results) under a prefix, opened only to be looked at (the
+ * queue UI): no default job options, since nothing here adds jobs of its own.
+ */
+export function openAllQueues(connection: Redis, prefix: string, logger?: Logger): Queue[] {
+  return [...stepNames, RESULTS_QUEUE].map((name) => {
+    const queue = new Queue(name, { connection, prefix });
+    queue.on('error', (error) => logger?.debug({ err: error, queue: name }, 'queue error'));
+    return queue;
+  });
+}

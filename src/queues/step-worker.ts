@@ -38,9 +38,10 @@ export interface StepWorkerOptions<S extends StepName> {
 
 /**
  * The one place that maps processors onto BullMQ: enqueue what the processor asks for next
- * (deterministic ids make a replay a no-op), classify failures (permanent → no retry), turn
- * a 429 into a queue-wide pause for its Retry-After, and count everything. Job payloads are
- * read and written here in their stored format (`v`, lib/registration/format.ts).
+ * (deterministic ids make a replay a no-op), delay the job when the processor asks to wait,
+ * classify failures (permanent → no retry), turn a 429 into a queue-wide pause for its
+ * Retry-After, and count everything. Job payloads are read and written here in their stored
+ * format (`v`, lib/registration/format.ts).
  */
 export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S>): Worker {
   const { step, metrics, logger } = options;
@@ -56,8 +57,15 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
             jobId: next.jobId,
             ...(next.delayMs !== undefined && next.delayMs > 0 && { delay: next.delayMs }),
           });
+        if (outcome.waitUntil !== undefined) {
+          // The same job, later, its attempts untouched (BullMQ: moveToDelayed skips the attempt).
+          await job.moveToDelayed(outcome.waitUntil, token);
+          metrics.jobs.inc({ queue: step, outcome: 'delayed' });
+          throw new DelayedError();
+        }
         metrics.jobs.inc({ queue: step, outcome: 'completed' });
       } catch (raw) {
+        if (raw instanceof DelayedError) throw raw;
         if (signal?.aborted) {
           // Cancelled by a shutdown past SHUTDOWN_TIMEOUT_MS (pipeline.close), not a failure
           // of the job: give it back to the queue as it was, no attempt used, for the next

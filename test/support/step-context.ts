@@ -41,6 +41,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
       pollMaxIntervalMs: 4_000,
       pollGiveUpMs: 60_000,
       confirmLeaseMs: 5_000,
+      confirmCallMs: 4_000,
       ...settings,
     },
     logger,

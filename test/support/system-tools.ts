@@ -36,6 +36,11 @@ export const systemTools: readonly SystemTool[] = [
     aptPackage: 'docker-compose',
     why: 'to validate docker-compose.yml without a Docker engine',
   },
+  {
+    command: 'chromium',
+    aptPackage: 'chromium',
+    why: 'to test the queue UI in a real headless browser',
+  },
 ];
 
 /** A tool is missing and could not be installed; the message is one line that names the fix. */

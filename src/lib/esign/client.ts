@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import type { EsignConfig } from '../config.ts';
+import { isWorkerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
-import { isWorkerError } from '../errors.ts';
 import { classifyFailure } from './classify.ts';
 import { serialiseConfirmBody } from './confirm-body.ts';
 import {
@@ -210,15 +211,25 @@ export function createEsignClient(deps: EsignClientDeps): EsignClient {
       const headers: Record<string, string> = { 'content-type': upload.contentType };
       if (upload.contentLength !== undefined)
         headers['content-length'] = String(upload.contentLength);
-      const response = await sendRequest(http, {
-        endpoint: 'upload',
-        method: 'PUT',
-        url,
-        headers,
-        body: upload.body,
-        timeoutMs: config.UPLOAD_TIMEOUT_MS,
-        signal,
-      });
+      let response: EsignResponse;
+      try {
+        response = await sendRequest(http, {
+          endpoint: 'upload',
+          method: 'PUT',
+          url,
+          headers,
+          body: upload.body,
+          timeoutMs: config.UPLOAD_TIMEOUT_MS,
+          signal,
+        });
+      } catch (error) {
+        // A body stream that failed with its own classified error (an image found invalid,
+        // a file changing size, a source timing out) ended the upload: that is the cause,
+        // not the network, so it keeps its code and retryability.
+        const bodyError = upload.body instanceof Readable ? upload.body.errored : null;
+        if (isWorkerError(bodyError)) throw bodyError;
+        throw error;
+      }
       if (response.status !== 200 && response.status !== 204)
         throw failureFor(http, 'upload', response);
     },

@@ -1,7 +1,9 @@
-import { open, stat } from 'node:fs/promises';
-import { decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
-import { isAllowedHost, parseHttpUrl } from './hosts.ts';
-import { resolveInsideRoot } from './root.ts';
+import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
+import { withDeadline } from './deadline.ts';
+import { judgeUrl, type UrlRefusal } from './hosts.ts';
+import { imageLimits, readTimeoutMs, urlRules } from './policy.ts';
+import { openInsideRoot, type SafeOpen } from './safe-open.ts';
+import { ImageProblem, inspectImage } from './scan.ts';
 import { sniffImageType, sniffLength } from './sniff.ts';
 import {
   imageSourceSchema,
@@ -12,8 +14,11 @@ import {
 
 /**
  * At enqueue: every problem with one image source, as `images.<doc>: …` lines that name the
- * field and the rule, never the path, URL or bytes (a file name can carry a NIK). No network:
- * URLs are checked by shape and host only; their bytes are judged at upload time.
+ * field and the rule, never the path, URL or bytes (a file name can carry a NIK). Inline
+ * base64 is judged whole here (format, structure, pixel limits): the bytes are at hand. Files
+ * are opened as at upload (safe-open.ts) and recognised by their first bytes; their whole
+ * structure, like a URL's bytes, is judged when read at upload. No network: URLs are checked
+ * by scheme, host, port and IP literal only.
  */
 export async function checkImageSource(
   doc: CheckDocument,
@@ -45,55 +50,66 @@ export async function checkImageSources(
   return [...ktp, ...selfie];
 }
 
+const pathProblems: Record<Exclude<SafeOpen['kind'], 'file'>, string> = {
+  outside: 'path must be inside the image root',
+  missing: 'path does not exist',
+  unreadable: 'path cannot be read',
+  'not-a-file': 'path is not a regular file',
+};
+
 async function checkPath(path: string, policy: ImagePolicy): Promise<string[]> {
-  const resolved = await resolveInsideRoot(policy.root, path);
-  switch (resolved.kind) {
-    case 'outside':
-      return ['path must be inside the image root'];
-    case 'missing':
-      return ['path does not exist'];
-    case 'unreadable':
-      return ['path cannot be read'];
-    case 'inside':
-      break;
-  }
+  const bounds = { timeoutMs: readTimeoutMs(policy) };
+  let opened: SafeOpen;
   try {
-    const info = await stat(resolved.realPath);
-    if (!info.isFile()) return ['path is not a regular file'];
-    if (info.size > policy.maxBytes)
-      return [`path is larger than the limit of ${policy.maxBytes} bytes`];
-    const head = await readHead(resolved.realPath);
-    return sniffImageType(head) ? [] : ['path is not a JPEG or PNG image'];
+    opened = await openInsideRoot(policy.root, path, bounds);
   } catch {
     return ['path cannot be read'];
   }
-}
-
-async function readHead(path: string): Promise<Uint8Array> {
-  const handle = await open(path, 'r');
+  if (opened.kind !== 'file') return [pathProblems[opened.kind]];
+  const { handle, size } = opened;
   try {
-    const buffer = Buffer.alloc(sniffLength);
-    const { bytesRead } = await handle.read(buffer, 0, sniffLength, 0);
-    return buffer.subarray(0, bytesRead);
+    if (size > policy.maxBytes)
+      return [`path is larger than the limit of ${policy.maxBytes} bytes`];
+    const head = Buffer.alloc(sniffLength);
+    const { bytesRead } = await withDeadline(
+      handle.read(head, 0, sniffLength, 0),
+      bounds.timeoutMs,
+      undefined,
+    );
+    return sniffImageType(head.subarray(0, bytesRead)) ? [] : ['path is not a JPEG or PNG image'];
+  } catch {
+    return ['path cannot be read'];
   } finally {
-    await handle.close();
+    // Not awaited: a read abandoned at its deadline may still hold the handle.
+    void handle.close().catch(() => undefined);
   }
 }
 
+const urlProblems: Record<UrlRefusal, string> = {
+  'not-http': 'url must be an http or https URL',
+  'http-not-allowed': 'url must be https (http needs IMAGE_URL_ALLOW_HTTP=true)',
+  'host-not-allowed': 'url host is not in IMAGE_URL_ALLOWED_HOSTS',
+  'private-address':
+    'url host is a private or local address (needs IMAGE_URL_ALLOW_PRIVATE_NETWORKS=true)',
+};
+
 function checkUrl(text: string, policy: ImagePolicy): string[] {
-  const url = parseHttpUrl(text);
-  if (!url) return ['url must be an http or https URL'];
-  return isAllowedHost(url, policy.allowedHosts)
-    ? []
-    : ['url host is not in IMAGE_URL_ALLOWED_HOSTS'];
+  const judged = judgeUrl(text, urlRules(policy));
+  return 'refusal' in judged ? [urlProblems[judged.refusal]] : [];
 }
 
 function checkBase64(text: string, policy: ImagePolicy): string[] {
-  const unpadded = normaliseBase64(text);
-  if (unpadded === undefined) return ['base64 is not valid base64'];
-  if (decodedSize(unpadded) > policy.maxBytes)
-    return [`base64 decodes to more than the limit of ${policy.maxBytes} bytes`];
-  // Sixteen characters decode to twelve bytes: enough to recognise the format.
-  const head = decodeBase64(unpadded.slice(0, 16));
-  return sniffImageType(head) ? [] : ['base64 is not a JPEG or PNG image'];
+  const tooLarge = `base64 decodes to more than the limit of ${policy.maxBytes} bytes`;
+  // Size first, before any scan of the text (see base64.ts).
+  if (base64TooLong(text, policy.maxBytes)) return [tooLarge];
+  const normalised = normaliseBase64(text);
+  if (normalised === undefined) return ['base64 is not valid base64'];
+  if (decodedSize(normalised) > policy.maxBytes) return [tooLarge];
+  try {
+    inspectImage(decodeBase64(normalised), imageLimits(policy));
+    return [];
+  } catch (error) {
+    if (error instanceof ImageProblem) return [`base64 ${error.reason}`];
+    throw error;
+  }
 }

@@ -10,4 +10,6 @@ export {
 export { checkImageSource, checkImageSources } from './check.ts';
 export { openImage } from './open.ts';
 export type { OpenedImage } from './opened-image.ts';
+export { imagePolicyFromConfig } from './policy.ts';
 export { sniffImageType, type ImageContentType } from './sniff.ts';
+export { inspectImage, ImageProblem, type DimensionLimits } from './scan.ts';

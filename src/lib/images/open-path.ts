@@ -1,68 +1,80 @@
-import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
-import { permanent, retryable } from '../errors.ts';
+import { permanent, retryable, type WorkerError } from '../errors.ts';
+import { boundedReads, DeadlineError } from './deadline.ts';
 import { sniffAndGuard } from './guarded-stream.ts';
-import { resolveInsideRoot } from './root.ts';
+import { imageLimits, readTimeoutMs } from './policy.ts';
+import { openInsideRoot, type SafeOpen } from './safe-open.ts';
 import type { ImageDocument, ImagePolicy } from './source.ts';
 import type { OpenedImage } from './opened-image.ts';
 
 /**
- * A file under the image root, streamed. The root is checked again (the file may have been
- * replaced by a symlink since enqueue) and the final component is opened with O_NOFOLLOW,
- * so a link swapped in between the check and the open is refused. The size comes from
- * fstat on the open handle: the same file that is then read.
+ * A file under the image root, streamed. It is opened so that it must be a regular file
+ * inside the root however the tree changes meanwhile (safe-open.ts), its size comes from fstat
+ * on that descriptor, and every read is bounded by readTimeoutMs and the job's signal: a file
+ * source can fail a job, never hang it (nor the shutdown waiting for it).
  */
 export async function openPathImage(
   doc: ImageDocument,
   path: string,
   policy: ImagePolicy,
+  signal?: AbortSignal,
 ): Promise<OpenedImage> {
-  const resolved = await resolveInsideRoot(policy.root, path);
-  if (resolved.kind === 'outside')
-    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image path is outside the image root`);
-  if (resolved.kind === 'missing')
-    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image file does not exist`);
-  if (resolved.kind === 'unreadable')
-    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image file cannot be read`);
-
-  let handle: FileHandle;
+  const timeoutMs = readTimeoutMs(policy);
+  let opened: SafeOpen;
   try {
-    handle = await open(resolved.realPath, constants.O_RDONLY | constants.O_NOFOLLOW);
+    opened = await openInsideRoot(policy.root, path, { timeoutMs, signal });
   } catch (error) {
-    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image file cannot be opened`, {
-      cause: errnoOnly(error),
-    });
+    throw readFailed(doc, error);
   }
-  let size: number;
-  try {
-    const info = await handle.stat();
-    if (!info.isFile())
-      throw permanent('IMAGE_SOURCE_FAILED', `${doc} image path is not a regular file`);
-    if (info.size > policy.maxBytes)
-      throw permanent(
-        'IMAGE_TOO_LARGE',
-        `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
-      );
-    size = info.size;
-  } catch (error) {
-    await handle.close();
-    throw error;
+  if (opened.kind !== 'file') throw refusal(doc, opened.kind);
+  const { handle, size } = opened;
+  if (size > policy.maxBytes) {
+    void handle.close().catch(() => undefined);
+    throw permanent(
+      'IMAGE_TOO_LARGE',
+      `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
+    );
   }
 
-  const { stream, contentType } = await sniffAndGuard(
-    handle.createReadStream({ start: 0, autoClose: true }),
+  const stream = handle.createReadStream({ start: 0, autoClose: true });
+  const { stream: guarded, contentType } = await sniffAndGuard(
+    boundedReads(stream, timeoutMs, signal),
     {
       doc,
       expectedLength: size,
+      limits: imageLimits(policy),
       lengthMismatch: () =>
         retryable('IMAGE_SOURCE_FAILED', `${doc} image file changed size while it was read`),
-      readFailed: (error) =>
-        retryable('IMAGE_SOURCE_FAILED', `${doc} image file could not be read`, {
-          cause: errnoOnly(error),
-        }),
+      readFailed: (error) => readFailed(doc, error),
     },
   );
-  return { stream, contentType, contentLength: size };
+  return { stream: guarded, contentType, contentLength: size };
+}
+
+function refusal(doc: ImageDocument, kind: Exclude<SafeOpen['kind'], 'file'>): WorkerError {
+  switch (kind) {
+    case 'outside':
+      return permanent('IMAGE_SOURCE_FAILED', `${doc} image path is outside the image root`);
+    case 'missing':
+      return permanent('IMAGE_SOURCE_FAILED', `${doc} image file does not exist`);
+    case 'not-a-file':
+      return permanent('IMAGE_SOURCE_FAILED', `${doc} image path is not a regular file`);
+    case 'unreadable':
+      return permanent('IMAGE_SOURCE_FAILED', `${doc} image file cannot be read`);
+  }
+}
+
+/** Timeouts, aborts and I/O errors may pass: retryable, with the errno code only. */
+function readFailed(doc: ImageDocument, error: unknown): WorkerError {
+  if (error instanceof DeadlineError)
+    return retryable(
+      'IMAGE_SOURCE_FAILED',
+      error.reason === 'timeout'
+        ? `${doc} image file did not answer within the read timeout`
+        : `${doc} image file read was cancelled`,
+    );
+  return retryable('IMAGE_SOURCE_FAILED', `${doc} image file could not be read`, {
+    cause: errnoOnly(error),
+  });
 }
 
 /** The errno code of a file error, without its message (which names the path). */

@@ -1,8 +1,9 @@
 import { request, type Dispatcher } from 'undici';
 import { isWorkerError, permanent, retryable, type WorkerError } from '../errors.ts';
-import { bufferStream, notAnImage, sniffAndGuard } from './guarded-stream.ts';
-import { isAllowedHost, parseHttpUrl } from './hosts.ts';
-import { sniffImageType } from './sniff.ts';
+import { addressRefusedCode, imageAgent } from './connector.ts';
+import { bufferStream, inspectOrThrow, sniffAndGuard } from './guarded-stream.ts';
+import { judgeUrl, type UrlRefusal } from './hosts.ts';
+import { imageLimits, urlRules } from './policy.ts';
 import type { ImageDocument, ImagePolicy } from './source.ts';
 import type { OpenedImage } from './opened-image.ts';
 
@@ -11,9 +12,12 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308]);
 const defaultFetchTimeoutMs = 30_000;
 
 /**
- * An image on an allowed HTTP(S) host. Redirects are followed by hand, at most five, and
- * every target's host is checked again: otherwise an allowed host could bounce the worker to
- * an internal address (SSRF). Errors name the document only; the URL may carry a secret.
+ * An image on an allowed host (hosts.ts: scheme, host and port). Redirects are followed by
+ * hand, at most five, and every target is judged again; every connection, first or redirected,
+ * goes through the guarded connector, which refuses private and local addresses however they
+ * were reached (connector.ts). Otherwise an allowed name, an IP literal or a redirect could
+ * point the worker at an internal service (SSRF). Errors name the document only; the URL may
+ * carry a secret.
  */
 export async function openUrlImage(
   doc: ImageDocument,
@@ -23,10 +27,12 @@ export async function openUrlImage(
 ): Promise<OpenedImage> {
   let url = allowedUrl(doc, text, policy, 'URL');
   const timeout = policy.fetchTimeoutMs ?? defaultFetchTimeoutMs;
+  const dispatcher = imageAgent(urlRules(policy).allowPrivateNetworks, timeout);
   for (let hop = 0; ; hop += 1) {
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
+        dispatcher,
         method: 'GET',
         headers: { accept: 'image/jpeg, image/png' },
         signal,
@@ -54,16 +60,22 @@ export async function openUrlImage(
       await body.dump().catch(() => undefined);
       throw statusError(doc, statusCode);
     }
-    return readBody(doc, body, headers['content-length'], policy.maxBytes);
+    return readBody(doc, body, headers['content-length'], policy);
   }
 }
 
+const refusals: Record<UrlRefusal, string> = {
+  'not-http': 'is not http(s)',
+  'http-not-allowed': 'is not https (IMAGE_URL_ALLOW_HTTP is off)',
+  'host-not-allowed': 'host is not allowed',
+  'private-address': 'host is a private or local address',
+};
+
 function allowedUrl(doc: ImageDocument, text: string, policy: ImagePolicy, what: string): URL {
-  const url = parseHttpUrl(text);
-  if (!url) throw permanent('IMAGE_SOURCE_FAILED', `${doc} image ${what} is not http(s)`);
-  if (!isAllowedHost(url, policy.allowedHosts))
-    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image ${what} host is not allowed`);
-  return url;
+  const judged = judgeUrl(text, urlRules(policy));
+  if ('refusal' in judged)
+    throw permanent('IMAGE_SOURCE_FAILED', `${doc} image ${what} ${refusals[judged.refusal]}`);
+  return judged.url;
 }
 
 /** 404/410 mean the image is gone for good; 408, 429 and 5xx may pass; other 4xx will not. */
@@ -74,9 +86,18 @@ function statusError(doc: ImageDocument, status: number): WorkerError {
   return permanent('IMAGE_SOURCE_FAILED', message, { httpStatus: status });
 }
 
-/** Network errors and timeouts are retryable. The cause keeps the error's name and code only. */
+/**
+ * Network errors and timeouts are retryable; a refused address is permanent (the name points
+ * somewhere it must not; retrying would only ask again). The cause keeps name and code only.
+ */
 function downloadFailed(doc: ImageDocument, error: unknown): WorkerError {
   const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  if (code === addressRefusedCode)
+    return permanent(
+      'IMAGE_SOURCE_FAILED',
+      `${doc} image URL leads to a private or local address (IMAGE_URL_ALLOW_PRIVATE_NETWORKS is off)`,
+      { cause: { name, code } },
+    );
   return retryable('IMAGE_SOURCE_FAILED', `${doc} image download failed`, {
     cause: { name, code },
   });
@@ -96,8 +117,10 @@ async function readBody(
   doc: ImageDocument,
   body: Dispatcher.ResponseData['body'],
   lengthHeader: string | string[] | undefined,
-  maxBytes: number,
+  policy: ImagePolicy,
 ): Promise<OpenedImage> {
+  const { maxBytes } = policy;
+  const limits = imageLimits(policy);
   const announced =
     typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader)
       ? Number(lengthHeader)
@@ -110,6 +133,7 @@ async function readBody(
     const { stream, contentType } = await sniffAndGuard(body, {
       doc,
       expectedLength: announced,
+      limits,
       lengthMismatch: () =>
         retryable('IMAGE_SOURCE_FAILED', `${doc} image download did not match its Content-Length`),
       readFailed: (error) => downloadFailed(doc, error),
@@ -131,7 +155,6 @@ async function readBody(
     throw downloadFailed(doc, error);
   }
   const bytes = Buffer.concat(chunks);
-  const contentType = sniffImageType(bytes);
-  if (!contentType) throw notAnImage(doc);
+  const contentType = inspectOrThrow(doc, bytes, limits);
   return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
 }

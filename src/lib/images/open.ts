@@ -1,10 +1,10 @@
 import { permanent } from '../errors.ts';
-import { decodeBase64, normaliseBase64 } from './base64.ts';
-import { bufferStream, notAnImage } from './guarded-stream.ts';
+import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
+import { bufferStream, inspectOrThrow } from './guarded-stream.ts';
 import { openPathImage } from './open-path.ts';
 import { openUrlImage } from './open-url.ts';
 import type { OpenedImage } from './opened-image.ts';
-import { sniffImageType } from './sniff.ts';
+import { imageLimits } from './policy.ts';
 import {
   imageSourceSchema,
   type ImageDocument,
@@ -14,9 +14,10 @@ import {
 
 /**
  * At upload time: the image as a stream of known length and sniffed type, holding at most one
- * image in memory. Throws WorkerErrors: IMAGE_INVALID (not JPEG/PNG, malformed source),
- * IMAGE_TOO_LARGE (over maxBytes), IMAGE_SOURCE_FAILED (gone: permanent; network, 5xx or a
- * file changing under us: retryable). Every message names the document, never the source.
+ * image in memory. Throws WorkerErrors: IMAGE_INVALID (not one whole JPEG/PNG within the pixel
+ * limits, malformed source), IMAGE_TOO_LARGE (over maxBytes), IMAGE_SOURCE_FAILED (gone,
+ * outside the root, a refused URL or address: permanent; network, 5xx, a timeout or a file
+ * changing under us: retryable). Every message names the document, never the source.
  */
 export async function openImage(
   doc: ImageDocument,
@@ -29,21 +30,24 @@ export async function openImage(
   if (!parsed.success)
     throw permanent('IMAGE_INVALID', `${doc} image source must be one of path, url or base64`);
   const valid = parsed.data;
-  if ('path' in valid) return openPathImage(doc, valid.path, policy);
+  if ('path' in valid) return openPathImage(doc, valid.path, policy, signal);
   if ('url' in valid) return openUrlImage(doc, valid.url, policy, signal);
   return openBase64Image(doc, valid.base64, policy);
 }
 
 function openBase64Image(doc: ImageDocument, text: string, policy: ImagePolicy): OpenedImage {
-  const unpadded = normaliseBase64(text);
-  if (unpadded === undefined) throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
-  const bytes = decodeBase64(unpadded);
-  if (bytes.length > policy.maxBytes)
-    throw permanent(
+  const tooLarge = () =>
+    permanent(
       'IMAGE_TOO_LARGE',
       `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
     );
-  const contentType = sniffImageType(bytes);
-  if (!contentType) throw notAnImage(doc);
+  // Size first: nothing scans text that could not be an allowed image anyway.
+  if (base64TooLong(text, policy.maxBytes)) throw tooLarge();
+  const normalised = normaliseBase64(text);
+  if (normalised === undefined)
+    throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
+  if (decodedSize(normalised) > policy.maxBytes) throw tooLarge();
+  const bytes = decodeBase64(normalised);
+  const contentType = inspectOrThrow(doc, bytes, imageLimits(policy));
   return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
 }

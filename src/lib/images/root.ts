@@ -2,29 +2,47 @@ import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 
 export type Resolved =
-  | { kind: 'inside'; realPath: string }
+  | { kind: 'inside'; realPath: string; realRoot: string }
   | { kind: 'outside' }
   | { kind: 'missing' }
   | { kind: 'unreadable' };
 
-function within(root: string, target: string): boolean {
+/** Whether `target` is `root` or lies below it (both absolute, no `..`). */
+export function within(root: string, target: string): boolean {
   const rel = relative(root, target);
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * The root's real path, resolved once per process and kept: every open compares against it,
+ * and it must not be re-resolved through a link that someone could re-point meanwhile. Moving
+ * IMAGE_ROOT itself therefore needs a restart. Failures are not kept (the root may appear).
+ */
+const realRoots = new Map<string, string>();
+
+export async function realRootOf(root: string): Promise<string | undefined> {
+  const key = resolve(root);
+  const known = realRoots.get(key);
+  if (known !== undefined) return known;
+  try {
+    const real = await realpath(key);
+    realRoots.set(key, real);
+    return real;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Resolve a `path` source against the image root. The check runs on real paths (symlinks
  * followed, on both sides), so a link inside the root that points elsewhere is "outside".
  * A missing file that would lie outside anyway is reported as outside: the more useful
- * message, and it reveals nothing about what exists beyond the root.
+ * message, and it reveals nothing about what exists beyond the root. This is a check of the
+ * name only; what is actually opened is verified again on the descriptor (safe-open.ts).
  */
 export async function resolveInsideRoot(root: string, path: string): Promise<Resolved> {
-  let realRoot: string;
-  try {
-    realRoot = await realpath(root);
-  } catch {
-    return { kind: 'unreadable' };
-  }
+  const realRoot = await realRootOf(root);
+  if (realRoot === undefined) return { kind: 'unreadable' };
   const lexical = resolve(root, path);
   let realPath: string;
   try {
@@ -35,5 +53,5 @@ export async function resolveInsideRoot(root: string, path: string): Promise<Res
     return code === 'ENOENT' || code === 'ENOTDIR' ? { kind: 'missing' } : { kind: 'unreadable' };
   }
   if (!within(realRoot, realPath)) return { kind: 'outside' };
-  return { kind: 'inside', realPath };
+  return { kind: 'inside', realPath, realRoot };
 }

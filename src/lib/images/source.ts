@@ -4,16 +4,31 @@ import type { DocumentType } from '../esign/schemas.ts';
 /** Where one image of a registration comes from: exactly one of a file, a URL or inline bytes. */
 export type ImageSource = { path: string } | { url: string } | { base64: string };
 
-/** What the worker may read images from, and how much of them. Built from the pipeline config. */
+/**
+ * What the worker may read images from, and how much of them. Built from the pipeline config
+ * (policy.ts); the optional fields default to the safe choice, so a hand-built policy is never
+ * more permissive than the configuration would be.
+ */
 export interface ImagePolicy {
   /** Directory that `path` sources resolve against and must stay inside (after symlinks). */
   root: string;
-  /** Hostnames (or host:port) that `url` sources may point at; empty means no URL is allowed. */
+  /** `host` (port 443), `host:port` or `host:*` entries that `url` sources may point at. */
   allowedHosts: readonly string[];
   /** Largest image accepted, in bytes, whatever the source kind. */
   maxBytes: number;
-  /** Deadline for fetching a `url` source (headers and body), in milliseconds. */
+  /** Idle timeout for fetching a `url` source (headers, then each body read), in ms. */
   fetchTimeoutMs?: number;
+  /** Bound on each step of opening and each read of a `path` source, in ms. */
+  readTimeoutMs?: number;
+  /** Allow `http:` URLs (default: https only). */
+  allowHttp?: boolean;
+  /** Allow connecting to loopback, private, CGNAT and ULA addresses (default: refused). */
+  allowPrivateNetworks?: boolean;
+  /** Pixel limits of an image; default 100x100 to 10000x10000. */
+  minWidth?: number;
+  minHeight?: number;
+  maxWidth?: number;
+  maxHeight?: number;
 }
 
 /** `images.ktp` in checks and requests; `KTP` in the Esign API and worker errors. */

@@ -43,10 +43,6 @@ export const jobIds = {
   ): string {
     return `${registrationId}-${step}-g${generation}`;
   },
-  /** A later look at a confirm another run started at `claimedAt` (one per claim). */
-  confirmRecheck(registrationId: string, generation: number, claimedAt: number): string {
-    return `${registrationId}-confirm-g${generation}-after-${claimedAt}`;
-  },
   poll(registrationId: string, generation: number, attempt: number): string {
     return `${registrationId}-poll-g${generation}-${attempt}`;
   },

@@ -53,6 +53,7 @@ export function isTerminal(status: RegistrationStatus): boolean {
 
 export type ResultSource = 'callback' | 'poll' | 'worker';
 
+/** One document's upload URL and progress. Adopted submissions keep no URL: '' and 0. */
 export interface StoredDocument {
   url: string;
   reference: string;

@@ -1,16 +1,17 @@
 import { documentTypes, type DocumentType, type SubmissionState } from '../esign/schemas.ts';
 import type { CreatedSubmission } from '../esign/types.ts';
-import { RESULT_FORMAT_VERSION } from './format.ts';
 import {
   isTerminal,
   statusRank,
   type HistoryEntry,
   type RegistrationRecord,
-  type RegistrationResult,
   type RegistrationStatus,
   type ResultSource,
   type SubmissionProgress,
 } from './record.ts';
+import { buildResult, type Ending } from './result.ts';
+
+export type { Ending, TerminalStatus } from './result.ts';
 
 /**
  * Every change of a registration record, one named pure function each, in flow order.
@@ -56,6 +57,45 @@ export function attachSubmission(
   ) as SubmissionProgress['documents'];
   const submission = { submissionId: created.submissionId, createdAt: now, documents };
   return advance({ ...record, submission }, 'INITIATED', now);
+}
+
+/**
+ * initiate, upload: Esign has `state.submissionId` past INITIATED, so it took a confirm for it,
+ * and both documents before that (it refuses a confirm without them): the record catches up
+ * (→ CONFIRMED, source poll, `pollJobId` the fallback poll). In initiate it is a submission a
+ * lost write left behind, which becomes this registration's; its upload URLs were in the lost
+ * answer and are not needed any more, so none is kept. In upload it is the record's own
+ * submission, whose confirm landed though the record missed it. Guard: Esign's state is past
+ * INITIATED, the record has no submission or this one, and no confirmation yet.
+ */
+export function adoptSubmission(
+  record: RegistrationRecord,
+  state: SubmissionState,
+  pollJobId: string,
+  now: number,
+): RegistrationRecord {
+  const current = record.submission;
+  if (state.status === 'INITIATED' || record.confirmedAt !== undefined) return record;
+  if (current && current.submissionId !== state.submissionId) return record;
+  const documents = Object.fromEntries(
+    documentTypes.map((type) => {
+      const doc = current?.documents[type] ?? { url: '', reference: '', expiresAt: 0 };
+      return [type, { ...doc, uploadedAt: doc.uploadedAt ?? now }];
+    }),
+  ) as SubmissionProgress['documents'];
+  const submission = {
+    submissionId: state.submissionId,
+    createdAt: current?.createdAt ?? now,
+    documents,
+  };
+  const adopted: RegistrationRecord = {
+    ...record,
+    submission,
+    confirmedAt: now,
+    confirmingUntil: undefined,
+    ...(!isTerminal(record.status) && { pollJobId }),
+  };
+  return advance(adopted, 'CONFIRMED', now, 'poll');
 }
 
 export interface UploadedDocument {
@@ -133,9 +173,10 @@ export function claimConfirm(
 }
 
 /**
- * confirm: the call ended in an error, so it is not on its way any more: end the lease early
- * and a retry goes straight to asking Esign. `confirmingAt` stays: the confirm may have
- * arrived. Guard: the claim is still ours (`claim`) and its lease still set.
+ * confirm: Esign answered the call with an error status, so the request is not on its way any
+ * more: end the lease early and a retry goes straight to asking Esign. (Without an answer — a
+ * timeout, a network error, an abort — the request may still arrive and the lease must stand.)
+ * `confirmingAt` stays. Guard: the claim is still ours (`claim`) and its lease still set.
  */
 export function releaseConfirmClaim(record: RegistrationRecord, claim: number): RegistrationRecord {
   if (record.confirmingAt !== claim || record.confirmingUntil === undefined) return record;
@@ -211,16 +252,6 @@ export function applyProgress(
   });
 }
 
-export type TerminalStatus = RegistrationResult['status'];
-
-/** How a registration ends: Esign's final state, our timeout, or our failure. */
-export interface Ending {
-  status: TerminalStatus;
-  source: ResultSource;
-  state?: SubmissionState | undefined;
-  error?: { code: string; message: string } | undefined;
-}
-
 /**
  * End the registration: its result, and the PII scrubbed, in one write. Guard: it has not
  * ended yet (the first ending wins), and a state Esign reported is about our current
@@ -263,34 +294,4 @@ export function markPublished(record: RegistrationRecord): RegistrationRecord {
   const last = record.history[index];
   if (!last || last.published) return record;
   return { ...record, history: record.history.with(index, { ...last, published: true }) };
-}
-
-function buildResult(record: RegistrationRecord, ending: Ending, at: number): RegistrationResult {
-  const details = ending.state?.submissionDetails ?? undefined;
-  const checks = details?.verificationResult;
-  return {
-    formatVersion: RESULT_FORMAT_VERSION,
-    registrationId: record.registrationId,
-    submissionId: ending.state?.submissionId ?? record.submission?.submissionId ?? null,
-    partnerUserId: record.partnerUserId,
-    partnerUserIdType: record.partnerUserIdType,
-    status: ending.status,
-    result: ending.state?.result ?? null,
-    reasonCode: ending.state?.reasonCode ?? null,
-    verificationResult: checks
-      ? Object.fromEntries(
-          Object.entries(checks).filter(
-            (entry): entry is [string, string] => entry[1] !== undefined,
-          ),
-        )
-      : null,
-    esignRegistrationId: details?.registrationId ?? null,
-    eligibleToActivate: details?.eligibleToActivate ?? null,
-    onboardingCode: details?.onboardingCode ?? null,
-    shouldSkipActivation: details?.shouldSkipActivation ?? null,
-    source: ending.source,
-    error: ending.error ?? null,
-    enqueuedAt: new Date(record.enqueuedAt).toISOString(),
-    finishedAt: new Date(at).toISOString(),
-  };
 }
