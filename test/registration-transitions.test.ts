@@ -16,7 +16,7 @@ import {
   releaseConfirmClaim,
   type Transition,
 } from '../src/lib/registration/transitions.ts';
-import { RECORD_FORMAT_VERSION } from '../src/lib/registration/format.ts';
+import { RECORD_FORMAT_VERSION, RESULT_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 
 /**
  * The record's named transitions, without Redis: each applies once, and a stale or replayed
@@ -369,6 +369,7 @@ describe('endRegistration', () => {
       T0 + 7,
     );
     const result = {
+      formatVersion: RESULT_FORMAT_VERSION,
       registrationId: 'reg-1',
       submissionId: 'sub-1',
       partnerUserId: 'user-1',

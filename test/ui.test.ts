@@ -34,7 +34,14 @@ describe('esign-worker ui', () => {
     gifServer = createServer((_req, res) => res.end(Buffer.from('GIF89a\x01\x00\x01\x00;')));
     await new Promise<void>((resolve) => gifServer.listen(0, '127.0.0.1', resolve));
     const gifUrl = `http://127.0.0.1:${(gifServer.address() as AddressInfo).port}/selfie`;
-    stack = await startStack({ env: { IMAGE_URL_ALLOWED_HOSTS: '127.0.0.1' } });
+    // A local http server: URL sources need the explicit opt-ins for http and private networks.
+    stack = await startStack({
+      env: {
+        IMAGE_URL_ALLOWED_HOSTS: '127.0.0.1:*',
+        IMAGE_URL_ALLOW_HTTP: 'true',
+        IMAGE_URL_ALLOW_PRIVATE_NETWORKS: 'true',
+      },
+    });
 
     people = [person('completed'), person('invalid-DUKCAPIL_REJECTED'), person('completed')];
     const requests = people.map((who) => registrationRequest(who));
@@ -88,12 +95,13 @@ describe('esign-worker ui', () => {
   };
 
   it('keeps PII out of job data: step jobs point at the record, results carry no NIK, name or email', async () => {
+    // `v` is the payload's format version (lib/registration/format.ts), not data.
     const allowedKeys: Record<string, string[]> = {
-      initiate: ['registrationId'],
-      upload: ['registrationId'],
-      confirm: ['registrationId'],
-      poll: ['attempt', 'registrationId'],
-      complete: ['registrationId', 'source', 'state', 'timedOut'],
+      initiate: ['registrationId', 'v'],
+      upload: ['registrationId', 'v'],
+      confirm: ['registrationId', 'v'],
+      poll: ['attempt', 'registrationId', 'v'],
+      complete: ['registrationId', 'source', 'state', 'timedOut', 'v'],
     };
     let seen = 0;
     for (const name of queueNames) {
