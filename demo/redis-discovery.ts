@@ -108,7 +108,8 @@ export async function answersPing(url: string, timeoutMs: number): Promise<boole
   }
 }
 
-async function freeLoopbackPort(): Promise<number> {
+/** A loopback port nothing listens on right now (tests start their own servers on one). */
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

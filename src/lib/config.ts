@@ -112,6 +112,13 @@ export const pipelineSchema = z.object({
 /** What a process that only enqueues (or reads status) needs. */
 export const producerSchema = z.object({
   ESIGN_PARTNER_USER_ID_TYPE: z.string().min(1),
+  /** An enqueue returns only once this many replicas have its writes (WAIT); 0 = none. */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long an enqueue waits for WAIT / WAITAOF. At most 3 s: the producer's connection fails
+   * a command after 5 s, and the reply must arrive within that.
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_000).default(1_000),
 });
 
 export const listenerSchema = z.object({
