@@ -4,6 +4,7 @@ import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
+import { startRedriver } from '../queues/redrive.ts';
 import { createRuntime } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
@@ -53,11 +54,21 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     logger,
   });
 
+  const redriver = startRedriver({
+    store: runtime.store,
+    queues: runtime.queues.steps,
+    intervalMs: settings.REDRIVE_INTERVAL_MS,
+    afterMs: settings.REDRIVE_AFTER_MS,
+    now: runtime.now,
+    logger,
+  });
+
   return {
     pipeline,
     ready: () => runtime.store.ping(),
     async close() {
       try {
+        await redriver.stop();
         await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
         await client.close();
       } finally {

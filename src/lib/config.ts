@@ -99,6 +99,13 @@ export const pipelineSchema = z.object({
    * 2 × ESIGN_REQUEST_TIMEOUT_MS.
    */
   CONFIRM_LEASE_MS: z.coerce.number().int().min(0).optional(),
+  /**
+   * How often each worker looks for unfinished registrations whose step has no live job (Redis
+   * lost recent writes) and gives them one (queues/redrive.ts); also once at start. 0 = never.
+   */
+  REDRIVE_INTERVAL_MS: ms(60_000),
+  /** A registration is re-driven only once its record has not changed for this long. */
+  REDRIVE_AFTER_MS: positive(60_000),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
   STALLED_INTERVAL_MS: positive(30_000),
   /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */

@@ -169,6 +169,17 @@ export class RegistrationStore {
     );
   }
 
+  /**
+   * One page of the registrations that hold a user's slot: every unfinished one (and, briefly,
+   * one that ended and has not freed it yet). `cursor` starts and ends at '0' (SCAN).
+   */
+  async inFlightPage(cursor: string): Promise<{ cursor: string; registrationIds: string[] }> {
+    const match = `${this.prefix}:registration-in-flight:*`;
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', 200);
+    const ids = keys.length === 0 ? [] : await this.redis.mget(...keys);
+    return { cursor: next, registrationIds: ids.filter((id): id is string => id !== null) };
+  }
+
   async ping(): Promise<boolean> {
     return (await this.redis.ping().catch(() => 'down')) === 'PONG';
   }

@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkerApp } from '../src/app/worker-app.ts';
@@ -15,13 +16,15 @@ import { confirmMetadata, person, registrationRequest } from './support/requests
 import { startStack, type Stack } from './support/stack.ts';
 
 /**
+ * What Redis losing its latest writes leaves behind, and how the worker gets over it. The
+ * record is put in the state a lost write leaves by doing at the sandbox what the worker would
+ * have done, while no worker runs.
+ *
  * Storage answers 403 both for an expired URL and for an object it will not take any more (the
  * submission was confirmed). Only expiry may start a new submission: any other refusal is
- * explained by asking Esign. The record is put in the state a lost write leaves (it has the
- * submission, Esign has it confirmed), by doing at the sandbox what the worker would have done
- * while no worker runs.
+ * explained by asking Esign. A registration whose step has no live job is re-driven.
  */
-describe('a storage 403 that is not expiry', () => {
+describe('after lost writes', () => {
   let stack: Stack;
   let redis: Redis;
   let store: RegistrationStore;
@@ -32,7 +35,7 @@ describe('a storage 403 that is not expiry', () => {
     stack = await startStack({
       worker: 'none',
       sandbox: { callback: undefined },
-      env: { CALLBACK_TIMEOUT_MS: '200' },
+      env: { CALLBACK_TIMEOUT_MS: '200', REDRIVE_INTERVAL_MS: '200', REDRIVE_AFTER_MS: '300' },
     });
     redis = connect();
     store = new RegistrationStore({ redis, prefix: stack.prefix, retentionMs: 3_600_000 });
@@ -92,7 +95,7 @@ describe('a storage 403 that is not expiry', () => {
   const submissionsOf = (partnerUserId: string) =>
     stack.sandbox.inspect().submissions.filter((s) => s.userId === partnerUserId);
 
-  it('a confirm the record lost: it catches up with Esign, no new submission, one confirm', async () => {
+  it('a storage 403 after a confirm the record lost: it catches up with Esign, no new submission, one confirm', async () => {
     const { registrationId, request, submissionId } = await withSubmission(true);
     const result = await runWorkerUntilResult(registrationId);
     expect(result).toMatchObject({
@@ -107,7 +110,7 @@ describe('a storage 403 that is not expiry', () => {
     expect(view?.previousSubmissionIds ?? []).toEqual([]);
   }, 60_000);
 
-  it('a refusal nothing explains: FAILED with UPLOAD_FORBIDDEN, no new submission', async () => {
+  it('a storage 403 nothing explains: FAILED with UPLOAD_FORBIDDEN, no new submission', async () => {
     const { registrationId, request, submissionId } = await withSubmission(false);
     // A URL whose signature storage does not accept (its expiry is days away).
     await store.update(registrationId, (record) => {
@@ -130,5 +133,22 @@ describe('a storage 403 that is not expiry', () => {
     expect(result.error?.message).not.toContain('X-Amz');
     const atEsign = submissionsOf(request.partnerUserId);
     expect(atEsign.map((s) => [s.submissionId, s.confirmCount])).toEqual([[submissionId, 0]]);
+  }, 60_000);
+
+  it('a registration whose step has no live job is re-driven and finishes', async () => {
+    // Its record moved on (INITIATED, with a submission) but the job that would carry it on
+    // is gone, as when a job completes against a record that Redis then rolls back.
+    const { registrationId, request, submissionId } = await withSubmission(false);
+    const initiate = new Queue('initiate', { connection: redis, prefix: stack.prefix });
+    await initiate.remove(`${registrationId}-initiate-g0`);
+    await initiate.close();
+    const result = await runWorkerUntilResult(registrationId);
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID', submissionId });
+    const atEsign = submissionsOf(request.partnerUserId);
+    expect(atEsign.map((s) => [s.submissionId, s.confirmCount])).toEqual([[submissionId, 1]]);
+    const upload = new Queue('upload', { connection: redis, prefix: stack.prefix });
+    const redriven = await upload.getJob(`${registrationId}-upload-g0-r1`);
+    await upload.close();
+    expect(redriven?.data).toMatchObject({ registrationId });
   }, 60_000);
 });
