@@ -1,6 +1,7 @@
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { retryable } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { RedisClient } from '../lib/redis-topology.ts';
 
 /**
  * Durable acknowledgement: an enqueue returns only once what it wrote (the record and the first
@@ -13,7 +14,9 @@ import type { Logger } from '../lib/logger.ts';
  *   can lose then is in docs/operations.md ("Redis durability").
  *
  * WAIT and WAITAOF cover the writes made on the connection they are sent on, so they are sent
- * on the producer's one connection, after its writes. Falling short is an error the caller
+ * on the producer's own connection, after its writes; on a Cluster to every master on the
+ * connections that carried the writes (a master this client wrote nothing to answers at once).
+ * Falling short is an error the caller
  * sees (`REDIS_NOT_DURABLE`): the writes were made, so enqueueing again with the same
  * registrationId is safe and waits again.
  */
@@ -45,15 +48,19 @@ export interface DurableAck {
 const REPLY_MARGIN_MS = 2_000;
 
 export function createDurableAck(
-  redis: Redis,
+  redis: RedisClient,
   settings: DurabilitySettings,
   logger?: Logger,
 ): DurableAck {
   let detected: Promise<ServerDurability> | undefined;
   const detect = (): Promise<ServerDurability> => {
-    detected ??= withDeadline(redis.info(), REPLY_MARGIN_MS, 'INFO').then(
-      (info) => {
-        const found = readDurability(info);
+    detected ??= withDeadline(
+      Promise.all(servers(redis).map((server) => server.info())),
+      REPLY_MARGIN_MS,
+      'INFO',
+    ).then(
+      (infos) => {
+        const found = infos.map(readDurability).reduce((a, b) => (a.waitAof ? b : a));
         if (!found.waitAof)
           logger?.info(
             { redisVersion: found.version },
@@ -74,24 +81,39 @@ export function createDurableAck(
     detect,
     async confirm(registrationId) {
       const server = await detect();
-      const { waitReplicas, waitTimeoutMs } = settings;
-      const deadline = waitTimeoutMs + REPLY_MARGIN_MS;
-      if (server.waitAof) {
-        const reply = await withDeadline(
-          redis.call('WAITAOF', 1, 0, waitTimeoutMs),
-          deadline,
-          'WAITAOF',
-        );
-        const local = Array.isArray(reply) ? Number(reply[0]) : 0;
-        if (local < 1) throw notDurable(registrationId, 'the AOF fsync', 0, 1, waitTimeoutMs);
-      }
-      if (waitReplicas > 0) {
-        const acked = await withDeadline(redis.wait(waitReplicas, waitTimeoutMs), deadline, 'WAIT');
-        if (acked < waitReplicas)
-          throw notDurable(registrationId, 'replicas', acked, waitReplicas, waitTimeoutMs);
-      }
+      await Promise.all(
+        servers(redis).map((node) => confirmOn(node, server, settings, registrationId)),
+      );
     },
   };
+}
+
+function servers(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+async function confirmOn(
+  redis: Redis,
+  server: ServerDurability,
+  settings: DurabilitySettings,
+  registrationId: string,
+): Promise<void> {
+  const { waitReplicas, waitTimeoutMs } = settings;
+  const deadline = waitTimeoutMs + REPLY_MARGIN_MS;
+  if (server.waitAof) {
+    const reply = await withDeadline(
+      redis.call('WAITAOF', 1, 0, waitTimeoutMs),
+      deadline,
+      'WAITAOF',
+    );
+    const local = Array.isArray(reply) ? Number(reply[0]) : 0;
+    if (local < 1) throw notDurable(registrationId, 'the AOF fsync', 0, 1, waitTimeoutMs);
+  }
+  if (waitReplicas > 0) {
+    const acked = await withDeadline(redis.wait(waitReplicas, waitTimeoutMs), deadline, 'WAIT');
+    if (acked < waitReplicas)
+      throw notDurable(registrationId, 'replicas', acked, waitReplicas, waitTimeoutMs);
+  }
 }
 
 /** `INFO` (server and persistence sections) → the version and whether WAITAOF can be used. */

@@ -68,14 +68,10 @@ export function expectedJob(record: RegistrationRecord): Expected | undefined {
 
 /** One pass over every unfinished registration; returns how many got a fresh job. */
 export async function redriveStranded(options: RedriveOptions): Promise<number> {
-  let cursor = '0';
   let redriven = 0;
-  do {
-    const page = await options.store.inFlightPage(cursor);
-    cursor = page.cursor;
-    for (const registrationId of page.registrationIds)
+  for await (const registrationIds of options.store.inFlightIds())
+    for (const registrationId of registrationIds)
       if (await redriveOne(options, registrationId)) redriven += 1;
-  } while (cursor !== '0');
   return redriven;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
+import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
 import type { RegistrationRecord } from './record.ts';
 
@@ -54,7 +55,7 @@ export type CreateOutcome =
   { kind: 'created' } | { kind: 'exists' } | { kind: 'in-flight'; registrationId: string };
 
 export interface RegistrationStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long a finished record is kept (ms); it answers status and idempotent re-enqueues. */
   retentionMs: number;
@@ -62,7 +63,7 @@ export interface RegistrationStoreOptions {
 }
 
 export class RegistrationStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
@@ -170,14 +171,14 @@ export class RegistrationStore {
   }
 
   /**
-   * One page of the registrations that hold a user's slot: every unfinished one (and, briefly,
-   * one that ended and has not freed it yet). `cursor` starts and ends at '0' (SCAN).
+   * The registrations that hold a user's slot, in batches: every unfinished one (and, briefly,
+   * one that ended and has not freed it yet).
    */
-  async inFlightPage(cursor: string): Promise<{ cursor: string; registrationIds: string[] }> {
-    const match = `${this.prefix}:registration-in-flight:*`;
-    const [next, keys] = await this.redis.scan(cursor, 'MATCH', match, 'COUNT', 200);
-    const ids = keys.length === 0 ? [] : await this.redis.mget(...keys);
-    return { cursor: next, registrationIds: ids.filter((id): id is string => id !== null) };
+  async *inFlightIds(): AsyncGenerator<string[]> {
+    for await (const keys of scanKeys(this.redis, `${this.prefix}:registration-in-flight:*`, 200)) {
+      const ids = await this.redis.mget(...keys);
+      yield ids.filter((id): id is string => id !== null);
+    }
   }
 
   async ping(): Promise<boolean> {
