@@ -167,6 +167,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         prefix: keyPrefix,
       },
     );
+    // Without a listener BullMQ prints each connection error (a Redis restart in a test);
+    // the connection already logs them.
+    consumer.on('error', (error) => logger.debug({ err: error }, 'results consumer error'));
     closers.push(() => consumer.close());
     closers.push(() => Promise.all(children.map((child) => child.kill())));
 

@@ -94,6 +94,17 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
       }
     })();
 
+    // Around the crash, Esign holds a third of the calls 1.5 s before applying them, so many
+    // jobs are on their way while Redis dies and rolls back: their writes land on the older
+    // state, and jobs finish against records that no longer know their progress.
+    await waitUntil(() => ackedAt.size >= options.count / 6, {
+      timeoutMs: 60_000,
+      what: 'a sixth of the registrations enqueued',
+    });
+    const hold = { rate: 0.3, ms: 1_500 };
+    local.sandbox.setFaults({
+      holdRate: { create_submission: hold, upload: hold, confirm: hold },
+    });
     // The crash, a third of the way in: the disk's state is copied, Redis runs on ~1 s, dies.
     await waitUntil(() => ackedAt.size >= options.count / 3, {
       timeoutMs: 60_000,
@@ -117,6 +128,8 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
     await rm(aof, { recursive: true, force: true });
     await cp(saved, aof, { recursive: true });
     await live.start();
+    const off = { rate: 0, ms: 0 };
+    local.sandbox.setFaults({ holdRate: { create_submission: off, upload: off, confirm: off } });
     await enqueueAll;
 
     // Everything that still has a record finishes, with a result.
