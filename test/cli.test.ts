@@ -179,6 +179,17 @@ describe('esign-worker CLI', () => {
     }
   }, 60_000);
 
+  it('an enqueue Redis cannot make durable as asked exits 69 naming REDIS_NOT_DURABLE', async () => {
+    // The test Redis has no replica: WAIT 1 cannot be met.
+    const wants = { ...env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' };
+    const request = registrationRequest(person(), { registrationId: 'cli-not-durable-1' });
+    const run = await cli(['enqueue', '-'], wants, JSON.stringify(request));
+    expect(run.code).toBe(69);
+    expect(run.stderr).toMatch(
+      /^Redis is unavailable: REDIS_NOT_DURABLE: registration cli-not-durable-1 was written, but replicas confirmed it 0 of 1 times within 100 ms.*\n$/,
+    );
+  }, 60_000);
+
   it('lists rules between variables together with every other problem', async () => {
     const run = await cli(['listener'], { ...env, CALLBACK_AUTH: 'none', CALLBACK_PORT: 'eighty' });
     expect(run.code).toBe(1);

@@ -54,13 +54,19 @@ export function createDurableAck(
 ): DurableAck {
   let detected: Promise<ServerDurability> | undefined;
   const detect = (): Promise<ServerDurability> => {
+    // A Cluster client knows its masters only once connected: until then, ask again later.
+    const masters = servers(redis);
+    if (masters.length === 0)
+      return Promise.reject(retryable('REDIS_NOT_DURABLE', 'Redis Cluster not connected yet'));
     detected ??= withDeadline(
-      Promise.all(servers(redis).map((server) => server.info())),
+      Promise.all(masters.map((server) => server.info())),
       REPLY_MARGIN_MS,
       'INFO',
     ).then(
       (infos) => {
-        const found = infos.map(readDurability).reduce((a, b) => (a.waitAof ? b : a));
+        // What every master can promise: WAITAOF only if all of them have it.
+        const all = infos.map(readDurability);
+        const found = all.find((one) => !one.waitAof) ?? (all[0] as ServerDurability);
         if (!found.waitAof)
           logger?.info(
             { redisVersion: found.version },
