@@ -18,8 +18,10 @@ export function createProducerApp(
   });
   const { ESIGN_PARTNER_USER_ID_TYPE, REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS } =
     config.producer;
-  return producerOn(runtime, ESIGN_PARTNER_USER_ID_TYPE, {
-    waitReplicas: REDIS_WAIT_REPLICAS,
-    waitTimeoutMs: REDIS_WAIT_TIMEOUT_MS,
-  });
+  return producerOn(
+    runtime,
+    ESIGN_PARTNER_USER_ID_TYPE,
+    { waitReplicas: REDIS_WAIT_REPLICAS, waitTimeoutMs: REDIS_WAIT_TIMEOUT_MS },
+    options.logger,
+  );
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
 import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
@@ -75,9 +76,10 @@ export function producerOn(
   services: SharedServices,
   defaultPartnerUserIdType: string,
   durability: DurabilitySettings = noReplicaWait,
+  logger?: Logger,
 ): Producer {
   const { store, now } = services;
-  const ack = createDurableAck(services.redis, durability);
+  const ack = createDurableAck(services.redis, durability, logger);
   // What the server can promise is found at start; a failure here is retried by the first enqueue.
   ack.detect().catch(() => undefined);
   const addInitiate = (registrationId: string) =>
