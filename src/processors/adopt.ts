@@ -33,12 +33,13 @@ export async function currentAtEsign(
  * made and this one stays unconfirmed); it is one this registration replaced; the store says
  * another registration owns it. One the store says is ours is. One nobody owns is adopted
  * only if Esign processed it at or after this registration was enqueued (`processedAt`):
- * older ones, or ones that cannot be dated, belong to something before it.
+ * older ones belong to something before it. One not dated yet is waited for ('wait'), up to
+ * POLL_GIVE_UP_MS after the enqueue; after that it is not adopted.
  */
 export async function leftBehind(
   ctx: StepContext,
   record: RegistrationRecord,
-): Promise<SubmissionState | undefined> {
+): Promise<SubmissionState | 'wait' | undefined> {
   const state = await currentAtEsign(ctx, record);
   if (!state || record.previousSubmissionIds.includes(state.submissionId)) return undefined;
   const owner = await ctx.store.findBySubmission(state.submissionId);
@@ -49,6 +50,16 @@ export async function leftBehind(
     return undefined;
   }
   if (owner === record.registrationId) return state;
+  // Confirmed but not dated yet (IN_PROGRESS has no processedAt): a lost write of ours looks
+  // exactly like this for the first moments of its processing. Ask again once Esign has dated
+  // it, for as long as a result is waited for, rather than make a second submission now.
+  if (
+    state.processedAt === undefined &&
+    ctx.now() - record.enqueuedAt < ctx.settings.pollGiveUpMs
+  ) {
+    ctx.logger.info(log, 'a submission at Esign not dated yet: asking again before creating one');
+    return 'wait';
+  }
   const processedAt = Date.parse(state.processedAt ?? '');
   if (!(processedAt >= record.enqueuedAt)) {
     ctx.logger.info(log, 'a submission at Esign older than this registration: not adopted');
