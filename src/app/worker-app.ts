@@ -4,6 +4,7 @@ import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
+import { startRedriver } from '../queues/redrive.ts';
 import { createRuntime } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
@@ -61,11 +62,24 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     }),
   );
 
+  // One re-driver per partition: each walks its own in-flight slots.
+  const redrivers = runtime.all.map((partition) =>
+    startRedriver({
+      store: partition.store,
+      queues: partition.queues.steps,
+      intervalMs: settings.REDRIVE_INTERVAL_MS,
+      afterMs: settings.REDRIVE_AFTER_MS,
+      now: partition.now,
+      logger,
+    }),
+  );
+
   return {
     pipelines,
     ready: () => runtime.all[0]!.store.ping(),
     async close() {
       try {
+        await Promise.all(redrivers.map((redriver) => redriver.stop()));
         await Promise.all(pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)));
         await client.close();
       } finally {
