@@ -167,6 +167,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         prefix: keyPrefix,
       },
     );
+    // Without a listener BullMQ prints every reconnect error (a Redis restart, a failover).
+    consumer.on('error', (error) => logger.debug({ err: error }, 'results consumer error'));
     closers.push(() => consumer.close());
     closers.push(() => Promise.all(children.map((child) => child.kill())));
 
