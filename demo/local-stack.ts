@@ -8,6 +8,8 @@ import { createProducerApp } from '../src/app/producer-app.ts';
 import { connectRedis } from '../src/app/redis.ts';
 import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
+import { within } from '../src/lib/deadline.ts';
+import { closeRedis } from '../src/lib/redis-close.ts';
 import { silentLogger, type Logger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
 import { RESULTS_QUEUE } from '../src/lib/registration/jobs.ts';
@@ -152,7 +154,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const results = collectResults(options.onResult);
     const consumerRedis = connectRedis(options.redisUrl, { name: 'esign-local-results', logger });
-    closers.push(() => consumerRedis.quit().catch(() => consumerRedis.disconnect()));
+    closers.push(() => closeRedis(consumerRedis));
     const consumer = new Worker(
       RESULTS_QUEUE,
       (job: Job<RegistrationResult>) => results.take(job.data),
@@ -161,7 +163,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         prefix: options.prefix,
       },
     );
-    closers.push(() => consumer.close());
+    // Without a listener BullMQ prints every reconnect error while Redis is away.
+    consumer.on('error', (error) => logger.debug({ err: error }, 'results consumer error'));
+    // BullMQ's Worker.close() can wait for ever on a worker that lived through a Redis outage
+    // (taskforcesh/bullmq#4656): bounded, then its connection is dropped by the next closer.
+    closers.push(() => within(consumer.close(), 3_000, 'closing the results consumer'));
     closers.push(() => Promise.all(children.map((child) => child.kill())));
 
     let closed: Promise<void> | undefined;

@@ -66,6 +66,12 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
 
     const second = startWorker(env);
     const result = await stack.waitForResult(registrationId, 30_000);
+    // The job the kill left active came back through the stalled check, and the log says so.
+    const stalled = second.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.msg === 'stalled job put back to run again');
+    expect(stalled?.level).toBe(40);
+    expect(String(stalled?.jobId)).toContain(registrationId);
     const submissions = stack.sandbox
       .inspect()
       .submissions.filter((s) => s.userId === request.partnerUserId);

@@ -1,32 +1,45 @@
 import { Redis } from 'ioredis';
+import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
 
 export interface RedisOptions {
-  /** Fail commands fast instead of waiting for Redis to come back (request paths). */
+  /**
+   * Request paths (the callback listener, producers, the queue UI) fail within a few seconds
+   * while Redis is away, so a callback gets a 503 rather than hanging. Without it commands wait
+   * for Redis to return: BullMQ workers need that (`maxRetriesPerRequest: null`), their
+   * blocking commands must wait out a Redis restart.
+   */
   failFast?: boolean;
+  /**
+   * Health checks and scrape-time reads: never queued, refused at once while disconnected,
+   * cut after 1 s when Redis hangs, and reconnecting within a second of its return, so
+   * /readyz and /metrics tell the truth in ≤ 2 s.
+   */
+  probe?: boolean;
   name?: string;
-  /** Where connection errors go; without a listener ioredis prints them as unhandled. */
-  logger?: Logger;
+  /** Where connection errors go (throttled); without a listener ioredis prints them. */
+  logger?: Logger | undefined;
+  /** Shared with the rest of the process, so one outage is one throttled line (lib/error-log). */
+  errors?: ErrorLog | undefined;
 }
 
-/**
- * BullMQ workers need `maxRetriesPerRequest: null` (their blocking commands must wait out a
- * Redis restart). Request paths (the callback listener, producers) must instead fail fast, so
- * a callback gets a 503 while Redis is down rather than hanging: `failFast`.
- */
+const modes = {
+  wait: { maxRetriesPerRequest: null },
+  failFast: { maxRetriesPerRequest: 1, commandTimeout: 5_000 },
+  probe: {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 1_000,
+    commandTimeout: 1_000,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+  },
+} as const;
+
 export function connectRedis(url: string, options: RedisOptions = {}): Redis {
-  const redis = new Redis(url, {
-    connectionName: options.name,
-    ...(options.failFast
-      ? { maxRetriesPerRequest: 1, commandTimeout: 5_000 }
-      : { maxRetriesPerRequest: null }),
-  });
-  let lastLogged = 0;
-  redis.on('error', (error: Error) => {
-    // Reconnect attempts repeat the same error many times a second: log at most every 10 s.
-    if (Date.now() - lastLogged < 10_000) return;
-    lastLogged = Date.now();
-    options.logger?.warn({ err: error, connection: options.name }, 'redis connection error');
-  });
+  const mode = options.probe ? 'probe' : options.failFast ? 'failFast' : 'wait';
+  const redis = new Redis(url, { connectionName: options.name, ...modes[mode] });
+  const errors = options.errors ?? (options.logger && createErrorLog(options.logger));
+  const source = options.name ?? 'redis';
+  redis.on('error', (error: Error) => errors?.report('redis connection error', source, error));
   return redis;
 }

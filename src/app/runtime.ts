@@ -1,10 +1,9 @@
 import { decodeKey, type Config } from '../lib/config.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Metrics } from '../lib/metrics.ts';
 import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
 import { openSharedServices, type SharedServices } from '../queues/shared.ts';
-import { watchQueueDepth } from './queue-depth.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
 
 export type RuntimeConfig = Config<'common' | 'pipeline'>;
@@ -13,7 +12,8 @@ export type RuntimeConfig = Config<'common' | 'pipeline'>;
  * What the worker, the listener and the producer share, built from the configuration in one
  * place: a Redis connection, the record store (with its retention), the queues (with their
  * retry policy), the PII cipher (from PII_ENCRYPTION_KEY) and the image policy. close() closes
- * the queues, then the connection.
+ * the queues, then the connection (bounded). The scrape-time gauges and /readyz read Redis on
+ * a connection of their own (app/health.ts), never on this one.
  */
 export type Runtime = SharedServices;
 
@@ -21,8 +21,8 @@ export interface RuntimeOptions {
   /** The connection's name in Redis, and whether it fails fast (request paths) or waits. */
   connection: Pick<RedisOptions, 'name' | 'failFast'>;
   logger?: Logger | undefined;
-  /** Given: the queue-depth and redis_up gauges read these queues at scrape time. */
-  metrics?: Metrics | undefined;
+  /** Where the connection's errors go (throttled); by default a log of its own. */
+  errors?: ErrorLog | undefined;
 }
 
 export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): Runtime {
@@ -30,8 +30,12 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
   const { logger } = options;
   const key =
     pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
-  const runtime = openSharedServices({
-    redis: connectRedis(common.REDIS_URL, { ...options.connection, logger }),
+  return openSharedServices({
+    redis: connectRedis(common.REDIS_URL, {
+      ...options.connection,
+      logger,
+      errors: options.errors,
+    }),
     ownsRedis: true,
     prefix: common.QUEUE_PREFIX,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
@@ -40,6 +44,4 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     images: imagePolicyFromConfig(pipeline),
     logger,
   });
-  if (options.metrics) watchQueueDepth(options.metrics, runtime.queues, runtime.store);
-  return runtime;
 }

@@ -1,5 +1,7 @@
 import type { Config } from '../lib/config.ts';
 import { confirmTimings } from '../lib/config.ts';
+import { within } from '../lib/deadline.ts';
+import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -10,15 +12,25 @@ export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
 
 export interface WorkerApp {
   pipeline: Pipeline;
-  /** Readiness for /readyz: Redis answers. */
-  ready(): Promise<boolean>;
+  /** Resolves once every step worker's connections answer (Redis is there): "worker ready". */
+  untilReady(): Promise<void>;
+  /** Returns within SHUTDOWN_TIMEOUT_MS + 1 s, whatever Redis and Esign do. */
   close(): Promise<void>;
 }
 
+/** How long the Esign client gets, after the jobs, to let its last requests end. */
+const ESIGN_CLOSE_MS = 200;
+
 /** Every step processor, wired to Redis, the Esign client and the metrics. */
-export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: Metrics): WorkerApp {
+export function createWorkerApp(
+  config: WorkerConfig,
+  logger: Logger,
+  metrics: Metrics,
+  options: { errors?: ErrorLog | undefined } = {},
+): WorkerApp {
   const { common, esign, pipeline: settings } = config;
-  const runtime = createRuntime(config, { connection: { name: 'esign-worker' }, logger, metrics });
+  const errors = options.errors ?? createErrorLog(logger);
+  const runtime = createRuntime(config, { connection: { name: 'esign-worker' }, logger, errors });
   const client = createEsignClient({
     config: esign,
     redis: runtime.redis,
@@ -51,15 +63,22 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     },
     metrics,
     logger,
+    errors,
   });
 
   return {
     pipeline,
-    ready: () => runtime.store.ping(),
+    async untilReady() {
+      await Promise.all(pipeline.workers.map((worker) => worker.waitUntilReady()));
+    },
     async close() {
       try {
+        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.7 s), then whatever Esign request
+        // is still open is cut: the jobs that made them are already given back.
         await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
-        await client.close();
+        await within(client.close(), ESIGN_CLOSE_MS, 'closing the Esign client').catch(
+          () => undefined,
+        );
       } finally {
         await runtime.close();
       }

@@ -21,6 +21,5 @@ export function createCallbackSink(store: RegistrationStore, completeQueue: Queu
       await completeQueue.add('complete', writeJobData(data), { jobId });
       return 'accepted';
     },
-    ready: () => store.ping(),
   };
 }

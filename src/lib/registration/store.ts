@@ -168,8 +168,4 @@ export class RegistrationStore {
       record.registrationId,
     );
   }
-
-  async ping(): Promise<boolean> {
-    return (await this.redis.ping().catch(() => 'down')) === 'PONG';
-  }
 }

@@ -1,0 +1,20 @@
+import type { Redis } from 'ioredis';
+import { within } from './deadline.ts';
+
+/**
+ * How long a Redis connection is given to QUIT before it is dropped. QUIT waits for the
+ * commands ahead of it; on a connection that waits out outages (`maxRetriesPerRequest: null`)
+ * those can wait for ever, and a shutdown must not.
+ */
+export const REDIS_QUIT_TIMEOUT_MS = 300;
+
+/** QUIT (the replies in flight are read), bounded; then drop the connection if still open. */
+export async function closeRedis(redis: Redis, timeoutMs = REDIS_QUIT_TIMEOUT_MS): Promise<void> {
+  try {
+    await within(redis.quit(), timeoutMs, 'Redis QUIT');
+  } catch {
+    // Not connected, or QUIT stuck behind other commands: dropping is all that is left.
+  } finally {
+    if (redis.status !== 'end') redis.disconnect();
+  }
+}
