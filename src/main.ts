@@ -109,7 +109,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     // Ready means Redis answered every step worker, not that the objects exist: until then
     // the process serves /readyz (503) and waits, and a SIGTERM still stops it.
     worker.untilReady().then(
-      () => logger.info({ prefix: config.common.QUEUE_PREFIX }, 'worker ready'),
+      () => logger.info({ prefix: config.common.keyPrefix }, 'worker ready'),
       () => undefined, // closed before Redis ever answered
     );
   }

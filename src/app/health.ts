@@ -39,7 +39,7 @@ export function createHealth(
   options: { logger: Logger; metrics: Metrics; errors?: ErrorLog | undefined; name: string },
 ): Health {
   const { common } = config;
-  const redis = connectRedis(common.REDIS_URL, {
+  const redis = connectRedis(common.redis, {
     probe: true,
     name: `${options.name}-health`,
     logger: options.logger,
@@ -49,10 +49,7 @@ export function createHealth(
   let queues: Map<QueueName, Queue> | undefined;
   const queue = (name: QueueName): Queue => {
     queues ??= new Map(
-      openAllQueues(redis, common.QUEUE_PREFIX, options.logger).map((q) => [
-        q.name as QueueName,
-        q,
-      ]),
+      openAllQueues(redis, common.keyPrefix, options.logger).map((q) => [q.name as QueueName, q]),
     );
     const found = queues.get(name);
     if (!found) throw new Error(`no queue ${name}`);

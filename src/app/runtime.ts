@@ -31,13 +31,13 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
   const key =
     pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
   return openSharedServices({
-    redis: connectRedis(common.REDIS_URL, {
+    redis: connectRedis(common.redis, {
       ...options.connection,
       logger,
       errors: options.errors,
     }),
     ownsRedis: true,
-    prefix: common.QUEUE_PREFIX,
+    prefix: common.keyPrefix,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
     cipher: createPiiCipher(key),

@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
 import { within } from './deadline.ts';
+import type { RedisClient } from './redis-topology.ts';
 
 /**
  * How long a Redis connection is given to QUIT before it is dropped. QUIT waits for the
@@ -9,7 +9,10 @@ import { within } from './deadline.ts';
 export const REDIS_QUIT_TIMEOUT_MS = 300;
 
 /** QUIT (the replies in flight are read), bounded; then drop the connection if still open. */
-export async function closeRedis(redis: Redis, timeoutMs = REDIS_QUIT_TIMEOUT_MS): Promise<void> {
+export async function closeRedis(
+  redis: RedisClient,
+  timeoutMs = REDIS_QUIT_TIMEOUT_MS,
+): Promise<void> {
   try {
     await within(redis.quit(), timeoutMs, 'Redis QUIT');
   } catch {
