@@ -52,12 +52,14 @@ describe('a Redis outage under a running worker and listener', () => {
 
   afterEach(async () => {
     await Promise.all(children.map((child) => child.kill()));
-    await redis.restart().catch(() => undefined); // so the stack's own parts close cleanly
+    // So the stack's own parts close cleanly: a frozen Redis runs again, a killed one restarts.
+    redis.thaw();
+    await redis.restart().catch(() => undefined);
     await stack.close();
     await redis.stop();
   });
 
-  async function start(command: 'worker' | 'listener'): Promise<Service> {
+  async function start(command: 'worker' | 'listener' | 'start'): Promise<Service> {
     const child = startCli(
       command,
       { ...stack.env, METRICS_PORT: '0', CALLBACK_PORT: '0', CALLBACK_HOST: '127.0.0.1' },
@@ -65,7 +67,7 @@ describe('a Redis outage under a running worker and listener', () => {
     );
     children.push(child);
     const ready = await child.waitForLog('ops endpoints ready (/metrics /healthz /readyz)');
-    if (command === 'worker') await child.waitForLog('worker ready');
+    if (command !== 'listener') await child.waitForLog('worker ready');
     return { child, ops: String(ready.url) };
   }
 
@@ -106,8 +108,23 @@ describe('a Redis outage under a running worker and listener', () => {
     });
   }
 
-  it('health answers the truth in time, logs stay quiet, SIGTERM still ends both', async () => {
-    const services = await Promise.all([start('worker'), start('listener')]);
+  /** SIGTERM while a /metrics and a /readyz request are in flight: gone in time, exit 0. */
+  async function expectStopInTime(service: Service): Promise<void> {
+    const inFlight = [get(`${service.ops}/metrics`), get(`${service.ops}/readyz`)].map((p) =>
+      p.catch(() => undefined),
+    );
+    service.child.process.kill('SIGTERM');
+    const exit = await exitWithin(
+      service.child,
+      SHUTDOWN_TIMEOUT_MS + 1_000,
+      'SIGTERM with Redis away and ops requests in flight',
+    );
+    expect(exit).toEqual({ code: 0, signal: null });
+    await Promise.all(inFlight);
+  }
+
+  it('health answers the truth in time, logs stay quiet, SIGTERM still ends them', async () => {
+    const services = await Promise.all([start('worker'), start('listener'), start('start')]);
     for (const service of services) {
       expect(await healthy(service)).toBe(true);
       // While Redis answers, the queue gauges are there (read on the probe connection).
@@ -137,21 +154,18 @@ describe('a Redis outage under a running worker and listener', () => {
       expect(kinds.size).toBe(errors.length);
     }
 
-    // SIGTERM while a /metrics and a /readyz request are in flight, Redis still dead.
-    const exits = services.map(async (service) => {
-      const inFlight = [get(`${service.ops}/metrics`), get(`${service.ops}/readyz`)].map((p) =>
-        p.catch(() => undefined),
-      );
-      service.child.process.kill('SIGTERM');
-      const exit = await exitWithin(
-        service.child,
-        SHUTDOWN_TIMEOUT_MS + 1_000,
-        'SIGTERM with Redis dead and ops requests in flight',
-      );
-      await Promise.all(inFlight);
-      return exit;
-    });
-    for (const exit of await Promise.all(exits)) expect(exit).toEqual({ code: 0, signal: null });
+    await Promise.all(services.map(expectStopInTime));
+  }, 60_000);
+
+  it('Redis hanging (SIGSTOP) with a job in flight: health in time, SIGTERM in time', async () => {
+    const services = await Promise.all([start('worker'), start('listener')]);
+    // A registration on its way as Redis stops answering: whatever step it is at, the worker
+    // has Redis commands out (the job's, BullMQ's blocking fetch, lock renewals) that get no
+    // answer, and neither QUIT nor BullMQ's close returns while they wait.
+    await stack.producer.enqueueRegistration(registrationRequest(person('completed')));
+    redis.freeze();
+    for (const service of services) await expectDownReported(service);
+    await Promise.all(services.map(expectStopInTime));
   }, 60_000);
 
   it('a worker started while Redis is down says ready only once Redis answers', async () => {

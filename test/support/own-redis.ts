@@ -11,6 +11,12 @@ export interface OwnRedis {
   url: string;
   /** SIGKILL this server (only it) and wait for it to be gone. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP it: connections stay open and commands get no answer, as with a Redis stuck on a
+   * slow disk or a network that drops packets. `thaw` (SIGCONT) lets it go on.
+   */
+  freeze(): void;
+  thaw(): void;
   /** Start it again on the same port and wait until it answers PING. */
   restart(): Promise<void>;
   /** Stop it if it runs: for cleanup. */
@@ -44,6 +50,16 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     await exited;
   }
 
+  const running = (): ChildProcess | undefined =>
+    child && child.exitCode === null && child.signalCode === null ? child : undefined;
+
   await start();
-  return { url, kill, restart: start, stop: kill };
+  return {
+    url,
+    kill,
+    freeze: () => running()?.kill('SIGSTOP'),
+    thaw: () => running()?.kill('SIGCONT'),
+    restart: start,
+    stop: kill, // SIGKILL ends a frozen process too
+  };
 }
