@@ -254,7 +254,7 @@ export async function deleteKeysUnder(
     for await (const keys of scanKeys(redis, `${escapeGlob(keyPrefix)}:*`))
       await redis.del(...keys);
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    await closeRedis(redis);
   }
 }
 
