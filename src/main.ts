@@ -249,7 +249,7 @@ async function withProducer(
  * closer is bounded on its own; this is the promise to the orchestrator, kept whatever is in
  * flight: the process is gone within SHUTDOWN_TIMEOUT_MS + 1 s of the signal.
  */
-const SHUTDOWN_TAIL_MS = 800;
+const SHUTDOWN_TAIL_MS = 600;
 
 /**
  * SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. A

@@ -207,5 +207,7 @@ describe('a Redis outage under a running worker and listener', () => {
     );
     const result = await stack.waitForResult(registrationId, 30_000);
     expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+    // And they still stop as they should.
+    await Promise.all(services.map(expectStopInTime));
   }, 60_000);
 });

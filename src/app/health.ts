@@ -68,7 +68,7 @@ export function createHealth(
       if (queues)
         await within(
           Promise.all([...queues.values()].map((q) => q.close())),
-          500,
+          200,
           'closing the probe queues',
         ).catch(() => undefined);
       await closeRedis(redis);

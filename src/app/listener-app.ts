@@ -11,7 +11,7 @@ export type ListenerAppConfig = Config<'common' | 'listener' | 'pipeline'>;
 
 export interface ListenerApp {
   http: HttpApp;
-  /** Returns within SHUTDOWN_TIMEOUT_MS (at most 10 s) + 0.6 s, whatever Redis does. */
+  /** Returns within SHUTDOWN_TIMEOUT_MS (at most 10 s) + 0.4 s, whatever Redis does. */
   close(): Promise<void>;
 }
 

@@ -19,7 +19,7 @@ export interface WorkerApp {
 }
 
 /** How long the Esign client gets, after the jobs, to let its last requests end. */
-const ESIGN_CLOSE_MS = 200;
+const ESIGN_CLOSE_MS = 100;
 
 /** Every step processor, wired to Redis, the Esign client and the metrics. */
 export function createWorkerApp(
@@ -73,7 +73,7 @@ export function createWorkerApp(
     },
     async close() {
       try {
-        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.7 s), then whatever Esign request
+        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), then whatever Esign request
         // is still open is cut: the jobs that made them are already given back.
         await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
         await within(client.close(), ESIGN_CLOSE_MS, 'closing the Esign client').catch(

@@ -6,7 +6,7 @@ import type { RedisClient } from './redis-topology.ts';
  * commands ahead of it; on a connection that waits out outages (`maxRetriesPerRequest: null`)
  * those can wait for ever, and a shutdown must not.
  */
-export const REDIS_QUIT_TIMEOUT_MS = 300;
+export const REDIS_QUIT_TIMEOUT_MS = 200;
 
 /** QUIT (the replies in flight are read), bounded; then drop the connection if still open. */
 export async function closeRedis(

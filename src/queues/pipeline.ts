@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import { within } from '../lib/deadline.ts';
+import { remainingUntil, within } from '../lib/deadline.ts';
 import type { ErrorLog } from '../lib/error-log.ts';
 import type { EsignClient } from '../lib/esign/types.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -35,8 +35,8 @@ export interface Pipeline {
   workers: Worker[];
   /**
    * Stop taking jobs, let active ones finish within `timeoutMs`, then cancel the rest; returns
-   * by `timeoutMs` + 0.7 s at the latest (CANCEL_GRACE_MS + WORKERS_CLOSE_MS), whatever Redis
-   * does.
+   * by `timeoutMs` + 0.5 s at the latest (CANCEL_GRACE_MS + WORKERS_CLOSE_MS), whatever Redis
+   * does, and at once when nothing runs and Redis is away.
    * The queues stay open (the runtime's).
    */
   close(timeoutMs?: number): Promise<void>;
@@ -139,6 +139,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       // its connections, which waits for ever while Redis is down. A processor stuck past the
       // grace (on a Redis call, which no signal cancels) is left to BullMQ's lock expiry.
       const closing = Promise.allSettled(workers.map((worker) => worker.close()));
+      const started = Date.now();
       const drained = async () => {
         while (running.size > 0) await Promise.all([...running]);
       };
@@ -151,8 +152,14 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
         for (const worker of workers) worker.cancelAllJobs('shutdown timeout');
         await within(drained(), CANCEL_GRACE_MS, 'cancelled jobs').catch(() => undefined);
       }
-      // BullMQ finishes its side (moving the last jobs, QUIT) in moments while Redis answers.
-      await within(closing, WORKERS_CLOSE_MS, 'closing the workers').catch(() =>
+      // While Redis is connected, BullMQ finishes its side (moving the last jobs to completed,
+      // QUIT) in moments: it may use what is left of the window. While Redis is away it would
+      // wait for ever: a short look, then the connections are dropped.
+      const budget =
+        services.redis.status === 'ready'
+          ? Math.max(WORKERS_CLOSE_MS, remainingUntil(started + timeoutMs + CANCEL_GRACE_MS))
+          : WORKERS_CLOSE_MS;
+      await within(closing, budget, 'closing the workers').catch(() =>
         deps.logger.warn('workers not closed cleanly (Redis away?): their connections are dropped'),
       );
     },
@@ -160,6 +167,6 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
 }
 
 /** After cancelling, how long aborted jobs get to be given back to their queue. */
-const CANCEL_GRACE_MS = 400;
+const CANCEL_GRACE_MS = 300;
 /** How long BullMQ gets to finish closing once our processors are done. */
-const WORKERS_CLOSE_MS = 300;
+const WORKERS_CLOSE_MS = 200;
