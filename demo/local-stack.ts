@@ -10,7 +10,7 @@ import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { within } from '../src/lib/deadline.ts';
 import { closeRedis } from '../src/lib/redis-close.ts';
-import { scanKeys } from '../src/lib/redis-scan.ts';
+import { escapeGlob, scanKeys } from '../src/lib/redis-scan.ts';
 import type { RedisTopology } from '../src/lib/redis-topology.ts';
 import { silentLogger, type Logger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
@@ -256,9 +256,4 @@ export async function deleteKeysUnder(
   } finally {
     await closeRedis(redis);
   }
-}
-
-/** A prefix as a literal in a SCAN pattern (`{esign}` has no glob characters, `[` would). */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

@@ -5,6 +5,7 @@ import type { ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics, QueueName } from '../lib/metrics.ts';
 import { closeRedis } from '../lib/redis-close.ts';
+import { RESULTS_QUEUE, stepNames } from '../lib/registration/jobs.ts';
 import { openAllQueues } from '../queues/queues.ts';
 import { connectRedis } from './redis.ts';
 
@@ -45,29 +46,46 @@ export function createHealth(
     logger: options.logger,
     errors: options.errors,
   });
-  // Opened on the first scrape: a process nobody scrapes keeps one connection, not seven.
-  let queues: Map<QueueName, Queue> | undefined;
-  const queue = (name: QueueName): Queue => {
-    queues ??= new Map(
-      openAllQueues(redis, common.keyPrefix, options.logger).map((q) => [q.name as QueueName, q]),
+  // Opened on the first scrape: a process nobody scrapes keeps one connection and no queue.
+  // Each partition's step queues (QUEUE_PARTITIONS, usually one), and the one results queue.
+  let queues: { steps: Map<string, Queue>[]; results: Queue } | undefined;
+  const open = () => {
+    queues ??= {
+      steps: common.partitionPrefixes.map(
+        (prefix) =>
+          new Map(openAllQueues(redis, prefix, options.logger, stepNames).map((q) => [q.name, q])),
+      ),
+      results: openAllQueues(redis, common.keyPrefix, options.logger, [RESULTS_QUEUE])[0]!,
+    };
+    return queues;
+  };
+  /** A step's depth is its sum over the partitions. */
+  const counts = async (name: QueueName): Promise<Record<string, number>> => {
+    const { steps, results } = open();
+    if (name === RESULTS_QUEUE) return results.getJobCounts(...states);
+    const each = await Promise.all(
+      steps.map((partition) => partition.get(name)!.getJobCounts(...states)),
     );
-    const found = queues.get(name);
-    if (!found) throw new Error(`no queue ${name}`);
-    return found;
+    const total: Record<string, number> = {};
+    for (const byState of each)
+      for (const [state, count] of Object.entries(byState))
+        total[state] = (total[state] ?? 0) + count;
+    return total;
   };
   const ping = async (): Promise<boolean> =>
     (await within(redis.ping(), READY_TIMEOUT_MS, 'PING').catch(() => 'down')) === 'PONG';
 
-  options.metrics.watchQueues({
-    counts: (name) => queue(name).getJobCounts(...states),
-    redisUp: ping,
-  });
+  options.metrics.watchQueues({ counts, redisUp: ping });
   return {
     ready: ping,
     async close() {
       if (queues)
         await within(
-          Promise.all([...queues.values()].map((q) => q.close())),
+          Promise.all(
+            [...queues.steps.flatMap((partition) => [...partition.values()]), queues.results].map(
+              (q) => q.close(),
+            ),
+          ),
           200,
           'closing the probe queues',
         ).catch(() => undefined);

@@ -30,7 +30,7 @@ export function createListenerApp(
     logger,
     errors: options.errors,
   });
-  const sink = createCallbackSink(runtime.store, runtime.queues.steps.complete);
+  const sink = createCallbackSink(runtime);
   const http = createCallbackListener({
     config: config.listener,
     sink,

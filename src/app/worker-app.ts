@@ -11,7 +11,8 @@ import { createRuntime } from './runtime.ts';
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
 
 export interface WorkerApp {
-  pipeline: Pipeline;
+  /** One per partition (QUEUE_PARTITIONS), in partition order. */
+  pipelines: Pipeline[];
   /** Resolves once every step worker's connections answer (Redis is there): "worker ready". */
   untilReady(): Promise<void>;
   /** Returns within SHUTDOWN_TIMEOUT_MS + 1 s, whatever Redis and Esign do. */
@@ -38,44 +39,52 @@ export function createWorkerApp(
     logger,
     metrics,
   });
-  const pipeline = startPipeline({
-    services: runtime,
-    esign: client,
-    settings: {
-      maxReinitiations: settings.MAX_REINITIATIONS,
-      callbackTimeoutMs: settings.CALLBACK_TIMEOUT_MS,
-      pollIntervalMs: settings.POLL_INTERVAL_MS,
-      pollMaxIntervalMs: settings.POLL_MAX_INTERVAL_MS,
-      pollGiveUpMs: settings.POLL_GIVE_UP_MS,
-      ...confirmTimings(esign, settings),
-    },
-    concurrency: {
-      initiate: settings.CONCURRENCY_INITIATE,
-      upload: settings.CONCURRENCY_UPLOAD,
-      confirm: settings.CONCURRENCY_CONFIRM,
-      poll: settings.CONCURRENCY_POLL,
-      complete: settings.CONCURRENCY_COMPLETE,
-    },
-    ratePerSecond: settings.ESIGN_RATE_LIMIT_PER_SECOND,
-    locks: {
-      lockDurationMs: settings.LOCK_DURATION_MS,
-      stalledIntervalMs: settings.STALLED_INTERVAL_MS,
-    },
-    metrics,
-    logger,
-    errors,
-  });
+  // One pipeline (a worker per step) per partition; usually one.
+  const pipelines = runtime.all.map((services, index) =>
+    startPipeline({
+      services,
+      otherPartitions: runtime.all
+        .filter((_, other) => other !== index)
+        .map((partition) => partition.queues.steps),
+      esign: client,
+      settings: {
+        maxReinitiations: settings.MAX_REINITIATIONS,
+        callbackTimeoutMs: settings.CALLBACK_TIMEOUT_MS,
+        pollIntervalMs: settings.POLL_INTERVAL_MS,
+        pollMaxIntervalMs: settings.POLL_MAX_INTERVAL_MS,
+        pollGiveUpMs: settings.POLL_GIVE_UP_MS,
+        ...confirmTimings(esign, settings),
+      },
+      concurrency: {
+        initiate: settings.CONCURRENCY_INITIATE,
+        upload: settings.CONCURRENCY_UPLOAD,
+        confirm: settings.CONCURRENCY_CONFIRM,
+        poll: settings.CONCURRENCY_POLL,
+        complete: settings.CONCURRENCY_COMPLETE,
+      },
+      // The cap is per queue; partitions have a queue each, so each gets its share.
+      ratePerSecond: shareOf(settings.ESIGN_RATE_LIMIT_PER_SECOND, runtime.all.length),
+      locks: {
+        lockDurationMs: settings.LOCK_DURATION_MS,
+        stalledIntervalMs: settings.STALLED_INTERVAL_MS,
+      },
+      metrics,
+      logger,
+      errors,
+    }),
+  );
 
   return {
-    pipeline,
+    pipelines,
     async untilReady() {
-      await Promise.all(pipeline.workers.map((worker) => worker.waitUntilReady()));
+      const workers = pipelines.flatMap((pipeline) => pipeline.workers);
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
     },
     async close() {
       try {
         // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), then whatever Esign request
         // is still open is cut: the jobs that made them are already given back.
-        await pipeline.close(common.SHUTDOWN_TIMEOUT_MS);
+        await Promise.all(pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)));
         await within(client.close(), ESIGN_CLOSE_MS, 'closing the Esign client').catch(
           () => undefined,
         );
@@ -84,4 +93,9 @@ export function createWorkerApp(
       }
     },
   };
+}
+
+/** A per-second cap split over `parts` queues (0 stays "no cap"; never below 1 a second). */
+function shareOf(ratePerSecond: number, parts: number): number {
+  return ratePerSecond === 0 ? 0 : Math.max(1, Math.floor(ratePerSecond / parts));
 }

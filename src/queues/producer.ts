@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from '../lib/redis-topology.ts';
 import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
 import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
@@ -7,14 +6,17 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
-import { openSharedServices, type SharedServices } from './shared.ts';
+import { partitionPrefixes, type RedisClient } from '../lib/redis-topology.ts';
+import { openPartitionSet, type PartitionSet } from './partitions.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
   redis: RedisClient;
-  /** QUEUE_PREFIX: must match the workers'. */
+  /** The workers' key prefix: QUEUE_PREFIX, hash-tagged on Redis Cluster (`{esign}`). */
   prefix: string;
+  /** QUEUE_PARTITIONS of the workers (default 1). */
+  partitions?: number;
   cipher: PiiCipher;
   images: ImagePolicy;
   /** ESIGN_PARTNER_USER_ID_TYPE, used when a request names none. */
@@ -48,9 +50,14 @@ export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** A producer on its own store and queues over the caller's connection (the public API). */
 export function createProducer(options: ProducerOptions): Producer {
-  const services = openSharedServices({
+  const services = openPartitionSet({
     redis: options.redis,
-    prefix: options.prefix,
+    basePrefix: options.prefix,
+    prefixes: partitionPrefixes(
+      options.prefix.replace(/^\{(.*)\}$/, '$1'), // the plain QUEUE_PREFIX
+      options.prefix,
+      options.partitions ?? 1,
+    ),
     retry: options.retry,
     retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
     cipher: options.cipher,
@@ -60,13 +67,10 @@ export function createProducer(options: ProducerOptions): Producer {
   return producerOn(services, options.defaultPartnerUserIdType);
 }
 
-/** A producer on services already built (the runtime's); close() closes them. */
-export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
-  const { store, now } = services;
-  const addInitiate = (registrationId: string) =>
-    services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
-      jobId: jobIds.step('initiate', registrationId, 0),
-    });
+/** A producer on partitions already built (the runtime's); close() closes them. */
+export function producerOn(partitions: PartitionSet, defaultPartnerUserIdType: string): Producer {
+  // Validation needs no partition: the first one's cipher and image policy are everyone's.
+  const { images, cipher, now } = partitions.all[0]!;
 
   return {
     async enqueueRegistration(input) {
@@ -74,17 +78,27 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       if (!parsed.success)
         throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
       const request = parsed.data;
-      const imageProblems = await checkImageSources(request.images, services.images);
+      const imageProblems = await checkImageSources(request.images, images);
       if (imageProblems.length > 0)
         throw new ValidationError('The registration request', imageProblems);
 
       const registrationId = request.registrationId ?? randomUUID();
+      const partnerUserIdType = request.partnerUserIdType ?? defaultPartnerUserIdType;
+      const { store, queues } = await partitions.place(
+        registrationId,
+        partnerUserIdType,
+        request.partnerUserId,
+      );
+      const addInitiate = (id: string) =>
+        queues.steps.initiate.add('initiate', writeJobData({ registrationId: id }), {
+          jobId: jobIds.step('initiate', id, 0),
+        });
       const at = now();
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
         partnerUserId: request.partnerUserId,
-        partnerUserIdType: request.partnerUserIdType ?? defaultPartnerUserIdType,
+        partnerUserIdType,
         status: 'QUEUED',
         version: 0,
         enqueuedAt: at,
@@ -93,7 +107,7 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         previousSubmissionIds: [],
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
-        sealedRequest: services.cipher.seal(JSON.stringify({ ...request, registrationId })),
+        sealedRequest: cipher.seal(JSON.stringify({ ...request, registrationId })),
         imageKinds: {
           ktp: sourceKind(request.images.ktp),
           selfie: sourceKind(request.images.selfie),
@@ -118,10 +132,11 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
     },
 
     async getRegistration(registrationId) {
-      const record = await store.get(registrationId);
+      const partition = await partitions.ofRegistration(registrationId);
+      const record = await partition?.store.get(registrationId);
       return record ? toView(record) : undefined;
     },
 
-    close: () => services.close(),
+    close: () => partitions.close(),
   };
 }

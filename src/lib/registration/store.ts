@@ -59,6 +59,8 @@ export interface RegistrationStoreOptions {
   /** How long a finished record is kept (ms); it answers status and idempotent re-enqueues. */
   retentionMs: number;
   now?: () => number;
+  /** Run before a submission is indexed: partitions record where it lives first. */
+  beforeIndexSubmission?: ((submissionId: string) => Promise<void>) | undefined;
 }
 
 export class RegistrationStore {
@@ -66,8 +68,10 @@ export class RegistrationStore {
   private readonly prefix: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
+  private readonly beforeIndexSubmission: RegistrationStoreOptions['beforeIndexSubmission'];
 
   constructor(options: RegistrationStoreOptions) {
+    this.beforeIndexSubmission = options.beforeIndexSubmission;
     this.redis = options.redis;
     this.prefix = options.prefix;
     this.retentionMs = options.retentionMs;
@@ -147,6 +151,7 @@ export class RegistrationStore {
   }
 
   async indexSubmission(submissionId: string, registrationId: string): Promise<void> {
+    await this.beforeIndexSubmission?.(submissionId);
     await this.redis.set(
       this.submissionKey(submissionId),
       registrationId,
