@@ -6,6 +6,7 @@ import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
+import { startRedriver } from '../queues/redrive.ts';
 import { createRuntime } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
@@ -74,6 +75,18 @@ export function createWorkerApp(
     }),
   );
 
+  // One re-driver per partition: each walks its own in-flight slots.
+  const redrivers = runtime.all.map((partition) =>
+    startRedriver({
+      store: partition.store,
+      queues: partition.queues.steps,
+      intervalMs: settings.REDRIVE_INTERVAL_MS,
+      afterMs: settings.REDRIVE_AFTER_MS,
+      now: partition.now,
+      logger,
+    }),
+  );
+
   return {
     pipelines,
     async untilReady() {
@@ -82,9 +95,13 @@ export function createWorkerApp(
     },
     async close() {
       try {
-        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), then whatever Esign request
-        // is still open is cut: the jobs that made them are already given back.
-        await Promise.all(pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)));
+        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), the re-drive sweeps beside
+        // them (bounded: 1 s), then whatever Esign request is still open is cut: the jobs that
+        // made them are already given back.
+        await Promise.all([
+          ...redrivers.map((redriver) => redriver.stop()),
+          ...pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)),
+        ]);
         await within(client.close(), ESIGN_CLOSE_MS, 'closing the Esign client').catch(
           () => undefined,
         );

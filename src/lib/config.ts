@@ -121,6 +121,13 @@ export const pipelineSchema = z.object({
    * 2 × ESIGN_REQUEST_TIMEOUT_MS.
    */
   CONFIRM_LEASE_MS: z.coerce.number().int().min(0).optional(),
+  /**
+   * How often each worker looks for unfinished registrations whose step has no live job (Redis
+   * lost recent writes) and gives them one (queues/redrive.ts); also once at start. 0 = never.
+   */
+  REDRIVE_INTERVAL_MS: ms(60_000),
+  /** A registration is re-driven only once its record has not changed for this long. */
+  REDRIVE_AFTER_MS: positive(60_000),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
   STALLED_INTERVAL_MS: positive(30_000),
   /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */
@@ -134,6 +141,13 @@ export const pipelineSchema = z.object({
 /** What a process that only enqueues (or reads status) needs. */
 export const producerSchema = z.object({
   ESIGN_PARTNER_USER_ID_TYPE: z.string().min(1),
+  /** An enqueue returns only once this many replicas have its writes (WAIT); 0 = none. */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long an enqueue waits for WAIT / WAITAOF. At most 3 s: the producer's connection fails
+   * a command after 5 s, and the reply must arrive within that.
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_000).default(1_000),
 });
 
 export const listenerSchema = z.object({

@@ -7,6 +7,7 @@ import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
 import { partitionPrefixes, type RedisClient } from '../lib/redis-topology.ts';
+import { createDurableAck, noReplicaWait, type DurabilitySettings } from './durable-ack.ts';
 import { openPartitionSet, type PartitionSet } from './partitions.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
@@ -24,12 +25,20 @@ export interface ProducerOptions {
   retry: RetrySettings;
   /** How long finished records are kept (default 30 days). */
   retentionMs?: number;
+  /**
+   * WAIT for this many replicas before an enqueue returns (REDIS_WAIT_REPLICAS; default none).
+   * On Redis ≥ 7.2 with AOF on, the local fsync is awaited as well (WAITAOF).
+   */
+  durability?: DurabilitySettings;
   now?: () => number;
 }
 
 export interface EnqueueOutcome {
   registrationId: string;
-  /** false when this registrationId already existed: nothing new was started. */
+  /**
+   * false when this registrationId already existed: nothing new was started. Either way the
+   * record and its first job are as durable as the server can promise (see durable-ack.ts).
+   */
   created: boolean;
   status: RegistrationRecord['status'];
 }
@@ -38,7 +47,8 @@ export interface Producer {
   /**
    * Validate and enqueue a registration. Invalid input → ValidationError listing every
    * problem, and nothing is written. An existing registrationId returns that registration.
-   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT.
+   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT. Writes that the
+   * server could not make durable as configured → REDIS_NOT_DURABLE (retry the same id).
    */
   enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
   /** The record with PII left out, or undefined. */
@@ -64,13 +74,20 @@ export function createProducer(options: ProducerOptions): Producer {
     images: options.images,
     now: options.now,
   });
-  return producerOn(services, options.defaultPartnerUserIdType);
+  return producerOn(services, options.defaultPartnerUserIdType, options.durability);
 }
 
 /** A producer on partitions already built (the runtime's); close() closes them. */
-export function producerOn(partitions: PartitionSet, defaultPartnerUserIdType: string): Producer {
+export function producerOn(
+  partitions: PartitionSet,
+  defaultPartnerUserIdType: string,
+  durability: DurabilitySettings = noReplicaWait,
+): Producer {
   // Validation needs no partition: the first one's cipher and image policy are everyone's.
-  const { images, cipher, now } = partitions.all[0]!;
+  const { images, cipher, now, redis } = partitions.all[0]!;
+  const ack = createDurableAck(redis, durability);
+  // What the server can promise is found at start; a failure here is retried by the first enqueue.
+  ack.detect().catch(() => undefined);
 
   return {
     async enqueueRegistration(input) {
@@ -128,6 +145,7 @@ export function producerOn(partitions: PartitionSet, defaultPartnerUserIdType: s
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
       if (current.status === 'QUEUED') await addInitiate(registrationId);
+      await ack.confirm(registrationId);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
 

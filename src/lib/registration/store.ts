@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
+import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
 import type { RegistrationRecord } from './record.ts';
 
@@ -172,5 +173,16 @@ export class RegistrationStore {
       this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
       record.registrationId,
     );
+  }
+
+  /**
+   * The registrations that hold a user's slot, in batches: every unfinished one (and, briefly,
+   * one that ended and has not freed it yet).
+   */
+  async *inFlightIds(): AsyncGenerator<string[]> {
+    for await (const keys of scanKeys(this.redis, `${this.prefix}:registration-in-flight:*`, 200)) {
+      const ids = await this.redis.mget(...keys);
+      yield ids.filter((id): id is string => id !== null);
+    }
   }
 }
