@@ -1,6 +1,7 @@
 import type { Worker } from 'bullmq';
 import type { EsignClient } from '../lib/esign/types.ts';
 import type { Logger } from '../lib/logger.ts';
+import { PauseLedger } from '../lib/pause-ledger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { complete } from '../processors/complete.ts';
 import { confirm } from '../processors/confirm.ts';
@@ -10,6 +11,7 @@ import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from '../lib/registration/jobs.ts';
+import { attemptOf } from '../lib/registration/record.ts';
 import type { PipelineQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
@@ -38,6 +40,7 @@ export interface Pipeline {
 export function startPipeline(deps: PipelineDeps): Pipeline {
   const { services } = deps;
   const queues = services.queues;
+  const pauses = new PauseLedger(services.redis, services.prefix);
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
     store: services.store,
@@ -48,8 +51,11 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     metrics: deps.metrics,
     now: services.now,
     signal,
+    pausedWithin: (from, to) => pauses.pausedWithin(from, to),
     async publishResult(result) {
-      await queues.results.add('result', result, { jobId: jobIds.result(result.registrationId) });
+      await queues.results.add('result', result, {
+        jobId: jobIds.result(result.registrationId, attemptOf(result)),
+      });
     },
     async cancelJob(step, jobId) {
       // A job that is running cannot be removed; it then finds the record terminal and stops.

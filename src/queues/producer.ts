@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
-import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
+import { permanent } from '../lib/errors.ts';
+import { sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
 import { openSharedServices, type SharedServices } from './shared.ts';
-import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
+import { admitRequest } from './admit.ts';
+import { retryOn, type RetryOutcome } from './retry.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
@@ -39,6 +40,11 @@ export interface Producer {
    * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT.
    */
   enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
+  /**
+   * Start another attempt of a FAILED or TIMED_OUT registration (see retry.ts). `request` is
+   * needed once the request was deleted (when it ended); it must be the same user's.
+   */
+  retryRegistration(registrationId: string, request?: unknown): Promise<RetryOutcome>;
   /** The record with PII left out, or undefined. */
   getRegistration(registrationId: string): Promise<RegistrationView | undefined>;
   close(): Promise<void>;
@@ -63,20 +69,15 @@ export function createProducer(options: ProducerOptions): Producer {
 /** A producer on services already built (the runtime's); close() closes them. */
 export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
   const { store, now } = services;
-  const addInitiate = (registrationId: string) =>
+  // The generation's id: a retried registration's first job is not its first attempt's.
+  const addInitiate = (registrationId: string, generation = 0) =>
     services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
-      jobId: jobIds.step('initiate', registrationId, 0),
+      jobId: jobIds.step('initiate', registrationId, generation),
     });
 
   return {
     async enqueueRegistration(input) {
-      const parsed = registrationRequestSchema.safeParse(input);
-      if (!parsed.success)
-        throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
-      const request = parsed.data;
-      const imageProblems = await checkImageSources(request.images, services.images);
-      if (imageProblems.length > 0)
-        throw new ValidationError('The registration request', imageProblems);
+      const request = await admitRequest(input, services.images);
 
       const registrationId = request.registrationId ?? randomUUID();
       const at = now();
@@ -104,7 +105,8 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         // If the holder never got its first job (a crash between create and add), give it
         // one now, so the slot it holds is one that will be freed.
         const holder = await store.get(outcome.registrationId);
-        if (holder?.status === 'QUEUED') await addInitiate(holder.registrationId);
+        if (holder?.status === 'QUEUED')
+          await addInitiate(holder.registrationId, holder.generation);
         throw permanent(
           'REGISTRATION_IN_FLIGHT',
           `partner user already has registration ${outcome.registrationId} in flight; ` +
@@ -113,9 +115,12 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       }
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
-      if (current.status === 'QUEUED') await addInitiate(registrationId);
+      if (current.status === 'QUEUED') await addInitiate(registrationId, current.generation);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
+
+    retryRegistration: (registrationId, request) =>
+      retryOn(services, defaultPartnerUserIdType, registrationId, request, addInitiate),
 
     async getRegistration(registrationId) {
       const record = await store.get(registrationId);
