@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-topology.ts';
 import { formatTooNew } from './format.ts';
 
 /**
@@ -36,10 +36,10 @@ if #closed > 0 then redis.call('HSET', KEYS[1], 'closed', cjson.encode(closed), 
 return 1`;
 
 export class PauseLedger {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly key: string;
 
-  constructor(redis: Redis, prefix: string) {
+  constructor(redis: RedisClient, prefix: string) {
     this.redis = redis;
     this.key = `${prefix}:pauses`;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-topology.ts';
 import { permanent } from '../lib/errors.ts';
 import { sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
@@ -13,7 +13,7 @@ import { retryOn, type RetryOutcome } from './retry.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** QUEUE_PREFIX: must match the workers'. */
   prefix: string;
   cipher: PiiCipher;

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 import { readRecord } from './format.ts';
 import type { RegistrationRecord, RegistrationStatus } from './record.ts';
 
@@ -41,7 +41,7 @@ export interface ListedRegistration {
  * at a time and each page's records with one MGET; ids whose record has gone are removed.
  */
 export async function listByStatus(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   status: RegistrationStatus,
   limit: number,
