@@ -170,12 +170,13 @@ describe('ops commands', () => {
     expect(await cli('retry', 'no-such-registration', file)).toMatchObject({ code: 3 });
   });
 
-  it('retry claims the user slot: refused while the user has another registration in flight', async () => {
+  it('retry claims the user slot; a TIMED_OUT registration is retried with a new submission', async () => {
     const { request, registrationId } = await failedRegistration();
-    const other = await stack.producer.enqueueRegistration({
+    const stuckRequest = {
       ...registrationRequest(person('stuck')),
       partnerUserId: request.partnerUserId,
-    });
+    };
+    const other = await stack.producer.enqueueRegistration(stuckRequest);
     const file = join(stack.imageRoot, `${registrationId}.json`);
     await writeFile(file, JSON.stringify(request));
     const run = await cli('retry', registrationId, file);
@@ -184,7 +185,20 @@ describe('ops commands', () => {
       `REGISTRATION_IN_FLIGHT: partner user already has registration ${other.registrationId}`,
     );
     expect((await view(registrationId)).status).toBe('FAILED');
-    await resultOf(other.registrationId, 1); // stuck: TIMED_OUT after POLL_GIVE_UP_MS
+    // "stuck" never finishes: TIMED_OUT after POLL_GIVE_UP_MS.
+    const timedOut = await resultOf(other.registrationId, 1);
+    expect(timedOut.status).toBe('TIMED_OUT');
+
+    // A TIMED_OUT one is retried too. Esign still has its first submission, indexed to this
+    // registration and still processing: attempt 2 makes its own rather than adopt that one.
+    const stuckFile = join(stack.imageRoot, `${other.registrationId}.json`);
+    await writeFile(stuckFile, JSON.stringify(stuckRequest));
+    const retried = await cli('retry', other.registrationId, stuckFile);
+    expect(retried).toMatchObject({ code: 0, stdout: `${other.registrationId}\tattempt 2\n` });
+    const second = await resultOf(other.registrationId, 2);
+    expect(second).toMatchObject({ status: 'TIMED_OUT', attempt: 2 });
+    expect(second.submissionId).not.toBeNull();
+    expect(second.submissionId).not.toBe(timedOut.submissionId);
   });
 
   it('pause holds the work and resume continues it; paused time does not count to the deadline', async () => {
