@@ -45,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       return status(args[0] ?? '');
     case 'list':
+    case 'reindex':
     case 'inspect':
     case 'retry':
     case 'pause':
@@ -200,7 +201,7 @@ async function status(id: string): Promise<number> {
 
 /** The operator's commands (app/ops-commands.ts); only retry needs the producer's settings. */
 async function opsCommand(
-  command: 'list' | 'inspect' | 'retry' | 'pause' | 'resume',
+  command: 'list' | 'reindex' | 'inspect' | 'retry' | 'pause' | 'resume',
   args: string[],
   options: Record<string, string | boolean | undefined>,
 ): Promise<number> {
@@ -215,6 +216,8 @@ async function opsCommand(
   switch (command) {
     case 'list':
       return ops.list(config, options, io);
+    case 'reindex':
+      return ops.reindex(config, io);
     case 'inspect':
       return ops.inspect(config, args[0] ?? '', io);
     case 'pause':

@@ -2,7 +2,11 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECORD_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 import type { RegistrationRecord } from '../src/lib/registration/record.ts';
-import { listByStatus, statusIndexKey } from '../src/lib/registration/status-index.ts';
+import {
+  listByStatus,
+  rebuildStatusIndex,
+  statusIndexKey,
+} from '../src/lib/registration/status-index.ts';
 import { RegistrationStore } from '../src/lib/registration/store.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
@@ -96,5 +100,17 @@ describe('status index', () => {
     expect(await members('QUEUED')).toContain(id);
     expect(await ids('QUEUED')).not.toContain(id);
     expect(await ids('INITIATED')).toEqual([]);
+  });
+
+  it('reindex puts records an older release wrote into their sets, once', async () => {
+    const id = await created();
+    await fail(id);
+    // As the previous release leaves it: the record, in no set.
+    await redis.zrem(statusIndexKey(prefix, 'FAILED'), id);
+    expect(await ids('FAILED')).not.toContain(id);
+    expect(await rebuildStatusIndex(redis, prefix)).toBeGreaterThanOrEqual(1);
+    expect(await ids('FAILED')).toContain(id);
+    // Everything is indexed now: a second run adds nothing.
+    expect(await rebuildStatusIndex(redis, prefix)).toBe(0);
   });
 });

@@ -66,6 +66,15 @@ export const commands = {
       'ERROR TIMED_OUT FAILED. --limit: at most N lines (default 100). --json: a JSON array\n' +
       'of {registrationId, status, enqueuedAt, updatedAt}. age: time since enqueued.',
   },
+  reindex: {
+    args: '',
+    summary: "put every registration into list's status index (once, after upgrading)",
+    minArgs: 0,
+    maxArgs: 0,
+    details:
+      'Records written by a release before the index are listed once written again; this\n' +
+      'indexes them all now. It scans every key under QUEUE_PREFIX; safe to run twice.',
+  },
   inspect: {
     args: '<registrationId>',
     summary: "a registration (PII left out) and each of its jobs' state, attempts, failedReason",

@@ -4,7 +4,7 @@ import type { Config } from '../lib/config.ts';
 import { isWorkerError } from '../lib/errors.ts';
 import { stepNames, type StepName } from '../lib/registration/jobs.ts';
 import { registrationStatuses, type RegistrationStatus } from '../lib/registration/record.ts';
-import { listByStatus } from '../lib/registration/status-index.ts';
+import { listByStatus, rebuildStatusIndex } from '../lib/registration/status-index.ts';
 import { toView } from '../lib/registration/view.ts';
 import { registrationJobs } from '../queues/inspect.ts';
 import { pauseStates, pauseSteps, resumeSteps } from '../queues/pause.ts';
@@ -79,6 +79,14 @@ export async function list(config: OpsConfig, options: Options, io: Io): Promise
     else
       for (const entry of found)
         io.out(`${entry.registrationId}\t${entry.status}\t${formatAge(now - entry.enqueuedAt)}`);
+    return exitCodes.ok;
+  });
+}
+
+export async function reindex(config: OpsConfig, io: Io): Promise<number> {
+  return withRuntime(config, 'esign-reindex', async (runtime) => {
+    const added = await rebuildStatusIndex(runtime.redis, runtime.prefix);
+    io.out(`indexed ${added} registration(s) that were not indexed yet`);
     return exitCodes.ok;
   });
 }

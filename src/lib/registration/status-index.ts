@@ -1,3 +1,4 @@
+import { scanKeys } from '../redis-scan.ts';
 import type { RedisClient } from '../redis-topology.ts';
 import { readRecord } from './format.ts';
 import type { RegistrationRecord, RegistrationStatus } from './record.ts';
@@ -78,4 +79,34 @@ export async function listByStatus(
     }
   }
   return found;
+}
+
+/**
+ * Put every record into its status's set (`esign-worker reindex`): for records a release
+ * without the index wrote, once after upgrading. It walks the keyspace (SCAN), so it is an
+ * operator's one-off, never part of a listing. `ZADD NX` leaves entries the scripts keep; a
+ * record that moves on while this runs can leave its id in the set it left, which listings
+ * skip (they check each record's status). Returns how many ids were added.
+ */
+export async function rebuildStatusIndex(redis: RedisClient, prefix: string): Promise<number> {
+  let added = 0;
+  const recordKey = `${prefix}:registration:`;
+  for await (const keys of scanKeys(redis, `${recordKey}*`)) {
+    const texts = await redis.mget(keys);
+    const adds: Promise<number>[] = [];
+    keys.forEach((key, index) => {
+      const text = texts[index];
+      if (typeof text !== 'string') return;
+      let record: RegistrationRecord;
+      try {
+        record = readRecord(text);
+      } catch {
+        return; // a newer release's format: that release indexes it
+      }
+      const id = key.slice(recordKey.length);
+      adds.push(redis.zadd(statusIndexKey(prefix, record.status), 'NX', record.updatedAt, id));
+    });
+    for (const count of await Promise.all(adds)) added += count;
+  }
+  return added;
 }
