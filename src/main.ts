@@ -81,6 +81,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
+  await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
   // Closed in this order: callbacks stop first, then the workers, then the ops endpoints.
   const closers: Closer[] = [];
@@ -236,6 +237,8 @@ async function withProducer(
     import('./app/producer-app.ts'),
   ]);
   const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
+  if (name === 'esign-enqueue')
+    await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common);
   const producer = createProducerApp(config, { name });
   try {
     return await use(producer);

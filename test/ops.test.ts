@@ -226,7 +226,7 @@ describe('ops commands', { timeout: 120_000 }, () => {
       const { registrationId } = await stack.producer.enqueueRegistration(
         registrationRequest(person('completed')),
       );
-      const initiate = stack.worker?.pipeline.queues.steps.initiate;
+      const initiate = stack.worker?.pipelines[0]?.queues.steps.initiate;
       await until(async () => (await initiate?.getJobCountByTypes('wait')) ?? 0);
       expect((await view(registrationId)).status).toBe('QUEUED');
 

@@ -26,7 +26,7 @@ export function createListenerApp(
     logger,
     metrics,
   });
-  const sink = createCallbackSink(runtime.store, runtime.queues.steps.complete);
+  const sink = createCallbackSink(runtime);
   const http = createCallbackListener({ config: config.listener, sink, metrics, logger });
   return {
     http,

@@ -63,8 +63,18 @@ export async function list(config: OpsConfig, options: Options, io: Io): Promise
     return exitCodes.usage;
   }
   return withRuntime(config, 'esign-list', async (runtime) => {
-    const found = await listByStatus(runtime.redis, runtime.prefix, status, limit);
-    const now = runtime.now();
+    // Each partition's index in turn, merged: longest in the status first, across them all.
+    const found = (
+      await Promise.all(
+        runtime.all.map((partition) =>
+          listByStatus(partition.redis, partition.prefix, status, limit),
+        ),
+      )
+    )
+      .flat()
+      .sort((a, b) => a.updatedAt - b.updatedAt)
+      .slice(0, limit);
+    const now = Date.now();
     if (options.json)
       io.out(
         JSON.stringify(
@@ -85,7 +95,9 @@ export async function list(config: OpsConfig, options: Options, io: Io): Promise
 
 export async function reindex(config: OpsConfig, io: Io): Promise<number> {
   return withRuntime(config, 'esign-reindex', async (runtime) => {
-    const added = await rebuildStatusIndex(runtime.redis, runtime.prefix);
+    let added = 0;
+    for (const partition of runtime.all)
+      added += await rebuildStatusIndex(partition.redis, partition.prefix);
     io.out(`indexed ${added} registration(s) that were not indexed yet`);
     return exitCodes.ok;
   });
@@ -104,12 +116,13 @@ export function formatAge(ms: number): string {
 
 export async function inspect(config: OpsConfig, id: string, io: Io): Promise<number> {
   return withRuntime(config, 'esign-inspect', async (runtime) => {
-    const record = await runtime.store.get(id);
-    if (!record) {
+    const partition = await runtime.ofRegistration(id);
+    const record = await partition?.store.get(id);
+    if (!partition || !record) {
       io.err(`registration ${id} does not exist`);
       return exitCodes.unknownRegistration;
     }
-    const jobs = await registrationJobs(runtime.queues, record);
+    const jobs = await registrationJobs(partition.queues, record);
     io.out(JSON.stringify({ registration: toView(record), jobs }, null, 2));
     return exitCodes.ok;
   });
@@ -163,11 +176,17 @@ export async function pauseOrResume(
   const steps = chooseSteps(args, io);
   if (!steps) return exitCodes.usage;
   return withRuntime(config, `esign-${action}`, async (runtime) => {
-    await (action === 'pause' ? pauseSteps : resumeSteps)(runtime, steps);
-    for (const state of await pauseStates(runtime, steps))
-      io.out(
-        `${state.step}\t${state.paused ? 'paused' : 'running'}${state.since ? `\tsince ${state.since}` : ''}`,
-      );
+    // Every partition's queues (QUEUE_PARTITIONS), each with its own ledger: a partition's
+    // polls read the ledger beside them.
+    const many = runtime.all.length > 1;
+    for (const [index, partition] of runtime.all.entries()) {
+      await (action === 'pause' ? pauseSteps : resumeSteps)(partition, steps);
+      for (const state of await pauseStates(partition, steps))
+        io.out(
+          `${state.step}${many ? `[${index}]` : ''}\t${state.paused ? 'paused' : 'running'}` +
+            (state.since ? `\tsince ${state.since}` : ''),
+        );
+    }
     return exitCodes.ok;
   });
 }

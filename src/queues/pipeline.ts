@@ -12,7 +12,7 @@ import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from '../lib/registration/jobs.ts';
 import { attemptOf } from '../lib/registration/record.ts';
-import type { PipelineQueues } from './queues.ts';
+import type { PipelineQueues, StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
@@ -24,6 +24,8 @@ export interface PipelineDeps {
   concurrency: Record<StepName, number>;
   /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
   ratePerSecond: number;
+  /** The other partitions' step queues (QUEUE_PARTITIONS > 1): a 429 pauses them as well. */
+  otherPartitions?: StepQueues[] | undefined;
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
@@ -85,10 +87,12 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     onFinalFailure,
   };
   const esignRate = deps.ratePerSecond;
+  const siblings = (step: StepName) => (deps.otherPartitions ?? []).map((other) => other[step]);
   const workers = [
     startStepWorker({
       ...common,
       step: 'initiate',
+      siblingQueues: siblings('initiate'),
       process: initiate,
       concurrency: deps.concurrency.initiate,
       ratePerSecond: esignRate,
@@ -96,6 +100,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'upload',
+      siblingQueues: siblings('upload'),
       process: upload,
       concurrency: deps.concurrency.upload,
       ratePerSecond: 0,
@@ -103,6 +108,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'confirm',
+      siblingQueues: siblings('confirm'),
       process: confirm,
       concurrency: deps.concurrency.confirm,
       ratePerSecond: esignRate,
@@ -110,6 +116,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'poll',
+      siblingQueues: siblings('poll'),
       process: poll,
       concurrency: deps.concurrency.poll,
       ratePerSecond: esignRate,
@@ -117,6 +124,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'complete',
+      siblingQueues: siblings('complete'),
       process: complete,
       concurrency: deps.concurrency.complete,
       ratePerSecond: 0,
