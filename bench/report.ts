@@ -50,6 +50,10 @@ function settingFigures(s: SettingResult) {
     roundTrips: spread(p.map((r) => r.roundTrips)),
     bytes: spread(p.map((r) => r.bytes)),
     kept: s.keptBytesPerRegistration,
+    keptByKind: [...s.keptByKind]
+      .sort((a, b) => b[1] - a[1])
+      .map(([kind, bytes]) => `${kind} ${bytes.toFixed(0)}`)
+      .join(', '),
   };
 }
 
@@ -96,6 +100,7 @@ export function printReport(
     log(
       `  Redis bytes/registration  used_memory growth ${formatSpread(f.bytes, 0)}   kept keys (MEMORY USAGE) ${f.kept.toFixed(0)}`,
     );
+    log(`    kept, by kind of key: ${f.keptByKind}`);
   }
   const intakeRatio = intake
     ? spread(pairwise(intake.listener.perSecond, intake.bare.perSecond))

@@ -1,7 +1,7 @@
 import type { BenchOptions, Setting } from './args.ts';
 import { baselineClient, type BaselineListener } from './baseline.ts';
 import type { OwnRedis } from './own-redis.ts';
-import { keptBytes } from './kept-bytes.ts';
+import { keptBytes, totalBytes } from './kept-bytes.ts';
 import {
   baselineRound,
   makeUsers,
@@ -23,6 +23,8 @@ export interface SettingResult {
   baseline: BaselineRound[];
   /** MEMORY USAGE of every key the setting left, per registration it finished. */
   keptBytesPerRegistration: number;
+  /** The same by kind of key (see kept-bytes.ts). */
+  keptByKind: Map<string, number>;
 }
 
 export async function runSetting(
@@ -46,6 +48,7 @@ export async function runSetting(
     pipeline: [],
     baseline: [],
     keptBytesPerRegistration: Number.NaN,
+    keptByKind: new Map(),
   };
   try {
     await stack.startWorkers(options.workers);
@@ -86,7 +89,9 @@ export async function runSetting(
       );
     }
     await stack.stopWorkers();
-    result.keptBytesPerRegistration = (await keptBytes(redis, stack.keyPrefix)) / finished;
+    const kept = await keptBytes(redis, stack.keyPrefix);
+    result.keptBytesPerRegistration = totalBytes(kept) / finished;
+    for (const [kind, bytes] of kept) result.keptByKind.set(kind, bytes / finished);
     if (afterRounds) await afterRounds(stack);
     return result;
   } finally {
