@@ -9,6 +9,7 @@ import {
   dropExpiredSubmission,
   endRegistration,
   markConfirmed,
+  noteUnownedSubmission,
   markDocumentUploaded,
   markPublished,
   markUploaded,
@@ -262,6 +263,22 @@ describe('releaseConfirmClaim', () => {
   });
 });
 
+describe('noteUnownedSubmission', () => {
+  it('notes the first sighting and its deadline, once per submission, only before one is attached', () => {
+    const noted = frozen(noteUnownedSubmission(queued, 'sub-0', T0 + 100));
+    expect(noted).toStrictEqual({
+      ...queued,
+      unownedSeen: { submissionId: 'sub-0', until: T0 + 100 },
+    });
+    expectUnchanged(noted, (r) => noteUnownedSubmission(r, 'sub-0', T0 + 900));
+    expectUnchanged(initiated, (r) => noteUnownedSubmission(r, 'sub-0', T0 + 100));
+    expect(noteUnownedSubmission(noted, 'sub-9', T0 + 200).unownedSeen).toEqual({
+      submissionId: 'sub-9',
+      until: T0 + 200,
+    });
+  });
+});
+
 describe('markConfirmed', () => {
   it('records the confirmation and the fallback poll, ends the lease, moves to CONFIRMED', () => {
     expect(confirmed).toStrictEqual({
@@ -383,6 +400,7 @@ describe('endRegistration', () => {
     const result = {
       formatVersion: RESULT_FORMAT_VERSION,
       registrationId: 'reg-1',
+      attempt: 1,
       submissionId: 'sub-1',
       partnerUserId: 'user-1',
       partnerUserIdType: 'PHONE',

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
-import { keyPrefixFor, redisCrossCheck, redisFields, redisTopology } from './redis-topology.ts';
+import {
+  keyPrefixFor,
+  partitionPrefixes,
+  redisCrossCheck,
+  redisFields,
+  redisTopology,
+} from './redis-topology.ts';
 
 /**
  * The environment, as one zod schema in sections. `main.ts` is the only caller of
@@ -40,6 +46,8 @@ export const commonSchema = z
       .min(1)
       .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
       .default('esign'),
+    /** Spread registrations over this many key prefixes (shards of a Cluster); 1 = one prefix. */
+    QUEUE_PARTITIONS: z.coerce.number().int().min(1).max(256).default(1),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -47,7 +55,13 @@ export const commonSchema = z
   })
   .transform((common) => {
     const redis = redisTopology(common);
-    return { ...common, redis, keyPrefix: keyPrefixFor(common.QUEUE_PREFIX, redis) };
+    const keyPrefix = keyPrefixFor(common.QUEUE_PREFIX, redis);
+    return {
+      ...common,
+      redis,
+      keyPrefix,
+      partitionPrefixes: partitionPrefixes(common.QUEUE_PREFIX, keyPrefix, common.QUEUE_PARTITIONS),
+    };
   });
 
 export const esignSchema = z.object({

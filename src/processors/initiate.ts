@@ -19,7 +19,7 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
 
   if (!record.submission) {
     const found = await leftBehind(ctx, record);
-    if (found === 'wait') return waitUntil(ctx.now() + ctx.settings.pollIntervalMs);
+    if (found && 'waitUntil' in found) return waitUntil(found.waitUntil);
     if (found) return adopt(ctx, record, found);
     const created = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
     const at = ctx.now();

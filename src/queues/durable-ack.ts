@@ -54,19 +54,16 @@ export function createDurableAck(
 ): DurableAck {
   let detected: Promise<ServerDurability> | undefined;
   const detect = (): Promise<ServerDurability> => {
-    // A Cluster client knows its masters only once connected: until then, ask again later.
-    const masters = servers(redis);
-    if (masters.length === 0)
-      return Promise.reject(retryable('REDIS_NOT_DURABLE', 'Redis Cluster not connected yet'));
     detected ??= withDeadline(
-      Promise.all(masters.map((server) => server.info())),
+      servers(redis).then((nodes) => Promise.all(nodes.map((server) => server.info()))),
       REPLY_MARGIN_MS,
       'INFO',
     ).then(
       (infos) => {
         // What every master can promise: WAITAOF only if all of them have it.
         const all = infos.map(readDurability);
-        const found = all.find((one) => !one.waitAof) ?? (all[0] as ServerDurability);
+        const found = all.find((one) => !one.waitAof) ?? all[0];
+        if (!found) throw retryable('REDIS_NOT_DURABLE', 'Redis answered with no server');
         if (!found.waitAof)
           logger?.info(
             { redisVersion: found.version },
@@ -88,14 +85,17 @@ export function createDurableAck(
     async confirm(registrationId) {
       const server = await detect();
       await Promise.all(
-        servers(redis).map((node) => confirmOn(node, server, settings, registrationId)),
+        (await servers(redis)).map((node) => confirmOn(node, server, settings, registrationId)),
       );
     },
   };
 }
 
-function servers(redis: RedisClient): Redis[] {
-  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+/** The connections that carry writes: every master of a Cluster (known once it has connected). */
+async function servers(redis: RedisClient): Promise<Redis[]> {
+  if (!(redis instanceof Cluster)) return [redis];
+  if (redis.nodes('master').length === 0) await redis.ping();
+  return redis.nodes('master');
 }
 
 async function confirmOn(
