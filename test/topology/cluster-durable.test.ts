@@ -2,6 +2,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../../demo/child-process.ts';
 import { RegistrationStore } from '../../src/lib/registration/store.ts';
+import { partitionPrefixes } from '../../src/lib/redis-topology.ts';
 import { connectTopology } from '../support/redis.ts';
 import { person, registrationRequest } from '../support/requests.ts';
 import { startStack, type Stack } from '../support/stack.ts';
@@ -42,9 +43,13 @@ describe('durability on Redis Cluster', () => {
       registrationRequest(person('completed')),
     );
     expect(created).toBe(true);
-    const store = new RegistrationStore({ redis, prefix: stack.keyPrefix, retentionMs: 60_000 });
+    // Each partition has its own slots; the worker runs one re-driver per partition.
+    const partitions = Number(stack.env.QUEUE_PARTITIONS ?? 1);
     const inFlight: string[] = [];
-    for await (const ids of store.inFlightIds()) inFlight.push(...ids);
+    for (const prefix of partitionPrefixes(stack.prefix, stack.keyPrefix, partitions)) {
+      const store = new RegistrationStore({ redis, prefix, retentionMs: 60_000 });
+      for await (const ids of store.inFlightIds()) inFlight.push(...ids);
+    }
     expect(inFlight).toContain(registrationId);
   });
 });
