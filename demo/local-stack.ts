@@ -169,7 +169,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         prefix: keyPrefix,
       },
     );
-    // Without a listener BullMQ prints every reconnect error while Redis is away.
+    // Without a listener BullMQ prints every reconnect error (a Redis restart, a failover).
     consumer.on('error', (error) => logger.debug({ err: error }, 'results consumer error'));
     // BullMQ's Worker.close() can wait for ever on a worker that lived through a Redis outage
     // (taskforcesh/bullmq#4656): bounded, then its connection is dropped by the next closer.
