@@ -9,9 +9,7 @@ import type { PartitionSet } from './partitions.ts';
  * idempotency triple (submissionId, status, result). A Redis error propagates, so the listener
  * answers 503 and Esign retries: never acknowledged and then lost.
  */
-export function createCallbackSink(
-  partitions: Pick<PartitionSet, 'all' | 'ofSubmission'>,
-): CallbackSink {
+export function createCallbackSink(partitions: Pick<PartitionSet, 'ofSubmission'>): CallbackSink {
   return {
     async accept(state: SubmissionState): Promise<SinkOutcome> {
       const partition = await partitions.ofSubmission(state.submissionId);
@@ -24,6 +22,5 @@ export function createCallbackSink(
       await completeQueue.add('complete', writeJobData(data), { jobId });
       return 'accepted';
     },
-    ready: () => partitions.all[0]!.store.ping(),
   };
 }
