@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
 import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
 import { loadTool, type ToolName } from './app/tools.ts';
-import type { ListenerConfig } from './lib/config.ts';
+import type { ListenerConfig, TracingConfig } from './lib/config.ts';
 import type { Logger } from './lib/logger.ts';
+import type { Tracing } from './lib/tracing/sdk.ts';
 import type { Producer } from './queues/producer.ts';
 
 /**
@@ -72,18 +73,21 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     'common',
     'pipeline',
     'ops',
+    'tracing',
     ...(needsWorker ? (['esign'] as const) : []),
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
   const metrics = new Metrics();
-  // Closed in this order: callbacks stop first, then the workers, then the ops endpoints.
+  const tracing = await startTracingIfAsked(config.tracing, logger);
+  // Closed in this order: callbacks stop first, then the workers, then the ops endpoints,
+  // and last the traces (what the others recorded while stopping is exported too).
   const closers: Closer[] = [];
   const readiness: (() => Promise<boolean>)[] = [];
 
   if (needsListener) {
     const { createListenerApp } = await import('./app/listener-app.ts');
-    const listener = createListenerApp(config, logger, metrics);
+    const listener = createListenerApp(config, logger, metrics, tracing);
     for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
     const { url } = await listener.http.listen(
       config.listener.CALLBACK_PORT,
@@ -95,7 +99,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   }
   if (needsWorker) {
     const { createWorkerApp } = await import('./app/worker-app.ts');
-    const worker = createWorkerApp(config, logger, metrics);
+    const worker = createWorkerApp(config, logger, metrics, tracing);
     logger.info({ prefix: config.common.QUEUE_PREFIX }, 'worker ready');
     closers.push(() => worker.close());
     readiness.push(() => worker.ready());
@@ -111,8 +115,29 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   );
   logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
   closers.push(() => ops.close());
+  if (tracing) closers.push(() => tracing.shutdown());
   await untilSignal(logger, closers);
   return 0;
+}
+
+/**
+ * The OpenTelemetry SDK, started only when the OTEL_* variables ask for traces: otherwise it
+ * is not even loaded (lib/tracing/settings.ts says when).
+ */
+async function startTracingIfAsked(
+  config: TracingConfig,
+  logger?: Logger,
+): Promise<Tracing | undefined> {
+  const { tracingSettings } = await import('./lib/tracing/settings.ts');
+  const settings = tracingSettings(config, { serviceName: 'esign-worker' });
+  if (!settings) return undefined;
+  const { startTracing } = await import('./lib/tracing/sdk.ts');
+  const tracing = startTracing(settings, { version: packageVersion(), logger });
+  logger?.info(
+    { exporter: settings.exporter, serviceName: settings.serviceName, sampler: settings.sampler },
+    'tracing on',
+  );
+  return tracing;
 }
 
 /** The queue UI: no Esign settings, no PII key; SIGTERM closes it (bounded). */
@@ -214,12 +239,15 @@ async function withProducer(
     import('./lib/config.ts'),
     import('./app/producer-app.ts'),
   ]);
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
-  const producer = createProducerApp(config, { name });
+  const config = loadConfig(process.env, ['common', 'pipeline', 'producer', 'tracing']);
+  // `enqueue` starts the registration's trace, so it traces when asked; `status` never does.
+  const tracing = name === 'esign-enqueue' ? await startTracingIfAsked(config.tracing) : undefined;
+  const producer = createProducerApp(config, { name, tracing });
   try {
     return await use(producer);
   } finally {
     await producer.close();
+    await tracing?.shutdown();
   }
 }
 

@@ -4,7 +4,7 @@ import { createCallbackListener } from '../lib/http/server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createCallbackSink } from '../queues/callback-sink.ts';
-import { createRuntime } from './runtime.ts';
+import { createRuntime, type AppTracing } from './runtime.ts';
 
 export type ListenerAppConfig = Config<'common' | 'listener' | 'pipeline'>;
 
@@ -20,14 +20,22 @@ export function createListenerApp(
   config: ListenerAppConfig,
   logger: Logger,
   metrics: Metrics,
+  tracing?: AppTracing,
 ): ListenerApp {
   const runtime = createRuntime(config, {
     connection: { failFast: true, name: 'esign-listener' },
     logger,
     metrics,
+    tracing,
   });
-  const sink = createCallbackSink(runtime.store, runtime.queues.steps.complete);
-  const http = createCallbackListener({ config: config.listener, sink, metrics, logger });
+  const sink = createCallbackSink(runtime.store, runtime.queues.steps.complete, runtime.tracing);
+  const http = createCallbackListener({
+    config: config.listener,
+    sink,
+    metrics,
+    logger,
+    tracer: tracing?.tracer,
+  });
   return {
     http,
     ready: () => sink.ready(),

@@ -3,6 +3,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
+import type { Tracing } from '../lib/tracing/sdk.ts';
 import { openSharedServices, type SharedServices } from '../queues/shared.ts';
 import { watchQueueDepth } from './queue-depth.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
@@ -23,7 +24,12 @@ export interface RuntimeOptions {
   logger?: Logger | undefined;
   /** Given: the queue-depth and redis_up gauges read these queues at scrape time. */
   metrics?: Metrics | undefined;
+  /** Given (tracing on): queues carry trace context, and our spans are made. */
+  tracing?: AppTracing | undefined;
 }
+
+/** What the factories need of a started SDK (main.ts starts it, and shuts it down last). */
+export type AppTracing = Pick<Tracing, 'tracer' | 'telemetry'>;
 
 export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): Runtime {
   const { common, pipeline } = config;
@@ -39,6 +45,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     cipher: createPiiCipher(key),
     images: imagePolicyFromConfig(pipeline),
     logger,
+    tracer: options.tracing?.tracer,
+    telemetry: options.tracing?.telemetry,
   });
   if (options.metrics) watchQueueDepth(options.metrics, runtime.queues, runtime.store);
   return runtime;

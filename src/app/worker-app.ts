@@ -4,7 +4,7 @@ import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
-import { createRuntime } from './runtime.ts';
+import { createRuntime, type AppTracing } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
 
@@ -16,15 +16,26 @@ export interface WorkerApp {
 }
 
 /** Every step processor, wired to Redis, the Esign client and the metrics. */
-export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: Metrics): WorkerApp {
+export function createWorkerApp(
+  config: WorkerConfig,
+  logger: Logger,
+  metrics: Metrics,
+  tracing?: AppTracing,
+): WorkerApp {
   const { common, esign, pipeline: settings } = config;
-  const runtime = createRuntime(config, { connection: { name: 'esign-worker' }, logger, metrics });
+  const runtime = createRuntime(config, {
+    connection: { name: 'esign-worker' },
+    logger,
+    metrics,
+    tracing,
+  });
   const client = createEsignClient({
     config: esign,
     redis: runtime.redis,
     keyPrefix: common.QUEUE_PREFIX,
     logger,
     metrics,
+    tracer: tracing?.tracer,
   });
   const pipeline = startPipeline({
     services: runtime,

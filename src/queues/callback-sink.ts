@@ -4,21 +4,45 @@ import type { CallbackSink, SinkOutcome } from '../lib/http/sink.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
+import { activeSpan, inSpan } from '../lib/tracing/tracer.ts';
+import type { ServiceTracing } from './shared.ts';
 
 /**
  * Turns an authenticated, valid callback into a `complete` job whose id is the documented
  * idempotency triple (submissionId, status, result). A Redis error propagates, so the listener
  * answers 503 and Esign retries: never acknowledged and then lost.
+ *
+ * With tracing on, the callback (a trace of its own: Esign sends none of ours) and the
+ * registration's trace are linked both ways, and the `complete` job is added inside the
+ * registration's trace, so its processing and the published result stay in that one trace.
  */
-export function createCallbackSink(store: RegistrationStore, completeQueue: Queue): CallbackSink {
+export function createCallbackSink(
+  store: RegistrationStore,
+  completeQueue: Queue,
+  tracing?: ServiceTracing,
+): CallbackSink {
+  const tracer = tracing?.tracer;
   return {
     async accept(state: SubmissionState): Promise<SinkOutcome> {
       const registrationId = await store.findBySubmission(state.submissionId);
       if (!registrationId) return 'unknown';
+      const registrationTrace = tracer && (await tracing.contexts.find(registrationId));
+      const callback = activeSpan(tracer);
+      if (registrationTrace) callback.link(registrationTrace);
       const jobId = jobIds.completion(state);
       if (await completeQueue.getJob(jobId)) return 'duplicate';
       const data: CompleteJobData = { registrationId, source: 'callback', state };
-      await completeQueue.add('complete', writeJobData(data), { jobId });
+      const callbackTrace = callback.traceparent();
+      await inSpan(
+        tracer,
+        'esign.callback.accept',
+        {
+          parent: registrationTrace,
+          links: callbackTrace ? [callbackTrace] : [],
+          attributes: { 'esign.registration.id': registrationId },
+        },
+        () => completeQueue.add('complete', writeJobData(data), { jobId }),
+      );
       return 'accepted';
     },
     ready: () => store.ping(),

@@ -10,6 +10,7 @@ import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from '../lib/registration/jobs.ts';
+import { activeSpan } from '../lib/tracing/tracer.ts';
 import type { PipelineQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
@@ -73,17 +74,33 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     queues: queues.steps,
     connection: services.redis,
     prefix: services.prefix,
+    telemetry: services.tracing.telemetry,
     locks: deps.locks,
     metrics: deps.metrics,
     logger: deps.logger,
     onFinalFailure,
   };
+  /**
+   * A registration enqueued without trace context (a producer with tracing off, or from an
+   * earlier release) gets its trace here, at its first step: kept like the enqueue's, so the
+   * callback still joins it. One SET NX per initiate, only with tracing on.
+   */
+  const rememberTrace =
+    (process: typeof initiate): typeof initiate =>
+    async (data, ctx) => {
+      const traceparent = activeSpan(services.tracing.tracer).traceparent();
+      if (traceparent)
+        await services.tracing.contexts
+          .save(data.registrationId, traceparent)
+          .catch(() => undefined);
+      return process(data, ctx);
+    };
   const esignRate = deps.ratePerSecond;
   const workers = [
     startStepWorker({
       ...common,
       step: 'initiate',
-      process: initiate,
+      process: rememberTrace(initiate),
       concurrency: deps.concurrency.initiate,
       ratePerSecond: esignRate,
     }),

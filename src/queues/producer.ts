@@ -7,7 +7,7 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
-import { openSharedServices, type SharedServices } from './shared.ts';
+import { openSharedServices, type ServiceTracing, type SharedServices } from './shared.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
@@ -68,7 +68,7 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       jobId: jobIds.step('initiate', registrationId, 0),
     });
 
-  return {
+  const producer: Producer = {
     async enqueueRegistration(input) {
       const parsed = registrationRequestSchema.safeParse(input);
       if (!parsed.success)
@@ -123,5 +123,36 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
     },
 
     close: () => services.close(),
+  };
+  return traceEnqueues(producer, services.tracing);
+}
+
+/**
+ * With tracing on, each registration is a trace of its own (one registration = one trace),
+ * started at its enqueue; a caller's active span, if any, is linked, not made its parent. The
+ * trace is kept beside the record, so the callback can join it (registration/trace-context.ts).
+ */
+function traceEnqueues(producer: Producer, tracing: ServiceTracing): Producer {
+  if (!tracing.tracer) return producer;
+  const tracer = tracing.tracer;
+  return {
+    ...producer,
+    enqueueRegistration: (input) =>
+      tracer.inSpan(
+        'esign.registration.enqueue',
+        { kind: 'producer', root: true },
+        async (span) => {
+          const outcome = await producer.enqueueRegistration(input);
+          span.setAttributes({
+            'esign.registration.id': outcome.registrationId,
+            'esign.registration.created': outcome.created,
+          });
+          const traceparent = span.traceparent();
+          // A hint, not state: the registration stands even if this write fails.
+          if (outcome.created && traceparent)
+            await tracing.contexts.save(outcome.registrationId, traceparent).catch(() => undefined);
+          return outcome;
+        },
+      ),
   };
 }

@@ -1,4 +1,4 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/logger.ts';
 import { RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
@@ -35,14 +35,18 @@ export function createQueues(
   prefix: string,
   retry: RetrySettings,
   logger?: Logger,
+  telemetry?: Telemetry,
 ): PipelineQueues {
-  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry) };
+  // With telemetry, each add records the active trace in the job's options, and the worker
+  // continues it: that is how one registration stays one trace across the steps.
+  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry), telemetry };
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
   const results = new Queue(RESULTS_QUEUE, {
     connection,
     prefix,
+    telemetry,
     defaultJobOptions: {
       removeOnComplete: { age: 7 * 24 * 3600 },
       removeOnFail: { age: 30 * 24 * 3600 },

@@ -1,8 +1,11 @@
+import type { Telemetry } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ImagePolicy } from '../lib/images/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
+import { TraceContexts } from '../lib/registration/trace-context.ts';
+import type { Tracer } from '../lib/tracing/tracer.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
 
 /**
@@ -21,6 +24,8 @@ export interface SharedServices {
   cipher: PiiCipher;
   images: ImagePolicy;
   now: () => number;
+  /** Tracing, when on: our spans, BullMQ's `telemetry` option, and each registration's trace. */
+  tracing: ServiceTracing;
   /** Closes the queues opened; quits the connection too when it was handed over (`ownsRedis`). */
   close(): Promise<void>;
 }
@@ -37,6 +42,14 @@ export interface SharedServicesOptions {
   ownsRedis?: boolean;
   logger?: Logger | undefined;
   now?: (() => number) | undefined;
+  tracer?: Tracer | undefined;
+  telemetry?: Telemetry | undefined;
+}
+
+export interface ServiceTracing {
+  tracer: Tracer | undefined;
+  telemetry: Telemetry | undefined;
+  contexts: TraceContexts;
 }
 
 export function openSharedServices(options: SharedServicesOptions): SharedServices {
@@ -49,12 +62,17 @@ export function openSharedServices(options: SharedServicesOptions): SharedServic
     prefix,
     store,
     get queues() {
-      queues ??= createQueues(redis, prefix, options.retry, options.logger);
+      queues ??= createQueues(redis, prefix, options.retry, options.logger, options.telemetry);
       return queues;
     },
     cipher: options.cipher,
     images: options.images,
     now,
+    tracing: {
+      tracer: options.tracer,
+      telemetry: options.telemetry,
+      contexts: new TraceContexts({ redis, prefix, ttlMs: options.retentionMs }),
+    },
     async close() {
       await queues?.close();
       if (options.ownsRedis) await redis.quit().catch(() => redis.disconnect());

@@ -1,4 +1,11 @@
-import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import {
+  DelayedError,
+  UnrecoverableError,
+  WaitingError,
+  Worker,
+  type Job,
+  type Telemetry,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import { permanent, toWorkerError, type WorkerError } from '../lib/errors.ts';
 import { FORMAT_RETRY_MS } from '../lib/format.ts';
@@ -32,6 +39,8 @@ export interface StepWorkerOptions<S extends StepName> {
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
+  /** BullMQ's telemetry: each job runs in the trace its enqueue recorded (off: undefined). */
+  telemetry?: Telemetry | undefined;
   /** Called once a registration's step has failed for good (permanent, or out of attempts). */
   onFinalFailure: (registrationId: string, error: WorkerError) => Promise<void>;
 }
@@ -118,6 +127,7 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      telemetry: options.telemetry,
       ...(options.locks && {
         lockDuration: options.locks.lockDurationMs,
         stalledInterval: options.locks.stalledIntervalMs,
