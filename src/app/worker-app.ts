@@ -32,7 +32,7 @@ export function createWorkerApp(
   const client = createEsignClient({
     config: esign,
     redis: runtime.redis,
-    keyPrefix: common.QUEUE_PREFIX,
+    keyPrefix: common.keyPrefix,
     logger,
     metrics,
     tracer: tracing?.tracer,

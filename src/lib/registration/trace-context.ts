@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 
 /**
  * Where each registration's trace lives, so a callback (a request from Esign, which carries
@@ -12,11 +12,11 @@ import type { Redis } from 'ioredis';
  * "Stored formats"), so a new shape takes a new key.
  */
 export class TraceContexts {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly ttlMs: number;
 
-  constructor(options: { redis: Redis; prefix: string; ttlMs: number }) {
+  constructor(options: { redis: RedisClient; prefix: string; ttlMs: number }) {
     this.redis = options.redis;
     this.prefix = options.prefix;
     this.ttlMs = options.ttlMs;
