@@ -111,6 +111,24 @@ describe('traces', () => {
     expectNothingLeaked(run);
   });
 
+  it('mark a failed call and keep the failed registration in its trace, with nothing leaked', async () => {
+    const run = await tracedRegistration(
+      {},
+      { faults: { failNext: { confirm: 1 }, failStatus: 400 } },
+    );
+    expect(run.status).toBe('FAILED');
+    const confirm = run.trace.find((s) => s.name === 'esign.confirm');
+    expect(confirm?.attributes).toMatchObject({
+      'http.response.status_code': 400,
+      'error.type': '400',
+    });
+    expect(confirm?.status.code).toBe(2); // ERROR
+    const names = run.trace.map((s) => s.name);
+    expect(names).toContain('process confirm');
+    expect(names).toContain('add results.result');
+    expectNothingLeaked(run);
+  });
+
   interface TracedRun {
     status: string;
     spans: ReceivedSpan[];
@@ -125,7 +143,10 @@ describe('traces', () => {
   /** One registration through a traced stack; every span exported once it is all stopped. */
   async function tracedRegistration(
     options: StackOptions,
-    { tracedProducer = true } = {},
+    {
+      tracedProducer = true,
+      faults,
+    }: { tracedProducer?: boolean; faults?: Parameters<Stack['sandbox']['setFaults']>[0] } = {},
   ): Promise<TracedRun> {
     const receiver = await startOtlpReceiver();
     cleanups.push(() => receiver.close());
@@ -140,6 +161,7 @@ describe('traces', () => {
     await worker.waitForLog('tracing on');
     await worker.waitForLog('worker ready');
 
+    if (faults) stack.sandbox.setFaults(faults);
     const who = person('completed');
     const producer = tracedProducer
       ? stack.producer
