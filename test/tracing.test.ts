@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { exitWithin } from '../demo/child-process.ts';
+import { exitWithin, waitUntil, type ChildCli } from '../demo/child-process.ts';
 import { createProducerApp } from '../src/app/producer-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { startTracing, type Tracing } from '../src/lib/tracing/sdk.ts';
@@ -128,6 +128,59 @@ describe('traces', () => {
     expect(names).toContain('add results.result');
     expectNothingLeaked(run);
   });
+
+  it('publish in the trace the failure of a job that stalled twice', async () => {
+    const receiver = await startOtlpReceiver();
+    cleanups.push(() => receiver.close());
+    const tracing = startTestTracing(receiver);
+    cleanups.push(() => tracing.shutdown());
+    const stack = await startStack({ worker: 'none', tracing });
+    cleanups.push(() => stack.close());
+    const children: ChildCli[] = [];
+    cleanups.push(() => Promise.all(children.map((child) => child.kill())));
+    const startWorker = () => {
+      const child = stack.startProcess('worker', {
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_SERVICE_NAME: 'esign-worker-child',
+        // A killed worker's job is found stalled within ~2.5 s, not 30 s.
+        LOCK_DURATION_MS: '2000',
+        STALLED_INTERVAL_MS: '500',
+        ESIGN_REQUEST_TIMEOUT_MS: '30000',
+      });
+      children.push(child);
+      return child;
+    };
+
+    // Two workers die on the same hung upload: BullMQ fails the job without the processor.
+    const hungBefore = stack.sandbox.inspect().calls.upload.hang ?? 0;
+    stack.sandbox.setFaults({ hangNext: { upload: 2 } });
+    const { registrationId } = await stack.producer.enqueueRegistration(
+      registrationRequest(person('completed')),
+    );
+    for (const index of [0, 1]) {
+      const running = startWorker();
+      await waitUntil(() => (stack.sandbox.inspect().calls.upload.hang ?? 0) > hungBefore + index, {
+        timeoutMs: 15_000,
+        what: `upload hang ${String(index + 1)}`,
+      });
+      await running.kill();
+    }
+    const last = startWorker();
+    const result = await stack.waitForResult(registrationId, 30_000);
+    expect(result).toMatchObject({ status: 'FAILED', error: { code: 'INTERNAL' } });
+    last.process.kill('SIGTERM');
+    expect((await exitWithin(last, 10_000, 'SIGTERM on the last worker')).code).toBe(0);
+    await tracing.shutdown();
+
+    const enqueue = receiver.spans.find((s) => s.name === 'esign.registration.enqueue');
+    const trace = receiver.spans.filter((s) => s.traceId === enqueue?.traceId);
+    // The last worker fails the job when it takes it (BullMQ's deferred failure), inside the
+    // job's span, so the FAILED result is published in the registration's trace.
+    const publish = trace.find((s) => s.name === 'add results.result');
+    const job = trace.find((s) => s.spanId === publish?.parentSpanId);
+    expect(job?.name).toBe('process upload');
+    expect(job?.service).toBe('esign-worker-child');
+  }, 60_000);
 
   interface TracedRun {
     status: string;
