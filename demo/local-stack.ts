@@ -9,7 +9,7 @@ import type { AppTracing } from '../src/app/runtime.ts';
 import { connectRedis } from '../src/app/redis.ts';
 import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
-import { scanKeys } from '../src/lib/redis-scan.ts';
+import { escapeGlob, scanKeys } from '../src/lib/redis-scan.ts';
 import type { RedisTopology } from '../src/lib/redis-topology.ts';
 import { silentLogger, type Logger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
@@ -260,9 +260,4 @@ export async function deleteKeysUnder(
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
-}
-
-/** A prefix as a literal in a SCAN pattern (`{esign}` has no glob characters, `[` would). */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

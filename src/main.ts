@@ -78,6 +78,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
+  await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
   const tracing = await startTracingIfAsked(config.tracing, logger);
   // Closed in this order: callbacks stop first, then the workers, then the ops endpoints,
@@ -240,6 +241,8 @@ async function withProducer(
     import('./app/producer-app.ts'),
   ]);
   const config = loadConfig(process.env, ['common', 'pipeline', 'producer', 'tracing']);
+  if (name === 'esign-enqueue')
+    await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common);
   // `enqueue` starts the registration's trace, so it traces when asked; `status` never does.
   const tracing = name === 'esign-enqueue' ? await startTracingIfAsked(config.tracing) : undefined;
   const producer = createProducerApp(config, { name, tracing });

@@ -79,7 +79,7 @@ describe('esign-worker ui', () => {
   });
 
   function queue(name: string): Queue {
-    const pipeline = stack.worker?.pipeline;
+    const pipeline = stack.worker?.pipelines[0];
     if (!pipeline) throw new Error('the stack runs no worker');
     const found =
       name === 'results' ? pipeline.queues.results : pipeline.queues.steps[name as 'upload'];

@@ -28,7 +28,7 @@ export function createListenerApp(
     metrics,
     tracing,
   });
-  const sink = createCallbackSink(runtime.store, runtime.queues.steps.complete, runtime.tracing);
+  const sink = createCallbackSink(runtime);
   const http = createCallbackListener({
     config: config.listener,
     sink,

@@ -3,8 +3,9 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
+import { openPartitionSet, type PartitionSet } from '../queues/partitions.ts';
+import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Tracing } from '../lib/tracing/sdk.ts';
-import { openSharedServices, type SharedServices } from '../queues/shared.ts';
 import { watchQueueDepth } from './queue-depth.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
 
@@ -12,11 +13,13 @@ export type RuntimeConfig = Config<'common' | 'pipeline'>;
 
 /**
  * What the worker, the listener and the producer share, built from the configuration in one
- * place: a Redis connection, the record store (with its retention), the queues (with their
- * retry policy), the PII cipher (from PII_ENCRYPTION_KEY) and the image policy. close() closes
- * the queues, then the connection.
+ * place: a Redis connection and, per partition (QUEUE_PARTITIONS, usually one), the record
+ * store (with its retention), the queues (with their retry policy), the PII cipher (from
+ * PII_ENCRYPTION_KEY) and the image policy. close() closes the queues, then the connection.
  */
-export type Runtime = SharedServices;
+export interface Runtime extends PartitionSet {
+  redis: RedisClient;
+}
 
 export interface RuntimeOptions {
   /** The connection's name in Redis, and whether it fails fast (request paths) or waits. */
@@ -36,10 +39,12 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
   const { logger } = options;
   const key =
     pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
-  const runtime = openSharedServices({
-    redis: connectRedis(common.redis, { ...options.connection, logger }),
+  const redis = connectRedis(common.redis, { ...options.connection, logger });
+  const partitions = openPartitionSet({
+    redis,
     ownsRedis: true,
-    prefix: common.keyPrefix,
+    basePrefix: common.keyPrefix,
+    prefixes: common.partitionPrefixes,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
     cipher: createPiiCipher(key),
@@ -48,6 +53,6 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     tracer: options.tracing?.tracer,
     telemetry: options.tracing?.telemetry,
   });
-  if (options.metrics) watchQueueDepth(options.metrics, runtime.queues, runtime.store);
-  return runtime;
+  if (options.metrics) watchQueueDepth(options.metrics, partitions.all);
+  return { ...partitions, redis };
 }

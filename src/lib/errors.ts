@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'ESIGN_REJECTED'
   | 'ESIGN_BAD_RESPONSE'
   | 'UPLOAD_URL_EXPIRED'
+  | 'UPLOAD_FORBIDDEN'
   | 'UPLOAD_FAILED'
   | 'IMAGE_INVALID'
   | 'IMAGE_TOO_LARGE'
@@ -27,6 +28,7 @@ export type ErrorCode =
   | 'REINITIATION_LIMIT'
   | 'FORMAT_TOO_NEW'
   | 'FORMAT_UNSUPPORTED'
+  | 'REDIS_NOT_DURABLE'
   | 'INTERNAL';
 
 /** One entry of Esign's error envelope: `{ code: "1650", cause: "MISSING_CLIENT_ID" }`. */

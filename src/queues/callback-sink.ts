@@ -1,11 +1,9 @@
-import type { Queue } from 'bullmq';
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import type { CallbackSink, SinkOutcome } from '../lib/http/sink.ts';
-import type { RegistrationStore } from '../lib/registration/store.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
 import { activeSpan, inSpan } from '../lib/tracing/tracer.ts';
-import type { ServiceTracing } from './shared.ts';
+import type { PartitionSet } from './partitions.ts';
 
 /**
  * Turns an authenticated, valid callback into a `complete` job whose id is the documented
@@ -17,18 +15,18 @@ import type { ServiceTracing } from './shared.ts';
  * registration's trace, so its processing and the published result stay in that one trace.
  */
 export function createCallbackSink(
-  store: RegistrationStore,
-  completeQueue: Queue,
-  tracing?: ServiceTracing,
+  partitions: Pick<PartitionSet, 'all' | 'ofSubmission'>,
 ): CallbackSink {
-  const tracer = tracing?.tracer;
   return {
     async accept(state: SubmissionState): Promise<SinkOutcome> {
-      const registrationId = await store.findBySubmission(state.submissionId);
-      if (!registrationId) return 'unknown';
-      const registrationTrace = tracer && (await tracing.contexts.find(registrationId));
+      const partition = await partitions.ofSubmission(state.submissionId);
+      const registrationId = await partition?.store.findBySubmission(state.submissionId);
+      if (!partition || !registrationId) return 'unknown';
+      const { tracer, contexts } = partition.tracing;
+      const registrationTrace = tracer && (await contexts.find(registrationId));
       const callback = activeSpan(tracer);
       if (registrationTrace) callback.link(registrationTrace);
+      const completeQueue = partition.queues.steps.complete;
       const jobId = jobIds.completion(state);
       if (await completeQueue.getJob(jobId)) return 'duplicate';
       const data: CompleteJobData = { registrationId, source: 'callback', state };
@@ -45,6 +43,6 @@ export function createCallbackSink(
       );
       return 'accepted';
     },
-    ready: () => store.ping(),
+    ready: () => partitions.all[0]!.store.ping(),
   };
 }

@@ -11,7 +11,7 @@ import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from '../lib/registration/jobs.ts';
 import { activeSpan } from '../lib/tracing/tracer.ts';
-import type { PipelineQueues } from './queues.ts';
+import type { PipelineQueues, StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
@@ -23,6 +23,8 @@ export interface PipelineDeps {
   concurrency: Record<StepName, number>;
   /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
   ratePerSecond: number;
+  /** The other partitions' step queues (QUEUE_PARTITIONS > 1): a 429 pauses them as well. */
+  otherPartitions?: StepQueues[] | undefined;
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
@@ -96,10 +98,12 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       return process(data, ctx);
     };
   const esignRate = deps.ratePerSecond;
+  const siblings = (step: StepName) => (deps.otherPartitions ?? []).map((other) => other[step]);
   const workers = [
     startStepWorker({
       ...common,
       step: 'initiate',
+      siblingQueues: siblings('initiate'),
       process: rememberTrace(initiate),
       concurrency: deps.concurrency.initiate,
       ratePerSecond: esignRate,
@@ -107,6 +111,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'upload',
+      siblingQueues: siblings('upload'),
       process: upload,
       concurrency: deps.concurrency.upload,
       ratePerSecond: 0,
@@ -114,6 +119,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'confirm',
+      siblingQueues: siblings('confirm'),
       process: confirm,
       concurrency: deps.concurrency.confirm,
       ratePerSecond: esignRate,
@@ -121,6 +127,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'poll',
+      siblingQueues: siblings('poll'),
       process: poll,
       concurrency: deps.concurrency.poll,
       ratePerSecond: esignRate,
@@ -128,6 +135,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'complete',
+      siblingQueues: siblings('complete'),
       process: complete,
       concurrency: deps.concurrency.complete,
       ratePerSecond: 0,

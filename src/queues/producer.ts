@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from '../lib/redis-topology.ts';
 import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
 import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
@@ -7,14 +6,18 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
-import { openSharedServices, type ServiceTracing, type SharedServices } from './shared.ts';
+import { partitionPrefixes, type RedisClient } from '../lib/redis-topology.ts';
+import { createDurableAck, noReplicaWait, type DurabilitySettings } from './durable-ack.ts';
+import { openPartitionSet, type PartitionSet } from './partitions.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
   redis: RedisClient;
-  /** QUEUE_PREFIX: must match the workers'. */
+  /** The workers' key prefix: QUEUE_PREFIX, hash-tagged on Redis Cluster (`{esign}`). */
   prefix: string;
+  /** QUEUE_PARTITIONS of the workers (default 1). */
+  partitions?: number;
   cipher: PiiCipher;
   images: ImagePolicy;
   /** ESIGN_PARTNER_USER_ID_TYPE, used when a request names none. */
@@ -22,12 +25,20 @@ export interface ProducerOptions {
   retry: RetrySettings;
   /** How long finished records are kept (default 30 days). */
   retentionMs?: number;
+  /**
+   * WAIT for this many replicas before an enqueue returns (REDIS_WAIT_REPLICAS; default none).
+   * On Redis ≥ 7.2 with AOF on, the local fsync is awaited as well (WAITAOF).
+   */
+  durability?: DurabilitySettings;
   now?: () => number;
 }
 
 export interface EnqueueOutcome {
   registrationId: string;
-  /** false when this registrationId already existed: nothing new was started. */
+  /**
+   * false when this registrationId already existed: nothing new was started. Either way the
+   * record and its first job are as durable as the server can promise (see durable-ack.ts).
+   */
   created: boolean;
   status: RegistrationRecord['status'];
 }
@@ -36,7 +47,8 @@ export interface Producer {
   /**
    * Validate and enqueue a registration. Invalid input → ValidationError listing every
    * problem, and nothing is written. An existing registrationId returns that registration.
-   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT.
+   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT. Writes that the
+   * server could not make durable as configured → REDIS_NOT_DURABLE (retry the same id).
    */
   enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
   /** The record with PII left out, or undefined. */
@@ -48,25 +60,34 @@ export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 /** A producer on its own store and queues over the caller's connection (the public API). */
 export function createProducer(options: ProducerOptions): Producer {
-  const services = openSharedServices({
+  const services = openPartitionSet({
     redis: options.redis,
-    prefix: options.prefix,
+    basePrefix: options.prefix,
+    prefixes: partitionPrefixes(
+      options.prefix.replace(/^\{(.*)\}$/, '$1'), // the plain QUEUE_PREFIX
+      options.prefix,
+      options.partitions ?? 1,
+    ),
     retry: options.retry,
     retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
     cipher: options.cipher,
     images: options.images,
     now: options.now,
   });
-  return producerOn(services, options.defaultPartnerUserIdType);
+  return producerOn(services, options.defaultPartnerUserIdType, options.durability);
 }
 
-/** A producer on services already built (the runtime's); close() closes them. */
-export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
-  const { store, now } = services;
-  const addInitiate = (registrationId: string) =>
-    services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
-      jobId: jobIds.step('initiate', registrationId, 0),
-    });
+/** A producer on partitions already built (the runtime's); close() closes them. */
+export function producerOn(
+  partitions: PartitionSet,
+  defaultPartnerUserIdType: string,
+  durability: DurabilitySettings = noReplicaWait,
+): Producer {
+  // Validation needs no partition: the first one's cipher and image policy are everyone's.
+  const { images, cipher, now, redis } = partitions.all[0]!;
+  const ack = createDurableAck(redis, durability);
+  // What the server can promise is found at start; a failure here is retried by the first enqueue.
+  ack.detect().catch(() => undefined);
 
   const producer: Producer = {
     async enqueueRegistration(input) {
@@ -74,17 +95,27 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       if (!parsed.success)
         throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
       const request = parsed.data;
-      const imageProblems = await checkImageSources(request.images, services.images);
+      const imageProblems = await checkImageSources(request.images, images);
       if (imageProblems.length > 0)
         throw new ValidationError('The registration request', imageProblems);
 
       const registrationId = request.registrationId ?? randomUUID();
+      const partnerUserIdType = request.partnerUserIdType ?? defaultPartnerUserIdType;
+      const { store, queues } = await partitions.place(
+        registrationId,
+        partnerUserIdType,
+        request.partnerUserId,
+      );
+      const addInitiate = (id: string) =>
+        queues.steps.initiate.add('initiate', writeJobData({ registrationId: id }), {
+          jobId: jobIds.step('initiate', id, 0),
+        });
       const at = now();
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
         partnerUserId: request.partnerUserId,
-        partnerUserIdType: request.partnerUserIdType ?? defaultPartnerUserIdType,
+        partnerUserIdType,
         status: 'QUEUED',
         version: 0,
         enqueuedAt: at,
@@ -93,7 +124,7 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         previousSubmissionIds: [],
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
-        sealedRequest: services.cipher.seal(JSON.stringify({ ...request, registrationId })),
+        sealedRequest: cipher.seal(JSON.stringify({ ...request, registrationId })),
         imageKinds: {
           ktp: sourceKind(request.images.ktp),
           selfie: sourceKind(request.images.selfie),
@@ -114,17 +145,19 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
       if (current.status === 'QUEUED') await addInitiate(registrationId);
+      await ack.confirm(registrationId);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
 
     async getRegistration(registrationId) {
-      const record = await store.get(registrationId);
+      const partition = await partitions.ofRegistration(registrationId);
+      const record = await partition?.store.get(registrationId);
       return record ? toView(record) : undefined;
     },
 
-    close: () => services.close(),
+    close: () => partitions.close(),
   };
-  return traceEnqueues(producer, services.tracing);
+  return traceEnqueues(producer, partitions);
 }
 
 /**
@@ -132,9 +165,9 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
  * started at its enqueue; a caller's active span, if any, is linked, not made its parent. The
  * trace is kept beside the record, so the callback can join it (registration/trace-context.ts).
  */
-function traceEnqueues(producer: Producer, tracing: ServiceTracing): Producer {
-  if (!tracing.tracer) return producer;
-  const tracer = tracing.tracer;
+function traceEnqueues(producer: Producer, partitions: PartitionSet): Producer {
+  const tracer = partitions.all[0]!.tracing.tracer;
+  if (!tracer) return producer;
   return {
     ...producer,
     enqueueRegistration: (input) =>
@@ -143,14 +176,18 @@ function traceEnqueues(producer: Producer, tracing: ServiceTracing): Producer {
         { kind: 'producer', root: true },
         async (span) => {
           const outcome = await producer.enqueueRegistration(input);
+          const { registrationId, created } = outcome;
           span.setAttributes({
-            'esign.registration.id': outcome.registrationId,
-            'esign.registration.created': outcome.created,
+            'esign.registration.id': registrationId,
+            'esign.registration.created': created,
           });
           const traceparent = span.traceparent();
           // A hint, not state: the registration stands even if this write fails.
-          if (outcome.created && traceparent)
-            await tracing.contexts.save(outcome.registrationId, traceparent).catch(() => undefined);
+          if (created && traceparent)
+            await partitions
+              .ofRegistration(registrationId)
+              .then((partition) => partition?.tracing.contexts.save(registrationId, traceparent))
+              .catch(() => undefined);
           return outcome;
         },
       ),

@@ -35,6 +35,8 @@ export function createQueues(
   prefix: string,
   retry: RetrySettings,
   logger?: Logger,
+  /** Where the results queue lives: the base prefix, one queue for every partition. */
+  resultsPrefix = prefix,
   telemetry?: Telemetry,
 ): PipelineQueues {
   // With telemetry, each add records the active trace in the job's options, and the worker
@@ -45,7 +47,7 @@ export function createQueues(
   ) as StepQueues;
   const results = new Queue(RESULTS_QUEUE, {
     connection,
-    prefix,
+    prefix: resultsPrefix,
     telemetry,
     defaultJobOptions: {
       removeOnComplete: { age: 7 * 24 * 3600 },
@@ -68,8 +70,13 @@ export function createQueues(
  * Every queue (the five steps and results) under a prefix, opened only to be looked at (the
  * queue UI): no default job options, since nothing here adds jobs of its own.
  */
-export function openAllQueues(connection: RedisClient, prefix: string, logger?: Logger): Queue[] {
-  return [...stepNames, RESULTS_QUEUE].map((name) => {
+export function openAllQueues(
+  connection: RedisClient,
+  prefix: string,
+  logger?: Logger,
+  names: readonly string[] = [...stepNames, RESULTS_QUEUE],
+): Queue[] {
+  return names.map((name) => {
     const queue = new Queue(name, { connection, prefix });
     queue.on('error', (error) => logger?.debug({ err: error, queue: name }, 'queue error'));
     return queue;

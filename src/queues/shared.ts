@@ -38,6 +38,10 @@ export interface SharedServicesOptions {
   retentionMs: number;
   cipher: PiiCipher;
   images: ImagePolicy;
+  /** The results queue's prefix when it is not `prefix` (partitions share one results queue). */
+  resultsPrefix?: string | undefined;
+  /** Partitions record where a submission lives before the store indexes it. */
+  beforeIndexSubmission?: ((submissionId: string) => Promise<void>) | undefined;
   /** Whether close() also quits `redis` (the runtime opened it; a caller's is left open). */
   ownsRedis?: boolean;
   logger?: Logger | undefined;
@@ -55,14 +59,27 @@ export interface ServiceTracing {
 export function openSharedServices(options: SharedServicesOptions): SharedServices {
   const { redis, prefix } = options;
   const now = options.now ?? Date.now;
-  const store = new RegistrationStore({ redis, prefix, retentionMs: options.retentionMs, now });
+  const store = new RegistrationStore({
+    redis,
+    prefix,
+    retentionMs: options.retentionMs,
+    now,
+    beforeIndexSubmission: options.beforeIndexSubmission,
+  });
   let queues: PipelineQueues | undefined;
   return {
     redis,
     prefix,
     store,
     get queues() {
-      queues ??= createQueues(redis, prefix, options.retry, options.logger, options.telemetry);
+      queues ??= createQueues(
+        redis,
+        prefix,
+        options.retry,
+        options.logger,
+        options.resultsPrefix,
+        options.telemetry,
+      );
       return queues;
     },
     cipher: options.cipher,

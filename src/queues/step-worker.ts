@@ -4,6 +4,7 @@ import {
   WaitingError,
   Worker,
   type Job,
+  type Queue,
   type Telemetry,
 } from 'bullmq';
 import type { RedisClient } from '../lib/redis-topology.ts';
@@ -35,6 +36,8 @@ export interface StepWorkerOptions<S extends StepName> {
   concurrency: number;
   /** Jobs per second across all workers of this queue; 0 = unlimited. */
   ratePerSecond: number;
+  /** This step's queues in the other partitions: a 429 pauses them too (Esign's limit is one). */
+  siblingQueues?: Queue[] | undefined;
   /** BullMQ lock and stalled-check timing (how soon a dead worker's job is retried). */
   locks?: LockSettings | undefined;
   metrics: Metrics;
@@ -106,6 +109,7 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
           const waitMs = error.retryAfterMs ?? 1_000;
           logger.warn({ queue: step, registrationId, waitMs }, 'rate limited by Esign');
           await worker.rateLimit(waitMs);
+          await Promise.all((options.siblingQueues ?? []).map((queue) => queue.rateLimit(waitMs)));
           metrics.jobs.inc({ queue: step, outcome: 'retried' });
           throw Worker.RateLimitError();
         }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
+import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
 import type { RegistrationRecord } from './record.ts';
 
@@ -59,6 +60,8 @@ export interface RegistrationStoreOptions {
   /** How long a finished record is kept (ms); it answers status and idempotent re-enqueues. */
   retentionMs: number;
   now?: () => number;
+  /** Run before a submission is indexed: partitions record where it lives first. */
+  beforeIndexSubmission?: ((submissionId: string) => Promise<void>) | undefined;
 }
 
 export class RegistrationStore {
@@ -66,8 +69,10 @@ export class RegistrationStore {
   private readonly prefix: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
+  private readonly beforeIndexSubmission: RegistrationStoreOptions['beforeIndexSubmission'];
 
   constructor(options: RegistrationStoreOptions) {
+    this.beforeIndexSubmission = options.beforeIndexSubmission;
     this.redis = options.redis;
     this.prefix = options.prefix;
     this.retentionMs = options.retentionMs;
@@ -147,6 +152,7 @@ export class RegistrationStore {
   }
 
   async indexSubmission(submissionId: string, registrationId: string): Promise<void> {
+    await this.beforeIndexSubmission?.(submissionId);
     await this.redis.set(
       this.submissionKey(submissionId),
       registrationId,
@@ -167,6 +173,17 @@ export class RegistrationStore {
       this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
       record.registrationId,
     );
+  }
+
+  /**
+   * The registrations that hold a user's slot, in batches: every unfinished one (and, briefly,
+   * one that ended and has not freed it yet).
+   */
+  async *inFlightIds(): AsyncGenerator<string[]> {
+    for await (const keys of scanKeys(this.redis, `${this.prefix}:registration-in-flight:*`, 200)) {
+      const ids = await this.redis.mget(...keys);
+      yield ids.filter((id): id is string => id !== null);
+    }
   }
 
   async ping(): Promise<boolean> {
