@@ -100,6 +100,16 @@ describe('traces', () => {
     expectNothingLeaked(run);
   });
 
+  it('keep the callback in the trace when registrations are spread over partitions', async () => {
+    const run = await tracedRegistration({ env: { QUEUE_PARTITIONS: '3' } });
+    expect(run.status).toBe('COMPLETED');
+    const names = run.trace.map((s) => s.name);
+    for (const name of ['process confirm', 'esign.callback.accept', 'process complete'])
+      expect(names, name).toContain(name);
+    expect(names).toContain('add results.result');
+    expectNothingLeaked(run);
+  });
+
   it('start the trace at the first step when the producer traces nothing, and keep it whole', async () => {
     const run = await tracedRegistration({}, { tracedProducer: false });
     expect(run.status).toBe('COMPLETED');
