@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { exitWithin, waitUntil, type ChildCli } from '../demo/child-process.ts';
 import { createProducerApp } from '../src/app/producer-app.ts';
@@ -110,6 +111,19 @@ describe('traces', () => {
     expectNothingLeaked(run);
   });
 
+  it('continue the trace when a stranded registration is re-driven', async () => {
+    const run = await tracedRegistration(
+      { env: { REDRIVE_INTERVAL_MS: '200', REDRIVE_AFTER_MS: '300' } },
+      { strand: true },
+    );
+    expect(run.status).toBe('COMPLETED');
+    const redrive = run.trace.find((s) => s.name === 'esign.registration.redrive');
+    expect(redrive?.parentSpanId).toBe(run.root.spanId);
+    const names = run.trace.map((s) => s.name);
+    for (const name of ['process initiate', 'process confirm', 'add results.result'])
+      expect(names, name).toContain(name);
+  });
+
   it('start the trace at the first step when the producer traces nothing, and keep it whole', async () => {
     const run = await tracedRegistration({}, { tracedProducer: false });
     expect(run.status).toBe('COMPLETED');
@@ -209,7 +223,12 @@ describe('traces', () => {
     {
       tracedProducer = true,
       faults,
-    }: { tracedProducer?: boolean; faults?: Parameters<Stack['sandbox']['setFaults']>[0] } = {},
+      strand = false,
+    }: {
+      tracedProducer?: boolean;
+      faults?: Parameters<Stack['sandbox']['setFaults']>[0];
+      strand?: boolean;
+    } = {},
   ): Promise<TracedRun> {
     const receiver = await startOtlpReceiver();
     cleanups.push(() => receiver.close());
@@ -217,13 +236,6 @@ describe('traces', () => {
     cleanups.push(() => tracing.shutdown());
     const stack: Stack = await startStack({ ...options, worker: 'none', tracing });
     cleanups.push(() => stack.close());
-    const worker = stack.startProcess('worker', {
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_SERVICE_NAME: 'esign-worker-child',
-    });
-    await worker.waitForLog('tracing on');
-    await worker.waitForLog('worker ready');
-
     if (faults) stack.sandbox.setFaults(faults);
     const who = person('completed');
     const producer = tracedProducer
@@ -233,6 +245,19 @@ describe('traces', () => {
         });
     if (!tracedProducer) cleanups.push(() => producer.close());
     const { registrationId } = await producer.enqueueRegistration(registrationRequest(who));
+    if (strand) {
+      // Its first job lost (as Redis losing recent writes would): only a re-drive moves it.
+      const connection = connect();
+      const initiate = new Queue('initiate', { connection, prefix: stack.prefix });
+      expect(await initiate.remove(`${registrationId}-initiate-g0`)).toBe(1);
+      await initiate.close();
+      connection.disconnect();
+    }
+    const worker = stack.startProcess('worker', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_SERVICE_NAME: 'esign-worker-child',
+    });
+    await worker.waitForLog('tracing on');
     const result = await stack.waitForResult(registrationId, 20_000);
     const redis = connect();
     const token = await redis.hget(`${stack.prefix}:esign:token`, 'token');

@@ -82,6 +82,7 @@ export function createWorkerApp(
       afterMs: settings.REDRIVE_AFTER_MS,
       now: partition.now,
       logger,
+      tracing: partition.tracing,
     }),
   );
 
