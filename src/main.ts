@@ -62,13 +62,19 @@ const defaultOpsPort = { worker: 9464, start: 9464, listener: 9465 } as const;
 async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> {
   const needsWorker = command !== 'listener';
   const needsListener = command !== 'worker';
-  const [{ loadConfig }, { createLogger }, { Metrics }, { createMetricsServer }] =
-    await Promise.all([
-      import('./lib/config.ts'),
-      import('./lib/logger.ts'),
-      import('./lib/metrics.ts'),
-      import('./lib/http/metrics-server.ts'),
-    ]);
+  const [
+    { loadConfig },
+    { createLogger },
+    { Metrics },
+    { createMetricsServer },
+    { createErrorLog },
+  ] = await Promise.all([
+    import('./lib/config.ts'),
+    import('./lib/logger.ts'),
+    import('./lib/metrics.ts'),
+    import('./lib/http/metrics-server.ts'),
+    import('./lib/error-log.ts'),
+  ]);
   const config = loadConfig(process.env, [
     'common',
     'pipeline',
@@ -81,14 +87,17 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
   const tracing = await startTracingIfAsked(config.tracing, logger);
-  // Closed in this order: callbacks stop first, then the workers, then the ops endpoints,
-  // and last the traces (what the others recorded while stopping is exported too).
+  // One for the process: a Redis outage is one throttled line, not one per connection.
+  const errors = createErrorLog(logger);
+  // Closed at once, side by side (each bounded by SHUTDOWN_TIMEOUT_MS), then the ops endpoints:
+  // they answer until the end.
   const closers: Closer[] = [];
-  const readiness: (() => Promise<boolean>)[] = [];
+  const { createHealth } = await import('./app/health.ts');
+  const health = createHealth(config, { logger, metrics, errors, name: `esign-${command}` });
 
   if (needsListener) {
     const { createListenerApp } = await import('./app/listener-app.ts');
-    const listener = createListenerApp(config, logger, metrics, tracing);
+    const listener = createListenerApp(config, logger, metrics, { errors, tracing });
     for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
     const { url } = await listener.http.listen(
       config.listener.CALLBACK_PORT,
@@ -96,28 +105,37 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     );
     logger.info({ url, path: config.listener.CALLBACK_PATH }, 'listener ready');
     closers.push(() => listener.close());
-    readiness.push(() => listener.ready());
   }
   if (needsWorker) {
     const { createWorkerApp } = await import('./app/worker-app.ts');
-    const worker = createWorkerApp(config, logger, metrics, tracing);
-    logger.info({ prefix: config.common.keyPrefix }, 'worker ready');
+    const worker = createWorkerApp(config, logger, metrics, { errors, tracing });
     closers.push(() => worker.close());
-    readiness.push(() => worker.ready());
+    // Ready means Redis answered every step worker, not that the objects exist: until then
+    // the process serves /readyz (503) and waits, and a SIGTERM still stops it.
+    worker.untilReady().then(
+      () => logger.info({ prefix: config.common.keyPrefix }, 'worker ready'),
+      () => undefined, // closed before Redis ever answered
+    );
   }
   const ops = createMetricsServer({
     metrics,
     logger,
-    ready: async () => (await Promise.all(readiness.map((ready) => ready()))).every(Boolean),
+    ready: () => health.ready(),
+    timeouts: { closeTimeoutMs: OPS_CLOSE_MS },
   });
   const { url } = await ops.listen(
     config.ops.METRICS_PORT ?? defaultOpsPort[command],
     config.ops.METRICS_HOST,
   );
   logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
-  closers.push(() => ops.close());
-  if (tracing) closers.push(() => tracing.shutdown());
-  await untilSignal(logger, closers);
+  await untilSignal(logger, config.common.SHUTDOWN_TIMEOUT_MS, [
+    () => Promise.all(closers.map((close) => close())).then(() => undefined),
+    () => ops.close(),
+    () => health.close(),
+    // Last: what the others recorded while stopping is exported too (flush bounded to 1 s).
+    async () => tracing?.shutdown(),
+  ]);
+  errors.flush();
   return 0;
 }
 
@@ -141,6 +159,9 @@ async function startTracingIfAsked(
   return tracing;
 }
 
+/** An ops request still running at the end of a shutdown gets this long (it is bounded too). */
+const OPS_CLOSE_MS = 200;
+
 /** The queue UI: no Esign settings, no PII key; SIGTERM closes it (bounded). */
 async function serveUi(): Promise<number> {
   const [{ loadConfig }, { createLogger }] = await Promise.all([
@@ -154,7 +175,7 @@ async function serveUi(): Promise<number> {
   const ui = createUiApp(config, logger);
   const { url } = await ui.http.listen(config.ui.UI_PORT, config.ui.UI_HOST);
   logger.info({ url, readOnly: config.ui.UI_READ_ONLY }, 'queue UI ready');
-  await untilSignal(logger, [() => ui.close()]);
+  await untilSignal(logger, config.common.SHUTDOWN_TIMEOUT_MS, [() => ui.close()]);
   return 0;
 }
 
@@ -254,19 +275,36 @@ async function withProducer(
   }
 }
 
-/** SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. */
-function untilSignal(logger: Logger, closers: Closer[]): Promise<void> {
+/**
+ * Past SHUTDOWN_TIMEOUT_MS, how long the closers get before the process exits anyway. Every
+ * closer is bounded on its own; this is the promise to the orchestrator, kept whatever is in
+ * flight: the process is gone within SHUTDOWN_TIMEOUT_MS + 1 s of the signal.
+ */
+const SHUTDOWN_TAIL_MS = 600;
+
+/**
+ * SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. A
+ * closer that would outlast SHUTDOWN_TIMEOUT_MS + SHUTDOWN_TAIL_MS is left behind: a job
+ * still locked is taken over by another worker once its lock lapses.
+ */
+function untilSignal(logger: Logger, shutdownTimeoutMs: number, closers: Closer[]): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) process.exit(130);
       stopping = true;
       logger.info({ signal }, 'shutting down');
+      const limitMs = shutdownTimeoutMs + SHUTDOWN_TAIL_MS;
+      const backstop = setTimeout(() => {
+        logger.warn({ limitMs }, 'shutdown took too long: exiting with parts still closing');
+        resolve();
+      }, limitMs);
       void (async () => {
         for (const close of closers)
           await close().catch((error: unknown) =>
             logger.error({ err: error }, 'shutdown step failed'),
           );
+        clearTimeout(backstop);
         logger.info('stopped');
         resolve();
       })();

@@ -1,5 +1,6 @@
 import type { CommonConfig } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
+import { closeRedis } from '../lib/redis-close.ts';
 import { connectRedis } from './redis.ts';
 import { ValidationError } from '../lib/errors.ts';
 import { escapeGlob, scanKeys } from '../lib/redis-scan.ts';
@@ -67,13 +68,19 @@ async function countUnfinished(redis: RedisClient, prefixes: string[]): Promise<
  * before, with a warning: the check is then up to the next start.
  */
 export async function checkPartitionLayout(common: CommonConfig, logger?: Logger): Promise<void> {
-  const redis = connectRedis(common.redis, { failFast: true, name: 'esign-layout-check' });
+  const redis = connectRedis(common.redis, {
+    failFast: true,
+    name: 'esign-layout-check',
+    logger,
+  });
   try {
     await assertPartitionLayout(redis, common);
   } catch (error) {
     if (error instanceof ValidationError) throw error;
     logger?.warn({ err: error }, 'the partition layout could not be checked (Redis unreachable)');
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    // Bounded, and dropped if still reconnecting: QUIT alone leaves a client that never
+    // reached Redis retrying for ever.
+    await closeRedis(redis);
   }
 }

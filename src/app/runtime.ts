@@ -1,12 +1,11 @@
 import { decodeKey, type Config } from '../lib/config.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Metrics } from '../lib/metrics.ts';
 import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
 import { openPartitionSet, type PartitionSet } from '../queues/partitions.ts';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Tracing } from '../lib/tracing/sdk.ts';
-import { watchQueueDepth } from './queue-depth.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
 
 export type RuntimeConfig = Config<'common' | 'pipeline'>;
@@ -15,7 +14,9 @@ export type RuntimeConfig = Config<'common' | 'pipeline'>;
  * What the worker, the listener and the producer share, built from the configuration in one
  * place: a Redis connection and, per partition (QUEUE_PARTITIONS, usually one), the record
  * store (with its retention), the queues (with their retry policy), the PII cipher (from
- * PII_ENCRYPTION_KEY) and the image policy. close() closes the queues, then the connection.
+ * PII_ENCRYPTION_KEY) and the image policy. close() closes the queues, then the connection
+ * (bounded). The scrape-time gauges and /readyz read Redis on a connection of their own
+ * (app/health.ts), never on this one.
  */
 export interface Runtime extends PartitionSet {
   redis: RedisClient;
@@ -25,8 +26,8 @@ export interface RuntimeOptions {
   /** The connection's name in Redis, and whether it fails fast (request paths) or waits. */
   connection: Pick<RedisOptions, 'name' | 'failFast'>;
   logger?: Logger | undefined;
-  /** Given: the queue-depth and redis_up gauges read these queues at scrape time. */
-  metrics?: Metrics | undefined;
+  /** Where the connection's errors go (throttled); by default a log of its own. */
+  errors?: ErrorLog | undefined;
   /** Given (tracing on): queues carry trace context, and our spans are made. */
   tracing?: AppTracing | undefined;
 }
@@ -39,7 +40,11 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
   const { logger } = options;
   const key =
     pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
-  const redis = connectRedis(common.redis, { ...options.connection, logger });
+  const redis = connectRedis(common.redis, {
+    ...options.connection,
+    logger,
+    errors: options.errors,
+  });
   const partitions = openPartitionSet({
     redis,
     ownsRedis: true,
@@ -53,6 +58,5 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     tracer: options.tracing?.tracer,
     telemetry: options.tracing?.telemetry,
   });
-  if (options.metrics) watchQueueDepth(options.metrics, partitions.all);
   return { ...partitions, redis };
 }

@@ -7,8 +7,10 @@ import type http from 'node:http';
 import type { Config } from '../lib/config.ts';
 import { createCallbackAuth } from '../lib/http/auth.ts';
 import { createHttpApp, type HttpApp } from '../lib/http/http-app.ts';
+import { within } from '../lib/deadline.ts';
 import { sendJson } from '../lib/http/respond.ts';
 import type { Logger } from '../lib/logger.ts';
+import { closeRedis } from '../lib/redis-close.ts';
 import { openAllQueues } from '../queues/queues.ts';
 import { RESULTS_QUEUE, stepNames } from '../lib/registration/jobs.ts';
 import { connectRedis } from './redis.ts';
@@ -104,8 +106,13 @@ export function createUiApp(config: UiAppConfig, logger: Logger): UiApp {
     queueNames: boards.map(({ queue, label }) => `${label}${queue.name}`),
     async close() {
       await http.close();
-      await Promise.all(queues.map((queue) => queue.close()));
-      await redis.quit().catch(() => redis.disconnect());
+      // Bounded: a queue or QUIT waiting on a Redis that is away must not hold the shutdown.
+      await within(
+        Promise.all(queues.map((queue) => queue.close())),
+        300,
+        'closing the queues',
+      ).catch(() => undefined);
+      await closeRedis(redis);
     },
   };
 }

@@ -1,5 +1,7 @@
 import type { Config } from '../lib/config.ts';
 import { confirmTimings } from '../lib/config.ts';
+import { within } from '../lib/deadline.ts';
+import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
 import { createEsignClient } from '../lib/esign/client.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -12,23 +14,29 @@ export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
 export interface WorkerApp {
   /** One per partition (QUEUE_PARTITIONS), in partition order. */
   pipelines: Pipeline[];
-  /** Readiness for /readyz: Redis answers. */
-  ready(): Promise<boolean>;
+  /** Resolves once every step worker's connections answer (Redis is there): "worker ready". */
+  untilReady(): Promise<void>;
+  /** Returns within SHUTDOWN_TIMEOUT_MS + 1 s, whatever Redis and Esign do. */
   close(): Promise<void>;
 }
+
+/** How long the Esign client gets, after the jobs, to let its last requests end. */
+const ESIGN_CLOSE_MS = 100;
 
 /** Every step processor, wired to Redis, the Esign client and the metrics. */
 export function createWorkerApp(
   config: WorkerConfig,
   logger: Logger,
   metrics: Metrics,
-  tracing?: AppTracing,
+  options: { errors?: ErrorLog | undefined; tracing?: AppTracing | undefined } = {},
 ): WorkerApp {
   const { common, esign, pipeline: settings } = config;
+  const errors = options.errors ?? createErrorLog(logger);
+  const { tracing } = options;
   const runtime = createRuntime(config, {
     connection: { name: 'esign-worker' },
     logger,
-    metrics,
+    errors,
     tracing,
   });
   const client = createEsignClient({
@@ -70,6 +78,7 @@ export function createWorkerApp(
       },
       metrics,
       logger,
+      errors,
     }),
   );
 
@@ -88,12 +97,22 @@ export function createWorkerApp(
 
   return {
     pipelines,
-    ready: () => runtime.all[0]!.store.ping(),
+    async untilReady() {
+      const workers = pipelines.flatMap((pipeline) => pipeline.workers);
+      await Promise.all(workers.map((worker) => worker.waitUntilReady()));
+    },
     async close() {
       try {
-        await Promise.all(redrivers.map((redriver) => redriver.stop()));
-        await Promise.all(pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)));
-        await client.close();
+        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), the re-drive sweeps beside
+        // them (bounded: 1 s), then whatever Esign request is still open is cut: the jobs that
+        // made them are already given back.
+        await Promise.all([
+          ...redrivers.map((redriver) => redriver.stop()),
+          ...pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)),
+        ]);
+        await within(client.close(), ESIGN_CLOSE_MS, 'closing the Esign client').catch(
+          () => undefined,
+        );
       } finally {
         await runtime.close();
       }

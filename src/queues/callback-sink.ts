@@ -14,9 +14,7 @@ import type { PartitionSet } from './partitions.ts';
  * registration's trace are linked both ways, and the `complete` job is added inside the
  * registration's trace, so its processing and the published result stay in that one trace.
  */
-export function createCallbackSink(
-  partitions: Pick<PartitionSet, 'all' | 'ofSubmission'>,
-): CallbackSink {
+export function createCallbackSink(partitions: Pick<PartitionSet, 'ofSubmission'>): CallbackSink {
   return {
     async accept(state: SubmissionState): Promise<SinkOutcome> {
       const partition = await partitions.ofSubmission(state.submissionId);
@@ -43,6 +41,5 @@ export function createCallbackSink(
       );
       return 'accepted';
     },
-    ready: () => partitions.all[0]!.store.ping(),
   };
 }

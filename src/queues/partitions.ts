@@ -1,3 +1,4 @@
+import { closeRedis } from '../lib/redis-close.ts';
 import { PartitionDirectory } from '../lib/registration/partition-directory.ts';
 import { openSharedServices, type SharedServices, type SharedServicesOptions } from './shared.ts';
 
@@ -20,7 +21,7 @@ export interface PartitionSet {
   ofRegistration(registrationId: string): Promise<SharedServices | undefined>;
   /** The partition holding a submission; undefined when no partition knows it. */
   ofSubmission(submissionId: string): Promise<SharedServices | undefined>;
-  /** Closes every partition's queues, then the connection when it was handed over. */
+  /** Closes every partition's queues, then the connection when it was handed over (bounded). */
   close(): Promise<void>;
 }
 
@@ -66,7 +67,7 @@ export function openPartitionSet(options: PartitionSetOptions): PartitionSet {
     },
     async close() {
       await Promise.all(all.map((partition) => partition.close()));
-      if (options.ownsRedis) await redis.quit().catch(() => redis.disconnect());
+      if (options.ownsRedis) await closeRedis(redis);
     },
   };
 }

@@ -1,4 +1,6 @@
 import type { Worker } from 'bullmq';
+import { remainingUntil, within } from '../lib/deadline.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
 import type { EsignClient } from '../lib/esign/types.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -28,12 +30,18 @@ export interface PipelineDeps {
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
+  errors: ErrorLog;
 }
 
 export interface Pipeline {
   queues: PipelineQueues;
   workers: Worker[];
-  /** Stop taking jobs, let active ones finish (bounded); the queues stay open (the runtime's). */
+  /**
+   * Stop taking jobs, let active ones finish within `timeoutMs`, then cancel the rest; returns
+   * by `timeoutMs` + 0.5 s at the latest (CANCEL_GRACE_MS + WORKERS_CLOSE_MS), whatever Redis
+   * does, and at once when nothing runs and Redis is away.
+   * The queues stay open (the runtime's).
+   */
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -41,6 +49,7 @@ export interface Pipeline {
 export function startPipeline(deps: PipelineDeps): Pipeline {
   const { services } = deps;
   const queues = services.queues;
+  const running = new Set<Promise<void>>();
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
     store: services.store,
@@ -80,6 +89,8 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     locks: deps.locks,
     metrics: deps.metrics,
     logger: deps.logger,
+    errors: deps.errors,
+    running,
     onFinalFailure,
   };
   /**
@@ -146,20 +157,41 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     queues,
     workers,
     async close(timeoutMs = 30_000) {
-      // Graceful first: active jobs finish. Past the timeout, abort them: their Esign calls
-      // end and the adapter gives each job back to the queue. (BullMQ's close(true) after a
-      // close() only returns the pending close, which waits for the jobs: it forced nothing.)
-      // A processor that ignores its signal is left to BullMQ's lock expiry after the grace.
-      const graceful = Promise.allSettled(workers.map((worker) => worker.close()));
-      const timer = new Promise<'timeout'>((resolve) =>
-        setTimeout(resolve, timeoutMs, 'timeout').unref(),
+      // Graceful first: no new jobs, active ones finish. Past the timeout, abort them: their
+      // Esign calls end and the adapter gives each job back to the queue. (BullMQ's close(true)
+      // after a close() only returns the pending close, which waits for the jobs: it forced
+      // nothing.) What is waited for is our processors, not BullMQ's close: that also QUITs
+      // its connections, which waits for ever while Redis is down. A processor stuck past the
+      // grace (on a Redis call, which no signal cancels) is left to BullMQ's lock expiry.
+      const closing = Promise.allSettled(workers.map((worker) => worker.close()));
+      const started = Date.now();
+      const drained = async () => {
+        while (running.size > 0) await Promise.all([...running]);
+      };
+      const finished = await within(drained(), timeoutMs, 'draining').then(
+        () => true,
+        () => false,
       );
-      if ((await Promise.race([graceful, timer])) === 'timeout') {
+      if (!finished) {
         deps.logger.warn({ timeoutMs }, 'shutdown timeout: cancelling the active jobs');
         for (const worker of workers) worker.cancelAllJobs('shutdown timeout');
-        const grace = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
-        await Promise.race([graceful, grace]);
+        await within(drained(), CANCEL_GRACE_MS, 'cancelled jobs').catch(() => undefined);
       }
+      // While Redis is connected, BullMQ finishes its side (moving the last jobs to completed,
+      // QUIT) in moments: it may use what is left of the window. While Redis is away it would
+      // wait for ever: a short look, then the connections are dropped.
+      const budget =
+        services.redis.status === 'ready'
+          ? Math.max(WORKERS_CLOSE_MS, remainingUntil(started + timeoutMs + CANCEL_GRACE_MS))
+          : WORKERS_CLOSE_MS;
+      await within(closing, budget, 'closing the workers').catch(() =>
+        deps.logger.warn('workers not closed cleanly (Redis away?): their connections are dropped'),
+      );
     },
   };
 }
+
+/** After cancelling, how long aborted jobs get to be given back to their queue. */
+const CANCEL_GRACE_MS = 300;
+/** How long BullMQ gets to finish closing once our processors are done. */
+const WORKERS_CLOSE_MS = 200;

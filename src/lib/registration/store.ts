@@ -185,8 +185,4 @@ export class RegistrationStore {
       yield ids.filter((id): id is string => id !== null);
     }
   }
-
-  async ping(): Promise<boolean> {
-    return (await this.redis.ping().catch(() => 'down')) === 'PONG';
-  }
 }
