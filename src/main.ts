@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { text } from 'node:stream/consumers';
 import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
 import { loadTool, type ToolName } from './app/tools.ts';
 import type { ListenerConfig, TracingConfig } from './lib/config.ts';
@@ -32,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       break;
   }
-  const { command, args } = parsed;
+  const { command, args, options } = parsed;
   switch (command) {
     case 'worker':
     case 'listener':
@@ -47,6 +45,13 @@ async function main(argv: string[]): Promise<number> {
       return enqueue(args[0] ?? '-');
     case 'status':
       return status(args[0] ?? '');
+    case 'list':
+    case 'reindex':
+    case 'inspect':
+    case 'retry':
+    case 'pause':
+    case 'resume':
+      return opsCommand(command, args, options);
   }
 }
 
@@ -213,21 +218,10 @@ async function runTool(name: ToolName, args: string[]): Promise<number> {
 }
 
 async function enqueue(source: string): Promise<number> {
-  let raw: string;
-  try {
-    raw = source === '-' ? await text(process.stdin) : await readFile(source, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    console.error(`The registration request ${source} cannot be read (${reason}).`);
-    return exitCodes.invalid;
-  }
-  let request: unknown;
-  try {
-    request = JSON.parse(raw);
-  } catch {
-    console.error('The registration request is not valid JSON.');
-    return exitCodes.invalid;
-  }
+  const { readJson } = await import('./app/ops-commands.ts');
+  const read = await readJson(source, { err: console.error, stdin: process.stdin });
+  if (!read.ok) return exitCodes.invalid;
+  const request = read.value;
   return withProducer('esign-enqueue', async (producer) => {
     const outcome = await producer.enqueueRegistration(request);
     // stdout stays the id alone, for scripts; the notice goes to stderr.
@@ -250,6 +244,33 @@ async function status(id: string): Promise<number> {
     console.log(JSON.stringify(view, null, 2));
     return exitCodes.ok;
   });
+}
+
+/** The operator's commands (app/ops-commands.ts); only retry needs the producer's settings. */
+async function opsCommand(
+  command: 'list' | 'reindex' | 'inspect' | 'retry' | 'pause' | 'resume',
+  args: string[],
+  options: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const [{ loadConfig }, ops] = await Promise.all([
+    import('./lib/config.ts'),
+    import('./app/ops-commands.ts'),
+  ]);
+  const io = { out: console.log, err: console.error, stdin: process.stdin };
+  if (command === 'retry')
+    return ops.retry(loadConfig(process.env, ['common', 'pipeline', 'producer']), args, io);
+  const config = loadConfig(process.env, ['common', 'pipeline']);
+  switch (command) {
+    case 'list':
+      return ops.list(config, options, io);
+    case 'reindex':
+      return ops.reindex(config, io);
+    case 'inspect':
+      return ops.inspect(config, args[0] ?? '', io);
+    case 'pause':
+    case 'resume':
+      return ops.pauseOrResume(config, command, args, io);
+  }
 }
 
 /** A producer configured from the environment for one command, closed after it. */

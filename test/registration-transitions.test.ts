@@ -383,6 +383,7 @@ describe('endRegistration', () => {
     const result = {
       formatVersion: RESULT_FORMAT_VERSION,
       registrationId: 'reg-1',
+      attempt: 1,
       submissionId: 'sub-1',
       partnerUserId: 'user-1',
       partnerUserIdType: 'PHONE',

@@ -93,7 +93,8 @@ async function reinitiate(
   expiredId: string,
   type: DocumentType,
 ): Promise<StepOutcome> {
-  if (record.generation >= ctx.settings.maxReinitiations)
+  // Counted within the attempt: a retry starts with the full allowance.
+  if (record.generation - (record.attemptGeneration ?? 0) >= ctx.settings.maxReinitiations)
     throw permanent(
       'REINITIATION_LIMIT',
       `the ${type} upload URL expired and MAX_REINITIATIONS (${ctx.settings.maxReinitiations}) new submissions were already made`,

@@ -3,6 +3,7 @@ import { remainingUntil, within } from '../lib/deadline.ts';
 import type { ErrorLog } from '../lib/error-log.ts';
 import type { EsignClient } from '../lib/esign/types.ts';
 import type { Logger } from '../lib/logger.ts';
+import { PauseLedger } from '../lib/pause-ledger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { complete } from '../processors/complete.ts';
 import { confirm } from '../processors/confirm.ts';
@@ -12,6 +13,7 @@ import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import { jobIds, type StepName } from '../lib/registration/jobs.ts';
+import { attemptOf } from '../lib/registration/record.ts';
 import { activeSpan } from '../lib/tracing/tracer.ts';
 import type { PipelineQueues, StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
@@ -50,6 +52,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
   const { services } = deps;
   const queues = services.queues;
   const running = new Set<Promise<void>>();
+  const pauses = new PauseLedger(services.redis, services.prefix);
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
     store: services.store,
@@ -60,8 +63,11 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     metrics: deps.metrics,
     now: services.now,
     signal,
+    pausedWithin: (from, to) => pauses.pausedWithin(from, to),
     async publishResult(result) {
-      await queues.results.add('result', result, { jobId: jobIds.result(result.registrationId) });
+      await queues.results.add('result', result, {
+        jobId: jobIds.result(result.registrationId, attemptOf(result)),
+      });
     },
     async cancelJob(step, jobId) {
       // A job that is running cannot be removed; it then finds the record terminal and stops.

@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
-import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
+import { permanent } from '../lib/errors.ts';
+import { sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
-import type { RetrySettings } from './queues.ts';
+import type { PipelineQueues, RetrySettings } from './queues.ts';
 import { partitionPrefixes, type RedisClient } from '../lib/redis-topology.ts';
 import { createDurableAck, noReplicaWait, type DurabilitySettings } from './durable-ack.ts';
 import { openPartitionSet, type PartitionSet } from './partitions.ts';
-import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
+import { admitRequest } from './admit.ts';
+import { retryOn, type RetryOutcome } from './retry.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
@@ -51,6 +52,11 @@ export interface Producer {
    * server could not make durable as configured → REDIS_NOT_DURABLE (retry the same id).
    */
   enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
+  /**
+   * Start another attempt of a FAILED or TIMED_OUT registration (see retry.ts). `request` is
+   * needed once the request was deleted (when it ended); it must be the same user's.
+   */
+  retryRegistration(registrationId: string, request?: unknown): Promise<RetryOutcome>;
   /** The record with PII left out, or undefined. */
   getRegistration(registrationId: string): Promise<RegistrationView | undefined>;
   close(): Promise<void>;
@@ -91,13 +97,7 @@ export function producerOn(
 
   const producer: Producer = {
     async enqueueRegistration(input) {
-      const parsed = registrationRequestSchema.safeParse(input);
-      if (!parsed.success)
-        throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
-      const request = parsed.data;
-      const imageProblems = await checkImageSources(request.images, images);
-      if (imageProblems.length > 0)
-        throw new ValidationError('The registration request', imageProblems);
+      const request = await admitRequest(input, images);
 
       const registrationId = request.registrationId ?? randomUUID();
       const partnerUserIdType = request.partnerUserIdType ?? defaultPartnerUserIdType;
@@ -106,10 +106,7 @@ export function producerOn(
         partnerUserIdType,
         request.partnerUserId,
       );
-      const addInitiate = (id: string) =>
-        queues.steps.initiate.add('initiate', writeJobData({ registrationId: id }), {
-          jobId: jobIds.step('initiate', id, 0),
-        });
+      const addInitiate = initiateOn(queues);
       const at = now();
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
@@ -135,7 +132,8 @@ export function producerOn(
         // If the holder never got its first job (a crash between create and add), give it
         // one now, so the slot it holds is one that will be freed.
         const holder = await store.get(outcome.registrationId);
-        if (holder?.status === 'QUEUED') await addInitiate(holder.registrationId);
+        if (holder?.status === 'QUEUED')
+          await addInitiate(holder.registrationId, holder.generation);
         throw permanent(
           'REGISTRATION_IN_FLIGHT',
           `partner user already has registration ${outcome.registrationId} in flight; ` +
@@ -144,9 +142,26 @@ export function producerOn(
       }
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
-      if (current.status === 'QUEUED') await addInitiate(registrationId);
+      if (current.status === 'QUEUED') await addInitiate(registrationId, current.generation);
       await ack.confirm(registrationId);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
+    },
+
+    async retryRegistration(registrationId, request) {
+      const partition = await partitions.ofRegistration(registrationId);
+      const known = partition && (await partition.store.get(registrationId));
+      if (!partition || !known)
+        throw permanent('REGISTRATION_NOT_FOUND', `registration ${registrationId} does not exist`);
+      const addInitiate = initiateOn(partition.queues);
+      const outcome = await retryOn(
+        partition,
+        defaultPartnerUserIdType,
+        registrationId,
+        request,
+        addInitiate,
+      );
+      await ack.confirm(registrationId);
+      return outcome;
     },
 
     async getRegistration(registrationId) {
@@ -192,4 +207,12 @@ function traceEnqueues(producer: Producer, partitions: PartitionSet): Producer {
         },
       ),
   };
+}
+
+/** Adds a registration's first step job; its id names the generation, so a retry gets its own. */
+function initiateOn(queues: PipelineQueues) {
+  return (registrationId: string, generation = 0) =>
+    queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
+      jobId: jobIds.step('initiate', registrationId, generation),
+    });
 }

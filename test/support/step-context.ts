@@ -49,6 +49,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     metrics,
     now: Date.now,
     signal: new AbortController().signal,
+    pausedWithin: () => Promise.resolve(0),
     publishResult: () => Promise.reject(new Error('no registration ends in this test')),
     cancelJob: () => Promise.resolve(),
   };
