@@ -124,6 +124,42 @@ describe('traces', () => {
       expect(names, name).toContain(name);
   });
 
+  it('give a retried registration a trace per attempt, its callbacks joining the new one', async () => {
+    const { receiver, tracing, stack } = await tracedStack({});
+    const worker = stack.startProcess('worker', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_SERVICE_NAME: 'esign-worker-child',
+    });
+    cleanups.push(() => worker.kill());
+    await worker.waitForLog('worker ready');
+
+    stack.sandbox.setFaults({ failNext: { confirm: 1 }, failStatus: 400 });
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    expect((await stack.waitForResult(registrationId, 20_000)).status).toBe('FAILED');
+    const retried = await stack.producer.retryRegistration(registrationId, request);
+    expect(retried).toMatchObject({ attempt: 2, started: true });
+    await waitUntil(
+      () =>
+        stack.results.some((r) => r.registrationId === registrationId && r.status === 'COMPLETED'),
+      { timeoutMs: 20_000, what: 'the second attempt completed' },
+    );
+    worker.process.kill('SIGTERM');
+    expect((await exitWithin(worker, 10_000, 'SIGTERM on the traced worker')).code).toBe(0);
+    await tracing.shutdown();
+
+    const spans = receiver.spans;
+    const first = spans.find((s) => s.name === 'esign.registration.enqueue');
+    const second = spans.find((s) => s.name === 'esign.registration.retry');
+    expect(second?.parentSpanId).toBe('');
+    expect(second?.traceId).not.toBe(first?.traceId);
+    const accepts = spans.filter((s) => s.name === 'esign.callback.accept');
+    expect(accepts.length).toBeGreaterThan(0);
+    for (const accept of accepts) expect(accept.traceId).toBe(second?.traceId);
+    const inSecond = spans.filter((s) => s.traceId === second?.traceId).map((s) => s.name);
+    expect(inSecond).toContain('add results.result');
+  });
+
   it('start the trace at the first step when the producer traces nothing, and keep it whole', async () => {
     const run = await tracedRegistration({}, { tracedProducer: false });
     expect(run.status).toBe('COMPLETED');
@@ -154,12 +190,7 @@ describe('traces', () => {
   });
 
   it('publish in the trace the failure of a job that stalled twice', async () => {
-    const receiver = await startOtlpReceiver();
-    cleanups.push(() => receiver.close());
-    const tracing = startTestTracing(receiver);
-    cleanups.push(() => tracing.shutdown());
-    const stack = await startStack({ worker: 'none', tracing });
-    cleanups.push(() => stack.close());
+    const { receiver, tracing, stack } = await tracedStack({});
     const children: ChildCli[] = [];
     cleanups.push(() => Promise.all(children.map((child) => child.kill())));
     const startWorker = () => {
@@ -206,6 +237,17 @@ describe('traces', () => {
     expect(job?.service).toBe('esign-worker-child');
   }, 60_000);
 
+  /** A collector, the SDK here exporting to it, and a stack with no workers, all cleaned up. */
+  async function tracedStack(options: StackOptions) {
+    const receiver = await startOtlpReceiver();
+    cleanups.push(() => receiver.close());
+    const tracing = startTestTracing(receiver);
+    cleanups.push(() => tracing.shutdown());
+    const stack: Stack = await startStack({ ...options, worker: 'none', tracing });
+    cleanups.push(() => stack.close());
+    return { receiver, tracing, stack };
+  }
+
   interface TracedRun {
     status: string;
     spans: ReceivedSpan[];
@@ -230,12 +272,7 @@ describe('traces', () => {
       strand?: boolean;
     } = {},
   ): Promise<TracedRun> {
-    const receiver = await startOtlpReceiver();
-    cleanups.push(() => receiver.close());
-    const tracing = startTestTracing(receiver);
-    cleanups.push(() => tracing.shutdown());
-    const stack: Stack = await startStack({ ...options, worker: 'none', tracing });
-    cleanups.push(() => stack.close());
+    const { receiver, tracing, stack } = await tracedStack(options);
     if (faults) stack.sandbox.setFaults(faults);
     const who = person('completed');
     const producer = tracedProducer

@@ -31,6 +31,11 @@ export class TraceContexts {
     await this.redis.set(this.key(registrationId), traceparent, 'PX', this.ttlMs, 'NX');
   }
 
+  /** A retried registration's next attempt starts a trace of its own (kept at its first step). */
+  async forget(registrationId: string): Promise<void> {
+    await this.redis.del(this.key(registrationId));
+  }
+
   /** The registration's traceparent; undefined when none was kept or Redis fails to say. */
   async find(registrationId: string): Promise<string | undefined> {
     const value = await this.redis.get(this.key(registrationId)).catch(() => null);
