@@ -41,7 +41,7 @@ export interface Pipeline {
   /**
    * Stop taking jobs, let active ones finish within `timeoutMs`, then cancel the rest; returns
    * by `timeoutMs` + 0.5 s at the latest (CANCEL_GRACE_MS + WORKERS_CLOSE_MS), whatever Redis
-   * does, and at once when nothing runs and Redis is away.
+   * does, and within 0.2 s when nothing runs and Redis is away.
    * The queues stay open (the runtime's).
    */
   close(timeoutMs?: number): Promise<void>;
