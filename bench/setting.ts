@@ -2,6 +2,7 @@ import type { BenchOptions, Setting } from './args.ts';
 import { baselineClient, type BaselineListener } from './baseline.ts';
 import type { OwnRedis } from './own-redis.ts';
 import { keptBytes, totalBytes } from './kept-bytes.ts';
+import { countRequests } from './monitor.ts';
 import {
   baselineRound,
   makeUsers,
@@ -25,6 +26,8 @@ export interface SettingResult {
   keptBytesPerRegistration: number;
   /** The same by kind of key (see kept-bytes.ts). */
   keptByKind: Map<string, number>;
+  /** Requests per registration in the warm-up round, counted with MONITOR (monitor.ts). */
+  requestsPerRegistration: number;
 }
 
 export async function runSetting(
@@ -49,11 +52,18 @@ export async function runSetting(
     baseline: [],
     keptBytesPerRegistration: Number.NaN,
     keptByKind: new Map(),
+    requestsPerRegistration: Number.NaN,
   };
   try {
     await stack.startWorkers(options.workers);
     const warmUp = Math.min(options.count, 40);
-    await pipelineRound(stack, redis, await makeUsers(stack, warmUp));
+    const counter = await countRequests(redis.masters);
+    try {
+      const counted = await pipelineRound(stack, redis, await makeUsers(stack, warmUp), counter);
+      result.requestsPerRegistration = counted.requests;
+    } finally {
+      await counter.stop();
+    }
     await baselineRound(
       client,
       listener,

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../bench/args.ts';
 import { memoryTokenStore } from '../bench/memory-token-store.ts';
+import { countRequest } from '../bench/monitor.ts';
 import { cpuMsFromStat } from '../bench/proc.ts';
 import { parseInfo, sampleFromInfo, subtractSamples, totalCalls } from '../bench/redis-info.ts';
 import { StagePool } from '../bench/stage-pool.ts';
@@ -132,5 +133,25 @@ describe('bench baseline parts', () => {
     expect(await store.eval('HGET token', 1, 'token', 't2')).toBe(0);
     expect(await store.eval('HGET token', 1, 'token', 't1')).toBe(1);
     expect(await store.hgetall('token')).toEqual({});
+  });
+});
+
+describe('bench request counting (MONITOR lines)', () => {
+  it('counts each client command once, a MULTI block once, and script calls not at all', () => {
+    const inMulti = new Set<string>();
+    const lines: [string[], string][] = [
+      [['evalsha', 'abc', '1', 'k'], '127.0.0.1:5000'],
+      [['hget', 'k', 'f'], 'lua'],
+      [['set', 'k', 'v'], 'lua'],
+      [['MULTI'], '127.0.0.1:5001'],
+      [['get', 'a'], '127.0.0.1:5000'],
+      [['hset', 'b', 'f', 'v'], '127.0.0.1:5001'],
+      [['pexpire', 'b', '10'], '127.0.0.1:5001'],
+      [['EXEC'], '127.0.0.1:5001'],
+      [['hset', 'c', 'f', 'v'], '127.0.0.1:5001'],
+    ];
+    const counted = lines.map(([args, source]) => countRequest(inMulti, args, source));
+    expect(counted).toEqual([1, 0, 0, 1, 1, 0, 0, 0, 1]);
+    expect(inMulti.size).toBe(0);
   });
 });
