@@ -64,7 +64,7 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
-      markConfirmed(current, pollJobId, ctx.now()),
+      markConfirmed(current, submission.submissionId, pollJobId, ctx.now()),
     ));
     ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');
   }

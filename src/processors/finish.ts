@@ -46,7 +46,8 @@ export async function settle(ctx: StepContext, record: RegistrationRecord): Prom
   if (!record.result) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
   await ctx.store.releaseInFlight(record);
-  if (record.history.some((entry) => entry.status === record.status && entry.published)) return;
+  // The latest entry of the status: an earlier attempt (a retry) may have ended the same way.
+  if (record.history.findLast((entry) => entry.status === record.status)?.published) return;
   await ctx.publishResult(record.result);
   await applyTransition(ctx, record.registrationId, markPublished);
 }

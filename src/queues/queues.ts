@@ -35,6 +35,8 @@ export function createQueues(
   prefix: string,
   retry: RetrySettings,
   logger?: Logger,
+  /** Where the results queue lives: the base prefix, one queue for every partition. */
+  resultsPrefix = prefix,
 ): PipelineQueues {
   const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry) };
   const steps = Object.fromEntries(
@@ -42,7 +44,7 @@ export function createQueues(
   ) as StepQueues;
   const results = new Queue(RESULTS_QUEUE, {
     connection,
-    prefix,
+    prefix: resultsPrefix,
     defaultJobOptions: {
       removeOnComplete: { age: 7 * 24 * 3600 },
       removeOnFail: { age: 30 * 24 * 3600 },
@@ -64,8 +66,13 @@ export function createQueues(
  * Every queue (the five steps and results) under a prefix, opened only to be looked at (the
  * queue UI): no default job options, since nothing here adds jobs of its own.
  */
-export function openAllQueues(connection: RedisClient, prefix: string, logger?: Logger): Queue[] {
-  return [...stepNames, RESULTS_QUEUE].map((name) => {
+export function openAllQueues(
+  connection: RedisClient,
+  prefix: string,
+  logger?: Logger,
+  names: readonly string[] = [...stepNames, RESULTS_QUEUE],
+): Queue[] {
+  return names.map((name) => {
     const queue = new Queue(name, { connection, prefix });
     queue.on('error', (error) => logger?.debug({ err: error, queue: name }, 'queue error'));
     return queue;

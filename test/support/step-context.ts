@@ -29,11 +29,12 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     logger,
     metrics,
   });
+  const partition = runtime.all[0]!;
   const ctx: StepContext = {
     esign,
-    store: runtime.store,
-    cipher: runtime.cipher,
-    images: runtime.images,
+    store: partition.store,
+    cipher: partition.cipher,
+    images: partition.images,
     settings: {
       maxReinitiations: 2,
       callbackTimeoutMs: 60_000,
@@ -48,6 +49,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     metrics,
     now: Date.now,
     signal: new AbortController().signal,
+    pausedWithin: () => Promise.resolve(0),
     publishResult: () => Promise.reject(new Error('no registration ends in this test')),
     cancelJob: () => Promise.resolve(),
   };

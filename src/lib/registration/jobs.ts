@@ -53,7 +53,12 @@ export const jobIds = {
   timeout(registrationId: string, generation: number): string {
     return `${registrationId}-timeout-g${generation}`;
   },
-  result(registrationId: string): string {
-    return `${registrationId}-result`;
+  /**
+   * One result per attempt: `<registrationId>-<attempt>`, the documented dedupe key (README,
+   * "Results"). Before retries existed it was `<registrationId>-result`; both can be on the
+   * queue during the deploy that changes it, and consumers dedupe on the key, not the job id.
+   */
+  result(registrationId: string, attempt: number): string {
+    return `${registrationId}-${attempt}`;
   },
 };
