@@ -42,6 +42,7 @@ export async function runSetting(
   const stack = await startPipelineStack({
     redisEnv: redis.env,
     setting,
+    partitions: options.partitions,
     baselineCallbackUrl: listener.url,
   });
   listener.secret = stack.callbackSecret;
@@ -99,7 +100,7 @@ export async function runSetting(
       );
     }
     await stack.stopWorkers();
-    const kept = await keptBytes(redis, stack.keyPrefix);
+    const kept = await keptBytes(redis, stack.queuePrefix);
     result.keptBytesPerRegistration = totalBytes(kept) / finished;
     for (const [kind, bytes] of kept) result.keptByKind.set(kind, bytes / finished);
     if (afterRounds) await afterRounds(stack);

@@ -31,6 +31,8 @@ export interface PipelineStack {
   /** The environment every service process gets. */
   env: Record<string, string>;
   keyPrefix: string;
+  /** QUEUE_PREFIX: every key of the stack, partitions included, has it in its name. */
+  queuePrefix: string;
   /** IMAGE_ROOT: where the bench writes the users' images. */
   imageRoot: string;
   credentials: Credentials;
@@ -65,6 +67,7 @@ async function stopChild(child: ChildCli): Promise<void> {
 export async function startPipelineStack(options: {
   redisEnv: Record<string, string>;
   setting: Setting;
+  partitions: number;
   baselineCallbackUrl: string;
 }): Promise<PipelineStack> {
   const { setting } = options;
@@ -79,6 +82,7 @@ export async function startPipelineStack(options: {
   const env: Record<string, string> = {
     ...options.redisEnv,
     QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`,
+    QUEUE_PARTITIONS: String(options.partitions),
     ...demoServiceEnv,
     ESIGN_CLIENT_ID: credentials.clientId,
     ESIGN_PASS_KEY: credentials.passKey,
@@ -149,6 +153,7 @@ export async function startPipelineStack(options: {
     return {
       env,
       keyPrefix,
+      queuePrefix: env.QUEUE_PREFIX as string,
       imageRoot,
       credentials,
       listener,

@@ -82,10 +82,17 @@ describe('bench /proc parsing', () => {
 
 describe('bench options', () => {
   it('has defaults, and --quick runs one smaller setting', () => {
-    expect(parseArgs([])).toMatchObject({ quick: false, cluster: false, workers: 1, count: 200 });
+    expect(parseArgs([])).toMatchObject({ quick: false, workers: 1, partitions: 1, count: 200 });
     expect(parseArgs([]).settings).toHaveLength(3);
-    const quick = parseArgs(['--quick', '--cluster', '--workers', '2']);
-    expect(quick).toMatchObject({ quick: true, cluster: true, workers: 2, count: 80, rounds: 3 });
+    const quick = parseArgs(['--quick', '--cluster', '--workers', '2', '--partitions', '3']);
+    expect(quick).toMatchObject({
+      quick: true,
+      cluster: true,
+      workers: 2,
+      partitions: 3,
+      count: 80,
+      rounds: 3,
+    });
     expect(quick.settings).toEqual([{ latencyMs: 20, concurrency: 8 }]);
   });
 
