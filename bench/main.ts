@@ -2,6 +2,7 @@
 // every component in its own process on the bench's own Redis. See docs/performance.md.
 import { execFileSync } from 'node:child_process';
 import { parseArgs, usage } from './args.ts';
+import { killChildrenOnSignal } from './children.ts';
 import { startBaselineListener } from './baseline.ts';
 import { measureIntake, type IntakeResult } from './intake.ts';
 import { startOwnRedis } from './own-redis.ts';
@@ -22,6 +23,7 @@ if (options.help) {
   process.exit(0);
 }
 
+killChildrenOnSignal();
 const log = (line: string) => console.log(line);
 const load = (): string => execFileSync('uptime', { encoding: 'utf8' }).trim();
 const startedAt = Date.now();

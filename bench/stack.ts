@@ -13,6 +13,7 @@ import { RESULTS_QUEUE } from '../src/lib/registration/jobs.ts';
 import type { RegistrationResult } from '../src/lib/registration/record.ts';
 import type { Producer } from '../src/queues/producer.ts';
 import type { Setting } from './args.ts';
+import { track } from './children.ts';
 
 /**
  * The service as production runs it, one setting at a time: the Esign sandbox, the callback
@@ -123,6 +124,7 @@ export async function startPipelineStack(options: {
   });
   const start = (command: string, extra: Record<string, string>): ChildCli => {
     const child = startCli(command, { ...env, ...extra });
+    track(child.process);
     children.push(child);
     return child;
   };
@@ -165,6 +167,7 @@ export async function startPipelineStack(options: {
       baselineSandboxUrl,
       async startWorkers(n, extra = {}) {
         const started = Array.from({ length: n }, () => startCli('worker', { ...env, ...extra }));
+        for (const worker of started) track(worker.process);
         workers.push(...started);
         await Promise.all(started.map((worker) => worker.waitForLog('worker ready', 30_000)));
         return started;
