@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../bench/args.ts';
 import { memoryTokenStore } from '../bench/memory-token-store.ts';
-import { countRequest } from '../bench/monitor.ts';
+import { countRequest, parseMonitorLine } from '../bench/monitor.ts';
 import { cpuMsFromStat } from '../bench/proc.ts';
 import { parseInfo, sampleFromInfo, subtractSamples, totalCalls } from '../bench/redis-info.ts';
 import { StagePool } from '../bench/stage-pool.ts';
@@ -160,5 +160,15 @@ describe('bench request counting (MONITOR lines)', () => {
     const counted = lines.map(([args, source]) => countRequest(inMulti, args, source));
     expect(counted).toEqual([1, 0, 0, 1, 1, 0, 0, 0, 1]);
     expect(inMulti.size).toBe(0);
+  });
+});
+
+describe('bench MONITOR lines', () => {
+  it('reads the source and the command; a script call comes from lua', () => {
+    expect(
+      parseMonitorLine('+1795783430.879645 [0 127.0.0.1:51552] "scan" "0" "MATCH" "a b"'),
+    ).toEqual(['127.0.0.1:51552', 'scan']);
+    expect(parseMonitorLine('+1795783430.9 [0 lua] "hget" "k" "f"')).toEqual(['lua', 'hget']);
+    expect(parseMonitorLine('+OK')).toBeUndefined();
   });
 });
