@@ -1,4 +1,4 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Logger } from '../lib/logger.ts';
 import { RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
@@ -37,14 +37,18 @@ export function createQueues(
   logger?: Logger,
   /** Where the results queue lives: the base prefix, one queue for every partition. */
   resultsPrefix = prefix,
+  telemetry?: Telemetry,
 ): PipelineQueues {
-  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry) };
+  // With telemetry, each add records the active trace in the job's options, and the worker
+  // continues it: that is how one registration stays one trace across the steps.
+  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry), telemetry };
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
   const results = new Queue(RESULTS_QUEUE, {
     connection,
     prefix: resultsPrefix,
+    telemetry,
     defaultJobOptions: {
       removeOnComplete: { age: 7 * 24 * 3600 },
       removeOnFail: { age: 30 * 24 * 3600 },
