@@ -22,6 +22,11 @@ export const systemTools: readonly SystemTool[] = [
     why: 'to start throw-away Redis servers',
   },
   {
+    command: 'openssl',
+    aptPackage: 'openssl',
+    why: 'to make a certificate for the TLS Redis test',
+  },
+  {
     command: 'promtool',
     aptPackage: 'prometheus',
     why: 'to check the metrics output, Prometheus config and alert rules',
