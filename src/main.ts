@@ -72,7 +72,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     'common',
     'pipeline',
     'ops',
-    ...(needsWorker ? (['esign'] as const) : []),
+    ...(needsWorker ? (['esign', 'pii'] as const) : []),
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
@@ -181,7 +181,7 @@ async function enqueue(source: string): Promise<number> {
     console.error('The registration request is not valid JSON.');
     return exitCodes.invalid;
   }
-  return withProducer('esign-enqueue', async (producer) => {
+  return withProducer('esign-enqueue', { seals: true }, async (producer) => {
     const outcome = await producer.enqueueRegistration(request);
     // stdout stays the id alone, for scripts; the notice goes to stderr.
     if (!outcome.created)
@@ -194,7 +194,7 @@ async function enqueue(source: string): Promise<number> {
 }
 
 async function status(id: string): Promise<number> {
-  return withProducer('esign-status', async (producer) => {
+  return withProducer('esign-status', { seals: false }, async (producer) => {
     const view = await producer.getRegistration(id);
     if (!view) {
       console.error(`registration ${id} does not exist`);
@@ -205,16 +205,25 @@ async function status(id: string): Promise<number> {
   });
 }
 
-/** A producer configured from the environment for one command, closed after it. */
+/**
+ * A producer configured from the environment for one command, closed after it. `seals`: the
+ * command stores PII, so it needs PII_ENCRYPTION_KEY (or the explicit plaintext opt-out).
+ */
 async function withProducer(
   name: string,
+  options: { seals: boolean },
   use: (producer: Producer) => Promise<number>,
 ): Promise<number> {
   const [{ loadConfig }, { createProducerApp }] = await Promise.all([
     import('./lib/config.ts'),
     import('./app/producer-app.ts'),
   ]);
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer']);
+  const config = loadConfig(process.env, [
+    'common',
+    'pipeline',
+    'producer',
+    ...(options.seals ? (['pii'] as const) : []),
+  ]);
   const producer = createProducerApp(config, { name });
   try {
     return await use(producer);

@@ -38,7 +38,7 @@ describe('adopt before create', () => {
 
   async function withWorker<T>(run: () => Promise<T>): Promise<T> {
     const worker: WorkerApp = createWorkerApp(
-      loadConfig(stack.env, ['common', 'esign', 'pipeline']),
+      loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']),
       silentLogger(),
       new Metrics({ defaultMetrics: false }),
     );

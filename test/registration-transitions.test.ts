@@ -180,9 +180,15 @@ describe('markDocumentUploaded', () => {
 });
 
 describe('markUploaded', () => {
-  it('moves to UPLOADED once both documents are uploaded', () => {
+  it('moves to UPLOADED once both documents are uploaded, and drops the upload URLs', () => {
+    const documents = bothUploaded.submission?.documents;
+    if (!documents) throw new Error('no documents');
     expect(uploaded).toStrictEqual({
       ...bothUploaded,
+      submission: {
+        ...bothUploaded.submission,
+        documents: { KTP: { ...documents.KTP, url: '' }, SELFIE: { ...documents.SELFIE, url: '' } },
+      },
       status: 'UPLOADED',
       history: [...bothUploaded.history, { status: 'UPLOADED', at: T0 + 4, source: 'worker' }],
     });
@@ -263,9 +269,10 @@ describe('releaseConfirmClaim', () => {
 });
 
 describe('markConfirmed', () => {
-  it('records the confirmation and the fallback poll, ends the lease, moves to CONFIRMED', () => {
+  it('records the confirmation and the fallback poll, ends the lease, scrubs the request, moves to CONFIRMED', () => {
     expect(confirmed).toStrictEqual({
       ...claimed,
+      sealedRequest: undefined,
       status: 'CONFIRMED',
       confirmedAt: T0 + 6,
       confirmingUntil: undefined,

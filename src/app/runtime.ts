@@ -1,4 +1,4 @@
-import { decodeKey, type Config } from '../lib/config.ts';
+import { piiKeys, type Config } from '../lib/config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { imagePolicyFromConfig } from '../lib/images/index.ts';
@@ -7,12 +7,13 @@ import { openSharedServices, type SharedServices } from '../queues/shared.ts';
 import { watchQueueDepth } from './queue-depth.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
 
-export type RuntimeConfig = Config<'common' | 'pipeline'>;
+/** `pii` only for a process that seals or opens PII; without it nothing can be sealed. */
+export type RuntimeConfig = Config<'common' | 'pipeline'> & Partial<Config<'pii'>>;
 
 /**
  * What the worker, the listener and the producer share, built from the configuration in one
  * place: a Redis connection, the record store (with its retention), the queues (with their
- * retry policy), the PII cipher (from PII_ENCRYPTION_KEY) and the image policy. close() closes
+ * retry policy), the PII cipher (from the `pii` section) and the image policy. close() closes
  * the queues, then the connection.
  */
 export type Runtime = SharedServices;
@@ -28,15 +29,14 @@ export interface RuntimeOptions {
 export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): Runtime {
   const { common, pipeline } = config;
   const { logger } = options;
-  const key =
-    pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
   const runtime = openSharedServices({
     redis: connectRedis(common.REDIS_URL, { ...options.connection, logger }),
     ownsRedis: true,
     prefix: common.QUEUE_PREFIX,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
-    cipher: createPiiCipher(key),
+    deadlineMs: pipeline.REGISTRATION_TIMEOUT_MS,
+    cipher: createPiiCipher(config.pii ? piiKeys(config.pii) : {}),
     images: imagePolicyFromConfig(pipeline),
     logger,
   });

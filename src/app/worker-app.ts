@@ -6,7 +6,7 @@ import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
 import { createRuntime } from './runtime.ts';
 
-export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
+export type WorkerConfig = Config<'common' | 'esign' | 'pipeline' | 'pii'>;
 
 export interface WorkerApp {
   pipeline: Pipeline;

@@ -1,3 +1,4 @@
+import { jobIds } from '../lib/registration/jobs.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { endRegistration, markPublished, type Ending } from '../lib/registration/transitions.ts';
 import type { StepContext } from './context.ts';
@@ -41,10 +42,13 @@ export async function settleIfTerminal(
   return true;
 }
 
-/** The after-effects of a terminal record; a no-op once done. */
+/** The after-effects of a terminal record (images and deadline job gone too); a no-op once done. */
 export async function settle(ctx: StepContext, record: RegistrationRecord): Promise<void> {
   if (!record.result) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
+  if (record.deadlineAt !== undefined)
+    await ctx.cancelJob('complete', jobIds.deadline(record.registrationId));
+  await ctx.imageStore.delete(record.registrationId);
   await ctx.store.releaseInFlight(record);
   if (record.history.some((entry) => entry.status === record.status && entry.published)) return;
   await ctx.publishResult(record.result);

@@ -41,6 +41,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
     store: services.store,
+    imageStore: services.imageStore,
     cipher: services.cipher,
     images: services.images,
     settings: deps.settings,

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
-import { checkImageSources, sourceKind, type ImagePolicy } from '../lib/images/index.ts';
+import {
+  base64ImageBytes,
+  checkImageSources,
+  sourceKind,
+  type CheckDocument,
+  type ImagePolicy,
+  type ImageSource,
+} from '../lib/images/index.ts';
+import type { StoredImageSource } from '../lib/registration/image-store.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
@@ -22,6 +30,8 @@ export interface ProducerOptions {
   retry: RetrySettings;
   /** How long finished records are kept (default 30 days). */
   retentionMs?: number;
+  /** How long after enqueue a registration ends TIMED_OUT at the latest (default 48 h). */
+  registrationTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -45,14 +55,27 @@ export interface Producer {
 }
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+export const DEFAULT_REGISTRATION_TIMEOUT_MS = 48 * 3600 * 1000;
 
-/** A producer on its own store and queues over the caller's connection (the public API). */
+/**
+ * A producer on its own store and queues over the caller's connection (the public API). It
+ * refuses a cipher without a key unless that cipher was made with `plaintextAllowed`: PII is
+ * stored encrypted unless the caller explicitly says otherwise.
+ */
 export function createProducer(options: ProducerOptions): Producer {
+  if (!options.cipher.encrypts) {
+    try {
+      options.cipher.seal('', 'probe');
+    } catch (error) {
+      throw new Error(`createProducer: ${(error as Error).message}`, { cause: error });
+    }
+  }
   const services = openSharedServices({
     redis: options.redis,
     prefix: options.prefix,
     retry: options.retry,
     retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+    deadlineMs: options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS,
     cipher: options.cipher,
     images: options.images,
     now: options.now,
@@ -63,10 +86,20 @@ export function createProducer(options: ProducerOptions): Producer {
 /** A producer on services already built (the runtime's); close() closes them. */
 export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
   const { store, now } = services;
-  const addInitiate = (registrationId: string) =>
-    services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
+  // The first step, and the deadline that ends the registration TIMED_OUT if nothing else
+  // has by then (a record without a deadline was enqueued by the previous release).
+  const startJobs = async (record: RegistrationRecord) => {
+    const { registrationId, deadlineAt } = record;
+    if (deadlineAt !== undefined)
+      await services.queues.steps.complete.add(
+        'complete',
+        writeJobData({ registrationId, source: 'worker' as const, timedOut: true }),
+        { jobId: jobIds.deadline(registrationId), delay: Math.max(0, deadlineAt - now()) },
+      );
+    await services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
       jobId: jobIds.step('initiate', registrationId, 0),
     });
+  };
 
   return {
     async enqueueRegistration(input) {
@@ -80,6 +113,22 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
 
       const registrationId = request.registrationId ?? randomUUID();
       const at = now();
+      const deadlineAt = at + services.deadlineMs;
+      // Inline images go to their own keys (after the record exists): the record keeps a mark.
+      const inline: [CheckDocument, Buffer][] = [];
+      const images = {
+        ktp: keepInline('ktp', request.images.ktp),
+        selfie: keepInline('selfie', request.images.selfie),
+      };
+      function keepInline(
+        doc: CheckDocument,
+        source: ImageSource,
+      ): ImageSource | StoredImageSource {
+        if (!('base64' in source)) return source;
+        const type = doc === 'ktp' ? 'KTP' : 'SELFIE';
+        inline.push([doc, base64ImageBytes(type, source.base64, services.images)]);
+        return { stored: doc };
+      }
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
@@ -93,7 +142,11 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         previousSubmissionIds: [],
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
-        sealedRequest: services.cipher.seal(JSON.stringify({ ...request, registrationId })),
+        deadlineAt,
+        sealedRequest: services.cipher.seal(
+          JSON.stringify({ ...request, images, registrationId }),
+          registrationId,
+        ),
         imageKinds: {
           ktp: sourceKind(request.images.ktp),
           selfie: sourceKind(request.images.selfie),
@@ -104,16 +157,19 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         // If the holder never got its first job (a crash between create and add), give it
         // one now, so the slot it holds is one that will be freed.
         const holder = await store.get(outcome.registrationId);
-        if (holder?.status === 'QUEUED') await addInitiate(holder.registrationId);
+        if (holder?.status === 'QUEUED') await startJobs(holder);
         throw permanent(
           'REGISTRATION_IN_FLIGHT',
           `partner user already has registration ${outcome.registrationId} in flight; ` +
             'Esign answers polls per user, so one registration per user runs at a time',
         );
       }
+      if (outcome.kind === 'created')
+        for (const [doc, bytes] of inline)
+          await services.imageStore.put(registrationId, doc, bytes, store.ttlOf(record));
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
-      if (current.status === 'QUEUED') await addInitiate(registrationId);
+      if (current.status === 'QUEUED') await startJobs(current);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
 

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { ImagePolicy } from '../lib/images/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
+import { ImageStore } from '../lib/registration/image-store.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
 
@@ -16,6 +17,10 @@ export interface SharedServices {
   /** QUEUE_PREFIX: every key and queue lives under it. */
   prefix: string;
   store: RegistrationStore;
+  /** Inline images, sealed, apart from the record. */
+  imageStore: ImageStore;
+  /** How long after enqueue a registration ends TIMED_OUT at the latest (REGISTRATION_TIMEOUT_MS). */
+  deadlineMs: number;
   /** Opened on first use, so a process that only reads records opens no queue. */
   readonly queues: PipelineQueues;
   cipher: PiiCipher;
@@ -31,6 +36,7 @@ export interface SharedServicesOptions {
   retry: RetrySettings;
   /** How long finished records are kept. */
   retentionMs: number;
+  deadlineMs: number;
   cipher: PiiCipher;
   images: ImagePolicy;
   /** Whether close() also quits `redis` (the runtime opened it; a caller's is left open). */
@@ -48,6 +54,8 @@ export function openSharedServices(options: SharedServicesOptions): SharedServic
     redis,
     prefix,
     store,
+    imageStore: new ImageStore(redis, prefix, options.cipher),
+    deadlineMs: options.deadlineMs,
     get queues() {
       queues ??= createQueues(redis, prefix, options.retry, options.logger);
       return queues;

@@ -17,7 +17,7 @@ export interface StepHarness {
  * can run a step directly (start the stack `withoutWorker`: nothing else moves the record).
  */
 export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}): StepHarness {
-  const config = loadConfig(stack.env, ['common', 'esign', 'pipeline']);
+  const config = loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']);
   const logger = silentLogger();
   const metrics = new Metrics({ defaultMetrics: false });
   // The stack's configuration, so the store, cipher and image policy are the workers'.
@@ -32,6 +32,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
   const ctx: StepContext = {
     esign,
     store: runtime.store,
+    imageStore: runtime.imageStore,
     cipher: runtime.cipher,
     images: runtime.images,
     settings: {

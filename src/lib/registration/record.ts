@@ -53,9 +53,16 @@ export function isTerminal(status: RegistrationStatus): boolean {
 
 export type ResultSource = 'callback' | 'poll' | 'worker';
 
-/** One document's upload URL and progress. Adopted submissions keep no URL: '' and 0. */
+/**
+ * One document's upload URL and progress. The presigned URL is a credential (valid for days):
+ * it is kept sealed (PII cipher, owner = the registration id) and dropped ('') once both
+ * uploads are done. Adopted submissions keep no URL: '' and 0.
+ */
 export interface StoredDocument {
+  /** The sealed URL, or '' when there is none (any more). */
   url: string;
+  /** A plaintext URL a format-1 record held (read for one release, never written). */
+  legacyUrl?: string | undefined;
   reference: string;
   expiresAt: number;
   uploadedAt?: number | undefined;
@@ -128,7 +135,16 @@ export interface RegistrationRecord {
   history: HistoryEntry[];
   result?: RegistrationResult | undefined;
   error?: { code: string; message: string } | undefined;
-  /** The request, sealed by the PII cipher. Deleted once the registration is terminal. */
+  /**
+   * When the registration ends TIMED_OUT if nothing ended it before (a delayed `complete`
+   * job); its keys expire KEY_GRACE_MS after it. Absent on records of format 1.
+   */
+  deadlineAt?: number | undefined;
+  /**
+   * The request, sealed by the PII cipher (owner = the registration id); inline images are
+   * not in it (`{ stored }`: image-store.ts). Deleted once confirm succeeded or the
+   * registration ended.
+   */
   sealedRequest?: string | undefined;
   imageKinds: { ktp: string; selfie: string };
 }

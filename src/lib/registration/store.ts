@@ -15,7 +15,9 @@ import type { RegistrationRecord } from './record.ts';
  *   <p>:registration-in-flight:<sha256(type, user)> → id of the user's unfinished registration
  *
  * The record carries its format (`formatVersion`, format.ts): read in this release's formats,
- * always written in the current one. The two indexes hold a bare registration id, which the
+ * always written in the current one. An in-flight record (and the user's slot) expires
+ * KEY_GRACE_MS after the registration's deadline, by which the deadline job has ended it; an
+ * ended record lives for the retention. The two indexes hold a bare registration id, which the
  * scripts below and the previous release compare and look up as is: their format is their key
  * name, and a new one would take a new key (docs/design.md, "Stored formats"). The scripts read
  * the record's `version` and `result`, which every record format keeps.
@@ -31,14 +33,24 @@ if holder and holder ~= ARGV[2] then
   local held = redis.call('GET', ARGV[3] .. holder)
   if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
 return {'created', ''}`;
 
+// The version is read from the head of the value (writeRecord puts it first), so the script
+// costs the same whatever the record holds; only a record the previous release wrote (format
+// 1, version anywhere) is decoded.
 const COMPARE_AND_SET = `
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
-if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return 0 end
+local version = string.match(current, '^{"version":(%d+),')
+if version then version = tonumber(version) else version = cjson.decode(current)['version'] end
+if version ~= tonumber(ARGV[1]) then return 0 end
 if tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 else
@@ -49,6 +61,12 @@ return 1`;
 const DELETE_IF_EQUAL = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * How long an in-flight registration's keys outlive its deadline: the time the deadline job
+ * has to end it (TIMED_OUT, published) before anything of it can expire.
+ */
+export const KEY_GRACE_MS = 6 * 3600 * 1000;
 
 export type CreateOutcome =
   { kind: 'created' } | { kind: 'exists' } | { kind: 'in-flight'; registrationId: string };
@@ -100,6 +118,7 @@ export class RegistrationStore {
       writeRecord(record),
       record.registrationId,
       this.recordKey(''),
+      String(this.ttlOf(record)),
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
     return { kind: kind === 'exists' ? 'exists' : 'created' };
@@ -130,7 +149,7 @@ export class RegistrationStore {
       const next = change(structuredClone(current));
       if (!next) return current;
       const written = { ...next, version: current.version + 1, updatedAt: this.now() };
-      const ttl = written.result ? this.retentionMs : 0;
+      const ttl = this.ttlOf(written);
       const outcome = (await this.redis.eval(
         COMPARE_AND_SET,
         1,
@@ -144,6 +163,13 @@ export class RegistrationStore {
         throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
     }
     throw new Error(`registration ${id}: too many concurrent updates`);
+  }
+
+  /** ms the record's keys live from now: retention once ended, else until deadline + grace. */
+  ttlOf(record: RegistrationRecord): number {
+    if (record.result) return this.retentionMs;
+    if (record.deadlineAt === undefined) return 0;
+    return Math.max(1, record.deadlineAt + KEY_GRACE_MS - this.now());
   }
 
   async indexSubmission(submissionId: string, registrationId: string): Promise<void> {

@@ -90,9 +90,10 @@ export function adoptSubmission(
   };
   const adopted: RegistrationRecord = {
     ...record,
-    submission,
+    submission: withoutUrls(submission),
     confirmedAt: now,
     confirmingUntil: undefined,
+    sealedRequest: undefined,
     ...(!isTerminal(record.status) && { pollJobId }),
   };
   return advance(adopted, 'CONFIRMED', now, 'poll');
@@ -129,10 +130,26 @@ export function markDocumentUploaded(
  * current submission, and the status has not moved past it.
  */
 export function markUploaded(record: RegistrationRecord, now: number): RegistrationRecord {
-  const documents = record.submission?.documents;
+  const submission = record.submission;
+  const documents = submission?.documents;
   if (!documents || documentTypes.some((type) => documents[type].uploadedAt === undefined))
     return record;
-  return advance(record, 'UPLOADED', now);
+  const advanced = advance(record, 'UPLOADED', now);
+  if (advanced === record) return record;
+  // The presigned URLs are credentials, and nothing uses them any more.
+  return { ...advanced, submission: withoutUrls(submission) };
+}
+
+/** The submission with its upload URLs dropped (reference, expiry and progress kept). */
+function withoutUrls(submission: SubmissionProgress): SubmissionProgress {
+  const documents = Object.fromEntries(
+    documentTypes.map((type) => {
+      const doc = { ...submission.documents[type], url: '' };
+      delete doc.legacyUrl;
+      return [type, doc];
+    }),
+  ) as SubmissionProgress['documents'];
+  return { ...submission, documents };
 }
 
 /**
@@ -199,6 +216,7 @@ export function markConfirmed(
     ...record,
     confirmedAt: now,
     confirmingUntil: undefined,
+    sealedRequest: undefined,
     ...(!isTerminal(record.status) && { pollJobId }),
   };
   return advance(confirmed, 'CONFIRMED', now);
@@ -271,6 +289,7 @@ export function endRegistration(
     result,
     error: ending.error,
     ...(ending.state && { lastState: ending.state }),
+    ...(record.submission && { submission: withoutUrls(record.submission) }),
     sealedRequest: undefined,
     history: [
       ...record.history,
