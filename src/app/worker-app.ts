@@ -23,6 +23,7 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
     config: esign,
     redis: runtime.redis,
     keyPrefix: common.QUEUE_PREFIX,
+    cipher: runtime.cipher,
     logger,
     metrics,
   });

@@ -26,6 +26,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     config: config.esign,
     redis: runtime.redis,
     keyPrefix: stack.prefix,
+    cipher: runtime.cipher,
     logger,
     metrics,
   });
