@@ -120,7 +120,7 @@ async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-async function startTemporaryRedis(
+export async function startTemporaryRedis(
   command: string,
   startTimeoutMs: number,
   pingTimeoutMs: number,

@@ -158,6 +158,16 @@ describe('stored formats: the registration values', () => {
     expect(readRecord(text)).toEqual({ ...record, version: 12 });
   });
 
+  it("stores an ended record's result without the fields it shares with the record, and reads it whole", () => {
+    const result = { ...legacyResult, formatVersion: 1 };
+    const ended = { ...readRecord(JSON.stringify(format1)), status: 'FAILED', result };
+    const text = writeRecord(ended as Parameters<typeof writeRecord>[0]);
+    const stored = JSON.parse(text) as { result: Record<string, unknown> };
+    expect(Object.keys(stored.result)).not.toContain('registrationId');
+    expect(Object.keys(stored.result)).not.toContain('partnerUserId');
+    expect(readRecord(text).result).toEqual(result);
+  });
+
   it('refuses a record from a newer release, or one holding a newer sealed envelope', () => {
     const newer = refusal(() => readRecord(JSON.stringify({ ...legacy, formatVersion: 3 })));
     expect(newer).toMatchObject({ code: 'FORMAT_TOO_NEW', retryable: true });

@@ -460,12 +460,27 @@ describe('endRegistration', () => {
 });
 
 describe('markPublished', () => {
-  it('flags the terminal history entry as published', () => {
+  it('flags the terminal history entry as published, and keeps only what status shows', () => {
     const next = markPublished(ended);
+    const documents = ended.submission?.documents;
     expect(next).toStrictEqual({
       ...ended,
       history: [...ended.history.slice(0, -1), { ...ended.history.at(-1), published: true }],
+      submission: ended.submission && {
+        submissionId: ended.submission.submissionId,
+        createdAt: ended.submission.createdAt,
+        documents: {
+          KTP: { uploadedAt: documents?.KTP.uploadedAt, bytes: documents?.KTP.bytes },
+          SELFIE: { uploadedAt: documents?.SELFIE.uploadedAt, bytes: documents?.SELFIE.bytes },
+        },
+      },
+      lastState: undefined,
+      deadlineAt: undefined,
+      pollJobId: undefined,
+      confirmingAt: undefined,
+      confirmingUntil: undefined,
     });
+    expect(next.result).toBe(ended.result);
   });
 
   it('changes nothing on a replay, or when the current status has no entry', () => {

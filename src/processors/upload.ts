@@ -31,7 +31,7 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
     const submission: NonNullable<RegistrationRecord['submission']> = record.submission;
     const document = submission.documents[type];
     if (document.uploadedAt) continue;
-    if (document.expiresAt - EXPIRY_MARGIN_MS <= ctx.now())
+    if ((document.expiresAt ?? 0) - EXPIRY_MARGIN_MS <= ctx.now())
       return reinitiate(ctx, record, submission.submissionId, type);
 
     const url = document.url

@@ -10,17 +10,25 @@ export interface RetrySettings {
 
 /**
  * Retries: exponential backoff with jitter, so a burst of failures does not come back as a
- * burst. Finished jobs are kept a day (a replayed enqueue with the same id stays a no-op
- * meanwhile); the record, not the job id, prevents duplicates beyond that.
+ * burst. Finished jobs are kept an hour, at most KEPT_JOBS of them per queue (a replayed
+ * enqueue with the same id stays a no-op meanwhile); the record, not the job id, prevents
+ * duplicates beyond that: every step re-reads it and skips finished work. Bounded, so Redis
+ * memory per finished registration is its record and index only (bench/memory.ts).
  */
 export function stepJobOptions(retry: RetrySettings): JobsOptions {
   return {
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 24 * 3600, count: 100_000 },
-    removeOnFail: { age: 14 * 24 * 3600 },
+    removeOnComplete: { age: 3600, count: KEPT_JOBS },
+    removeOnFail: { age: 14 * 24 * 3600, count: KEPT_FAILED_JOBS },
   };
 }
+
+/** Finished jobs kept per queue (see stepJobOptions); failed ones longer, for inspection. */
+export const KEPT_JOBS = 1_000;
+export const KEPT_FAILED_JOBS = 10_000;
+/** BullMQ's events stream per queue (default 10,000 entries); nothing here reads it. */
+export const EVENTS_KEPT = 1_000;
 
 export type StepQueues = Record<StepName, Queue>;
 
@@ -36,16 +44,19 @@ export function createQueues(
   retry: RetrySettings,
   logger?: Logger,
 ): PipelineQueues {
-  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry) };
+  const streams = { events: { maxLen: EVENTS_KEPT } };
+  const options = { connection, prefix, streams, defaultJobOptions: stepJobOptions(retry) };
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
+  // A result the consumer took is in the record too (status): kept a day, capped.
   const results = new Queue(RESULTS_QUEUE, {
     connection,
     prefix,
+    streams,
     defaultJobOptions: {
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 30 * 24 * 3600 },
+      removeOnComplete: { age: 24 * 3600, count: KEPT_JOBS },
+      removeOnFail: { age: 30 * 24 * 3600, count: KEPT_FAILED_JOBS },
     },
   });
   // Without a listener BullMQ prints every reconnect error; the connection already logs them.

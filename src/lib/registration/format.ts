@@ -77,7 +77,7 @@ export function readRecord(text: string): RegistrationRecord {
     // Not the parser's message: it quotes the text, which may hold PII.
     throw permanent('FORMAT_UNSUPPORTED', 'registration record is not JSON');
   }
-  const record = readFormat(recordFormat, parsed) as unknown as RegistrationRecord;
+  const record = withFullResult(readFormat(recordFormat, parsed) as unknown as RegistrationRecord);
   // Checked here, not when a step opens it: a step must never take a newer envelope for a
   // broken one (that fails the registration for good).
   if (typeof record.sealedRequest === 'string') checkSealedFormat(record.sealedRequest);
@@ -90,7 +90,24 @@ export function readRecord(text: string): RegistrationRecord {
  */
 export function writeRecord(record: RegistrationRecord): string {
   const { version, ...rest } = record;
-  return JSON.stringify({ version, ...rest, formatVersion: RECORD_FORMAT_VERSION });
+  // The result's copies of the record's own fields are not stored twice (withFullResult).
+  const result = record.result && {
+    ...record.result,
+    registrationId: undefined,
+    partnerUserId: undefined,
+    partnerUserIdType: undefined,
+  };
+  return JSON.stringify({ version, ...rest, result, formatVersion: RECORD_FORMAT_VERSION });
+}
+
+/** The stored result with the fields it shares with its record put back (as published). */
+function withFullResult(record: RegistrationRecord): RegistrationRecord {
+  if (!record.result) return record;
+  const { registrationId, partnerUserId, partnerUserIdType } = record;
+  return {
+    ...record,
+    result: { ...record.result, registrationId, partnerUserId, partnerUserIdType },
+  };
 }
 
 /** What BullMQ stores as a job's data: the payload and its format version. */

@@ -59,12 +59,13 @@ export type ResultSource = 'callback' | 'poll' | 'worker';
  * uploads are done. Adopted submissions keep no URL: '' and 0.
  */
 export interface StoredDocument {
-  /** The sealed URL, or '' when there is none (any more). */
-  url: string;
+  /** The sealed URL, or '' when there is none (any more). Absent once the registration ended. */
+  url?: string | undefined;
   /** A plaintext URL a format-1 record held (read for one release, never written). */
   legacyUrl?: string | undefined;
-  reference: string;
-  expiresAt: number;
+  /** Absent once the registration ended, with `expiresAt`: only the progress is kept. */
+  reference?: string | undefined;
+  expiresAt?: number | undefined;
   uploadedAt?: number | undefined;
   bytes?: number | undefined;
 }

@@ -306,11 +306,38 @@ export function endRegistration(
 
 /**
  * The result is on the results queue: flag the history entry of the current status, so a
- * later run does not publish it again. Guard: there is such an entry and it is not flagged.
+ * later run does not publish it again, and keep only what `status` shows for the retention
+ * (the result, the history, the submission's id and upload progress): the latest Esign state
+ * (the result holds it), the upload references, the deadline and the poll's id go. Guard:
+ * there is such an entry and it is not flagged.
  */
 export function markPublished(record: RegistrationRecord): RegistrationRecord {
   const index = record.history.findLastIndex((entry) => entry.status === record.status);
   const last = record.history[index];
   if (!last || last.published) return record;
-  return { ...record, history: record.history.with(index, { ...last, published: true }) };
+  const history = record.history.with(index, { ...last, published: true });
+  return compact({ ...record, history });
+}
+
+/** A finished record, small: a few hundred bytes beside its result. */
+function compact(record: RegistrationRecord): RegistrationRecord {
+  const dropped = {
+    lastState: undefined,
+    deadlineAt: undefined,
+    pollJobId: undefined,
+    confirmingAt: undefined,
+    confirmingUntil: undefined,
+  };
+  const submission = record.submission && {
+    submissionId: record.submission.submissionId,
+    createdAt: record.submission.createdAt,
+    documents: Object.fromEntries(
+      documentTypes.map((type) => {
+        const { uploadedAt, bytes } = record.submission?.documents[type] ?? {};
+        return [type, { uploadedAt, bytes }];
+      }),
+    ) as SubmissionProgress['documents'],
+  };
+  // Undefined fields are not written (JSON).
+  return { ...record, ...dropped, submission };
 }
