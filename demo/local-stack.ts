@@ -8,6 +8,8 @@ import { createProducerApp } from '../src/app/producer-app.ts';
 import { connectRedis } from '../src/app/redis.ts';
 import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
+import { scanKeys } from '../src/lib/redis-scan.ts';
+import type { RedisTopology } from '../src/lib/redis-topology.ts';
 import { silentLogger, type Logger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
 import { RESULTS_QUEUE } from '../src/lib/registration/jobs.ts';
@@ -34,7 +36,8 @@ export interface Credentials {
 }
 
 export interface LocalStackOptions {
-  redisUrl: string;
+  /** A single Redis; or leave it out and give REDIS_CLUSTER_NODES / REDIS_SENTINELS in `env`. */
+  redisUrl?: string;
   /** QUEUE_PREFIX: every key the stack writes is under it, and close() deletes them all. */
   prefix: string;
   /** Where the service and the sandbox log (default: nowhere). */
@@ -55,6 +58,8 @@ export interface LocalStackOptions {
 
 export interface LocalStack {
   prefix: string;
+  /** The prefix the keys are under: `prefix`, hash-tagged on Redis Cluster (`{prefix}`). */
+  keyPrefix: string;
   /** The complete environment of the service: what an `esign-worker` child is started with. */
   env: Record<string, string>;
   /** A temporary directory (IMAGE_ROOT) for `{ path }` images; removed at close. */
@@ -88,7 +93,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const callbackSecret = options.callbackSecret ?? randomUUID();
   const imageRoot = await mkdtemp(join(tmpdir(), 'esign-local-'));
   const env: Record<string, string> = {
-    REDIS_URL: options.redisUrl,
+    ...(options.redisUrl === undefined ? {} : { REDIS_URL: options.redisUrl }),
     QUEUE_PREFIX: options.prefix,
     ESIGN_CLIENT_ID: credentials.clientId,
     ESIGN_PASS_KEY: credentials.passKey,
@@ -102,13 +107,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     PII_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     ...options.env,
   };
+  const { redis: topology, keyPrefix } = loadConfig(env, ['common']).common;
   const metrics = new Metrics({ defaultMetrics: false });
   const children: ChildCli[] = [];
   // Stopped in reverse start order: children, results consumer, workers, producer, sandbox
   // (no more callbacks), listener; then the keys and the images go.
   const closers: (() => Promise<unknown>)[] = [
     () => rm(imageRoot, { recursive: true, force: true }),
-    () => deleteKeysUnder(options.redisUrl, options.prefix),
+    () => deleteKeysUnder(topology, keyPrefix),
   ];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch(() => undefined);
@@ -153,14 +159,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (worker) closers.push(() => worker.close());
 
     const results = collectResults(options.onResult);
-    const consumerRedis = connectRedis(options.redisUrl, { name: 'esign-local-results', logger });
+    const consumerRedis = connectRedis(topology, { name: 'esign-local-results', logger });
     closers.push(() => consumerRedis.quit().catch(() => consumerRedis.disconnect()));
     const consumer = new Worker(
       RESULTS_QUEUE,
       (job: Job<RegistrationResult>) => results.take(job.data),
       {
         connection: consumerRedis,
-        prefix: options.prefix,
+        prefix: keyPrefix,
       },
     );
     closers.push(() => consumer.close());
@@ -169,6 +175,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let closed: Promise<void> | undefined;
     return {
       prefix: options.prefix,
+      keyPrefix,
       env,
       imageRoot,
       credentials,
@@ -233,16 +240,21 @@ function collectResults(onResult: ((result: RegistrationResult) => void) | undef
 }
 
 /** Leave nothing behind in a shared Redis: every key the run wrote is under its prefix. */
-export async function deleteKeysUnder(redisUrl: string, prefix: string): Promise<void> {
-  const redis = connectRedis(redisUrl, { failFast: true, name: 'esign-local-cleanup' });
+export async function deleteKeysUnder(
+  where: RedisTopology | string,
+  keyPrefix: string,
+): Promise<void> {
+  const redis = connectRedis(where, { failFast: true, name: 'esign-local-cleanup' });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
+    // One DEL per batch: every key under a (hash-tagged, on Cluster) prefix is in one slot.
+    for await (const keys of scanKeys(redis, `${escapeGlob(keyPrefix)}:*`))
+      await redis.del(...keys);
   } finally {
     await redis.quit().catch(() => redis.disconnect());
   }
+}
+
+/** A prefix as a literal in a SCAN pattern (`{esign}` has no glob characters, `[` would). */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

@@ -108,7 +108,7 @@ export async function answersPing(url: string, timeoutMs: number): Promise<boole
   }
 }
 
-async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -96,7 +96,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   if (needsWorker) {
     const { createWorkerApp } = await import('./app/worker-app.ts');
     const worker = createWorkerApp(config, logger, metrics);
-    logger.info({ prefix: config.common.QUEUE_PREFIX }, 'worker ready');
+    logger.info({ prefix: config.common.keyPrefix }, 'worker ready');
     closers.push(() => worker.close());
     readiness.push(() => worker.ready());
   }

@@ -174,7 +174,9 @@ describe('esign-worker CLI', () => {
     ] as const) {
       const run = await cli([...args], down, stdin);
       expect(run.code, args[0]).toBe(69);
-      expect(run.stderr).toMatch(/^Redis is unavailable \(check REDIS_URL\): .+\n$/);
+      expect(run.stderr).toMatch(
+        /^Redis is unavailable \(check REDIS_URL, or REDIS_CLUSTER_NODES \/ REDIS_SENTINELS\): .+\n$/,
+      );
     }
   }, 60_000);
 

@@ -7,6 +7,7 @@ import { silentLogger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { callbackSecret, startStack, type Stack } from './support/stack.ts';
+import { unreachableTopologyEnv } from './support/redis.ts';
 
 /** The listener wired to the real Redis-backed sink (the listener alone is tested elsewhere). */
 describe('callbacks into the pipeline', () => {
@@ -69,7 +70,7 @@ describe('callbacks while Redis is down', () => {
   it('answers 503 so Esign retries: never acknowledged and then lost', async () => {
     const config = loadConfig(
       {
-        REDIS_URL: 'redis://127.0.0.1:1',
+        ...unreachableTopologyEnv(),
         QUEUE_PREFIX: 'unreachable',
         CALLBACK_AUTH: 'none',
         CALLBACK_ALLOW_INSECURE: 'true',

@@ -5,7 +5,7 @@ import { createWorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { silentLogger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
-import { connect } from './support/redis.ts';
+import { connectTopology } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
 
@@ -129,7 +129,7 @@ describe('registration under faults', () => {
       silentLogger(),
       new Metrics({ defaultMetrics: false }),
     );
-    const redis = connect();
+    const redis = connectTopology();
     try {
       const confirms = () =>
         Object.values(stack.sandbox.inspect().calls.confirm).reduce((a, b) => a + b, 0);
@@ -145,7 +145,7 @@ describe('registration under faults', () => {
         registrationRequest(person('completed')),
       );
       // While the pause set by the 429 lasts, no worker of the queue sends a confirm.
-      const pauseKey = `${stack.prefix}:confirm:limiter`;
+      const pauseKey = `${stack.keyPrefix}:confirm:limiter`;
       let looked = 0;
       while ((await redis.pttl(pauseKey)) > 300) {
         expect(confirms()).toBe(sent);

@@ -160,7 +160,7 @@ export function describeFailure(error: unknown): { message: string; code: number
     return {
       message: isWorkerError(error)
         ? `Esign is unavailable: ${error.code}: ${error.message}`
-        : `Redis is unavailable (check REDIS_URL): ${(error as Error).message}`,
+        : `Redis is unavailable (check REDIS_URL, or REDIS_CLUSTER_NODES / REDIS_SENTINELS): ${(error as Error).message}`,
       code: exitCodes.unavailable,
     };
   if (isWorkerError(error))

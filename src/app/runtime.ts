@@ -30,9 +30,9 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
   const { common, pipeline } = config;
   const { logger } = options;
   const runtime = openSharedServices({
-    redis: connectRedis(common.REDIS_URL, { ...options.connection, logger }),
+    redis: connectRedis(common.redis, { ...options.connection, logger }),
     ownsRedis: true,
-    prefix: common.QUEUE_PREFIX,
+    prefix: common.keyPrefix,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
     deadlineMs: pipeline.REGISTRATION_TIMEOUT_MS,

@@ -30,8 +30,8 @@ export interface UiApp {
 export function createUiApp(config: UiAppConfig, logger: Logger): UiApp {
   const { common, ui } = config;
   // Fail fast: a page asking while Redis is down gets an error, not a hung request.
-  const redis = connectRedis(common.REDIS_URL, { failFast: true, name: 'esign-ui', logger });
-  const queues = openAllQueues(redis, common.QUEUE_PREFIX, logger);
+  const redis = connectRedis(common.redis, { failFast: true, name: 'esign-ui', logger });
+  const queues = openAllQueues(redis, common.keyPrefix, logger);
 
   const board = new HonoAdapter(serveStatic);
   createBullBoard({

@@ -22,7 +22,7 @@ export function createWorkerApp(config: WorkerConfig, logger: Logger, metrics: M
   const client = createEsignClient({
     config: esign,
     redis: runtime.redis,
-    keyPrefix: common.QUEUE_PREFIX,
+    keyPrefix: common.keyPrefix,
     cipher: runtime.cipher,
     logger,
     metrics,

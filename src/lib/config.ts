@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
+import { keyPrefixFor, redisCrossCheck, redisFields, redisTopology } from './redis-topology.ts';
 
 /**
  * The environment, as one zod schema in sections. `main.ts` is the only caller of
@@ -27,20 +28,27 @@ export const flag = z
 export const callbackAuthModes = ['none', 'basic', 'bearer', 'api-key'] as const;
 export type CallbackAuthMode = (typeof callbackAuthModes)[number];
 
-export const commonSchema = z.object({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .default('redis://127.0.0.1:6379'),
-  /** BullMQ key prefix; wrap it in braces (e.g. `{esign}`) on Redis Cluster. */
-  QUEUE_PREFIX: z
-    .string()
-    .min(1)
-    .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
-    .default('esign'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  SHUTDOWN_TIMEOUT_MS: ms(30_000),
-});
+export const commonSchema = z
+  .object({
+    ...redisFields,
+    /**
+     * Every key and queue lives under it. A plain name (`esign`); on Redis Cluster the project
+     * wraps it in a hash tag itself (`{esign}`, see keyPrefixFor).
+     */
+    QUEUE_PREFIX: z
+      .string()
+      .min(1)
+      .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
+      .default('esign'),
+    LOG_LEVEL: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info'),
+    SHUTDOWN_TIMEOUT_MS: ms(30_000),
+  })
+  .transform((common) => {
+    const redis = redisTopology(common);
+    return { ...common, redis, keyPrefix: keyPrefixFor(common.QUEUE_PREFIX, redis) };
+  });
 
 export const esignSchema = z.object({
   ESIGN_TOKEN_URL: httpUrl,
@@ -260,7 +268,7 @@ function emptyToUndefined(
  * listed together with every other problem even when a section has errors of its own.
  */
 function crossCheck(env: Record<string, string | undefined>, wanted: readonly Section[]): string[] {
-  const problems: string[] = [];
+  const problems: string[] = wanted.includes('common') ? redisCrossCheck(env) : [];
   const truthy = (value: string | undefined) => ['true', '1', 'yes'].includes(value ?? '');
   if (wanted.includes('listener')) {
     const auth = env.CALLBACK_AUTH;

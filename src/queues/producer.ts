@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-topology.ts';
 import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
 import {
   base64ImageBytes,
@@ -20,7 +20,7 @@ import { registrationRequestSchema } from '../lib/registration/request-schema.ts
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** QUEUE_PREFIX: must match the workers'. */
   prefix: string;
   cipher: PiiCipher;

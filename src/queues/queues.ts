@@ -1,5 +1,5 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Logger } from '../lib/logger.ts';
 import { RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
 
@@ -39,7 +39,7 @@ export interface PipelineQueues {
 }
 
 export function createQueues(
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   retry: RetrySettings,
   logger?: Logger,
@@ -75,7 +75,7 @@ export function createQueues(
  * Every queue (the five steps and results) under a prefix, opened only to be looked at (the
  * queue UI): no default job options, since nothing here adds jobs of its own.
  */
-export function openAllQueues(connection: Redis, prefix: string, logger?: Logger): Queue[] {
+export function openAllQueues(connection: RedisClient, prefix: string, logger?: Logger): Queue[] {
   return [...stepNames, RESULTS_QUEUE].map((name) => {
     const queue = new Queue(name, { connection, prefix });
     queue.on('error', (error) => logger?.debug({ err: error, queue: name }, 'queue error'));

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-topology.ts';
 import type { ImagePolicy } from '../lib/images/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
@@ -13,7 +13,7 @@ import { createQueues, type PipelineQueues, type RetrySettings } from './queues.
  * `createProducer` for a service that only enqueues.
  */
 export interface SharedServices {
-  redis: Redis;
+  redis: RedisClient;
   /** QUEUE_PREFIX: every key and queue lives under it. */
   prefix: string;
   store: RegistrationStore;
@@ -31,7 +31,7 @@ export interface SharedServices {
 }
 
 export interface SharedServicesOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   retry: RetrySettings;
   /** How long finished records are kept. */

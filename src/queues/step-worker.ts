@@ -1,5 +1,5 @@
 import { DelayedError, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis-topology.ts';
 import { permanent, toWorkerError, type WorkerError } from '../lib/errors.ts';
 import { FORMAT_RETRY_MS } from '../lib/format.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -23,7 +23,7 @@ export interface StepWorkerOptions<S extends StepName> {
   process: (data: JobData<S>, ctx: StepContext) => Promise<StepOutcome>;
   context: (signal: AbortSignal) => StepContext;
   queues: StepQueues;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   concurrency: number;
   /** Jobs per second across all workers of this queue; 0 = unlimited. */

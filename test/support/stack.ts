@@ -1,6 +1,7 @@
 import { startLocalStack, type LocalStack } from '../../demo/local-stack.ts';
 import type { SandboxOptions } from '../../sandbox/index.ts';
 import { capturingLogger } from './listener.ts';
+import { inject } from 'vitest';
 import { redisUrl, uniquePrefix } from './redis.ts';
 
 /** Credentials the sandbox accepts and the worker presents. */
@@ -29,13 +30,17 @@ export interface Stack extends LocalStack {
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const { logger, lines } = capturingLogger();
+  // The project's topology (cluster, sentinel) when it has one, else the run's single Redis.
+  const redisEnv = inject('redisEnv');
+  const topology = Object.keys(redisEnv).length > 0;
   const stack = await startLocalStack({
-    redisUrl: redisUrl(),
+    ...(topology ? {} : { redisUrl: redisUrl() }),
     prefix: uniquePrefix('e2e'),
     logger,
     credentials: sandboxCredentials,
     callbackSecret,
     env: {
+      ...redisEnv,
       LOG_LEVEL: 'debug',
       ESIGN_PARTNER_USER_ID_TYPE: 'E2E_USER_ID',
       ESIGN_REQUEST_TIMEOUT_MS: '2000',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 import type { EsignConfig } from '../config.ts';
 import { isWorkerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -46,7 +46,7 @@ const CLOSE_GRACE_MS = 5_000;
 
 export interface EsignClientDeps {
   config: EsignConfig;
-  redis: Redis;
+  redis: RedisClient;
   /** Token keys go under `${keyPrefix}:esign:token`. */
   keyPrefix: string;
   /** Seals the cached partner token in Redis. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 import { retryable } from '../errors.ts';
 import { readFormat, storedFormat } from '../format.ts';
 import type { Logger } from '../logger.ts';
@@ -36,7 +36,7 @@ export interface FetchedToken {
 }
 
 export interface TokenCacheOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** Calls the token endpoint. Its errors propagate to every waiting caller. */
   fetchToken: (signal?: AbortSignal) => Promise<FetchedToken>;

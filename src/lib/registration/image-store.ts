@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 import type { CheckDocument } from '../images/source.ts';
 import type { PiiCipher } from '../pii-cipher.ts';
 
@@ -25,11 +25,11 @@ export function isStoredImage(source: unknown): source is StoredImageSource {
 }
 
 export class ImageStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly cipher: PiiCipher;
 
-  constructor(redis: Redis, prefix: string, cipher: PiiCipher) {
+  constructor(redis: RedisClient, prefix: string, cipher: PiiCipher) {
     this.redis = redis;
     this.prefix = prefix;
     this.cipher = cipher;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
 import { readRecord, writeRecord } from './format.ts';
 import type { RegistrationRecord } from './record.ts';
@@ -72,7 +72,7 @@ export type CreateOutcome =
   { kind: 'created' } | { kind: 'exists' } | { kind: 'in-flight'; registrationId: string };
 
 export interface RegistrationStoreOptions {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** How long a finished record is kept (ms); it answers status and idempotent re-enqueues. */
   retentionMs: number;
@@ -80,7 +80,7 @@ export interface RegistrationStoreOptions {
 }
 
 export class RegistrationStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
