@@ -46,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
       return enqueue(args[0] ?? '-');
     case 'status':
       return status(args[0] ?? '');
+    case 'erase':
+      return erase(args[0] ?? '');
   }
 }
 
@@ -201,6 +203,18 @@ async function status(id: string): Promise<number> {
       return exitCodes.unknownRegistration;
     }
     console.log(JSON.stringify(view, null, 2));
+    return exitCodes.ok;
+  });
+}
+
+/** Erasure on request: needs no PII key (nothing is opened), exits 3 for an unknown id. */
+async function erase(id: string): Promise<number> {
+  return withProducer('esign-erase', { seals: false }, async (producer) => {
+    if ((await producer.eraseRegistration(id)) === 'unknown') {
+      console.error(`registration ${id} does not exist`);
+      return exitCodes.unknownRegistration;
+    }
+    console.error(`registration ${id} erased; its tombstone keeps id, status and status times`);
     return exitCodes.ok;
   });
 }

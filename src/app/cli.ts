@@ -50,6 +50,14 @@ export const commands = {
     minArgs: 1,
     maxArgs: 1,
   },
+  erase: {
+    args: '<registrationId>',
+    summary:
+      "erase a registration's data on request (PII, images, sealed fields, submission ids); " +
+      'keeps a tombstone: id, status, result code, status times. A running one ends FAILED (ERASED) first',
+    minArgs: 1,
+    maxArgs: 1,
+  },
   sandbox: { args: '', summary: 'run the Esign simulator', minArgs: 0, maxArgs: 0, tool: true },
   demo: {
     args: '[count]',

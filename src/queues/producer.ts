@@ -15,6 +15,7 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
 import type { RetrySettings } from './queues.ts';
+import { eraseRegistration, type EraseOutcome } from './erase.ts';
 import { openSharedServices, type SharedServices } from './shared.ts';
 import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
@@ -51,6 +52,8 @@ export interface Producer {
   enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
   /** The record with PII left out, or undefined. */
   getRegistration(registrationId: string): Promise<RegistrationView | undefined>;
+  /** Erase one registration's data on request, keeping a tombstone (erase.ts). */
+  eraseRegistration(registrationId: string): Promise<EraseOutcome>;
   close(): Promise<void>;
 }
 
@@ -177,6 +180,8 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
       const record = await store.get(registrationId);
       return record ? toView(record) : undefined;
     },
+
+    eraseRegistration: (registrationId) => eraseRegistration(services, registrationId),
 
     close: () => services.close(),
   };

@@ -148,4 +148,6 @@ export interface RegistrationRecord {
    */
   sealedRequest?: string | undefined;
   imageKinds: { ktp: string; selfie: string };
+  /** When its data was erased on request: the record is a tombstone (scrub.ts, eraseRecord). */
+  erasedAt?: number | undefined;
 }

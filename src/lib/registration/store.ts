@@ -181,6 +181,12 @@ export class RegistrationStore {
     );
   }
 
+  /** Drop submission index entries, each only if it still names this registration. */
+  async dropSubmissionIndex(submissionIds: readonly string[], registrationId: string) {
+    for (const submissionId of submissionIds)
+      await this.redis.eval(DELETE_IF_EQUAL, 1, this.submissionKey(submissionId), registrationId);
+  }
+
   async findBySubmission(submissionId: string): Promise<string | undefined> {
     return (await this.redis.get(this.submissionKey(submissionId))) ?? undefined;
   }

@@ -10,6 +10,7 @@ import {
   type SubmissionProgress,
 } from './record.ts';
 import { buildResult, type Ending } from './result.ts';
+import { compact, withoutUrls } from './scrub.ts';
 
 export type { Ending, TerminalStatus } from './result.ts';
 
@@ -138,18 +139,6 @@ export function markUploaded(record: RegistrationRecord, now: number): Registrat
   if (advanced === record) return record;
   // The presigned URLs are credentials, and nothing uses them any more.
   return { ...advanced, submission: withoutUrls(submission) };
-}
-
-/** The submission with its upload URLs dropped (reference, expiry and progress kept). */
-function withoutUrls(submission: SubmissionProgress): SubmissionProgress {
-  const documents = Object.fromEntries(
-    documentTypes.map((type) => {
-      const doc = { ...submission.documents[type], url: '' };
-      delete doc.legacyUrl;
-      return [type, doc];
-    }),
-  ) as SubmissionProgress['documents'];
-  return { ...submission, documents };
 }
 
 /**
@@ -317,27 +306,4 @@ export function markPublished(record: RegistrationRecord): RegistrationRecord {
   if (!last || last.published) return record;
   const history = record.history.with(index, { ...last, published: true });
   return compact({ ...record, history });
-}
-
-/** A finished record, small: a few hundred bytes beside its result. */
-function compact(record: RegistrationRecord): RegistrationRecord {
-  const dropped = {
-    lastState: undefined,
-    deadlineAt: undefined,
-    pollJobId: undefined,
-    confirmingAt: undefined,
-    confirmingUntil: undefined,
-  };
-  const submission = record.submission && {
-    submissionId: record.submission.submissionId,
-    createdAt: record.submission.createdAt,
-    documents: Object.fromEntries(
-      documentTypes.map((type) => {
-        const { uploadedAt, bytes } = record.submission?.documents[type] ?? {};
-        return [type, { uploadedAt, bytes }];
-      }),
-    ) as SubmissionProgress['documents'],
-  };
-  // Undefined fields are not written (JSON).
-  return { ...record, ...dropped, submission };
 }
