@@ -2,6 +2,7 @@ import { jobIds } from '../lib/registration/jobs.ts';
 import { isTerminal } from '../lib/registration/record.ts';
 import { eraseRecord } from '../lib/registration/scrub.ts';
 import { endRegistration, markPublished } from '../lib/registration/transitions.ts';
+import { resultJobOptions } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 
 export type EraseOutcome = 'erased' | 'unknown';
@@ -36,7 +37,7 @@ export async function eraseRegistration(
     (entry) => entry.status === record?.status && entry.published,
   );
   if (record.result && !published && !record.erasedAt) {
-    await queues.results.add('result', record.result, { jobId: resultJobId });
+    await queues.results.add('result', record.result, resultJobOptions(registrationId));
     record = await store.update(registrationId, (current) => {
       const next = markPublished(current);
       return next === current ? undefined : next;

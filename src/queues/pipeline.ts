@@ -9,8 +9,8 @@ import { finish } from '../processors/finish.ts';
 import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
-import { jobIds, type StepName } from '../lib/registration/jobs.ts';
-import type { PipelineQueues } from './queues.ts';
+import type { StepName } from '../lib/registration/jobs.ts';
+import { resultJobOptions, type PipelineQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
@@ -50,7 +50,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     now: services.now,
     signal,
     async publishResult(result) {
-      await queues.results.add('result', result, { jobId: jobIds.result(result.registrationId) });
+      await queues.results.add('result', result, resultJobOptions(result.registrationId));
     },
     async cancelJob(step, jobId) {
       // A job that is running cannot be removed; it then finds the record terminal and stops.

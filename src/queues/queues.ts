@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Logger } from '../lib/logger.ts';
-import { RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
+import { jobIds, RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
 
 export interface RetrySettings {
   attempts: number;
@@ -10,25 +10,36 @@ export interface RetrySettings {
 
 /**
  * Retries: exponential backoff with jitter, so a burst of failures does not come back as a
- * burst. Finished jobs are kept an hour, at most KEPT_JOBS of them per queue (a replayed
- * enqueue with the same id stays a no-op meanwhile); the record, not the job id, prevents
- * duplicates beyond that: every step re-reads it and skips finished work. Bounded, so Redis
- * memory per finished registration is its record and index only (bench/memory.ts).
+ * burst. A job that succeeded is removed at once: the record, not the job id, prevents
+ * duplicates (every step re-reads it and skips finished work, confirm is claimed in it), so a
+ * finished registration leaves only its record and index in Redis (bench/memory.ts). Failed
+ * jobs stay for inspection, capped.
  */
 export function stepJobOptions(retry: RetrySettings): JobsOptions {
   return {
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 3600, count: KEPT_JOBS },
+    removeOnComplete: true,
     removeOnFail: { age: 14 * 24 * 3600, count: KEPT_FAILED_JOBS },
   };
 }
 
-/** Finished jobs kept per queue (see stepJobOptions); failed ones longer, for inspection. */
-export const KEPT_JOBS = 1_000;
+/** Failed jobs kept per queue, for inspection (see stepJobOptions). */
 export const KEPT_FAILED_JOBS = 10_000;
 /** BullMQ's events stream per queue (default 10,000 entries); nothing here reads it. */
-export const EVENTS_KEPT = 1_000;
+export const EVENTS_KEPT = 100;
+
+/**
+ * How a result is added: once per registration. A result the consumer took is removed at once
+ * (the record keeps it), so its job id alone no longer dedupes two runs that publish at the
+ * same moment; BullMQ's deduplication key (a few bytes, an hour) does, and the record's
+ * `published` flag covers anything later.
+ */
+export function resultJobOptions(registrationId: string): JobsOptions {
+  const jobId = jobIds.result(registrationId);
+  return { jobId, deduplication: { id: jobId, ttl: RESULT_DEDUP_MS } };
+}
+const RESULT_DEDUP_MS = 3600 * 1000;
 
 export type StepQueues = Record<StepName, Queue>;
 
@@ -49,13 +60,13 @@ export function createQueues(
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
-  // A result the consumer took is in the record too (status): kept a day, capped.
+  // A result the consumer took is in the record too (status): not kept twice.
   const results = new Queue(RESULTS_QUEUE, {
     connection,
     prefix,
     streams,
     defaultJobOptions: {
-      removeOnComplete: { age: 24 * 3600, count: KEPT_JOBS },
+      removeOnComplete: true,
       removeOnFail: { age: 30 * 24 * 3600, count: KEPT_FAILED_JOBS },
     },
   });
