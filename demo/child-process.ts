@@ -30,10 +30,15 @@ export interface ChildCli {
 
 /**
  * Start `node src/main.ts <command>` with exactly `env` (plus PATH), on the Node that runs
- * this process (Node 24 under npm scripts and vitest).
+ * this process (Node 24 under npm scripts and vitest). `entry` runs another script of the
+ * repository instead, e.g. `bin/esign-worker.js`, the CLI as installed.
  */
-export function startCli(command: string, env: Record<string, string>): ChildCli {
-  const child = spawn(process.execPath, ['src/main.ts', command], {
+export function startCli(
+  command: string,
+  env: Record<string, string>,
+  entry = 'src/main.ts',
+): ChildCli {
+  const child = spawn(process.execPath, [entry, command], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -8,7 +8,9 @@ import { createProducerApp } from '../src/app/producer-app.ts';
 import { connectRedis } from '../src/app/redis.ts';
 import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
-import { scanKeys } from '../src/lib/redis-scan.ts';
+import { within } from '../src/lib/deadline.ts';
+import { closeRedis } from '../src/lib/redis-close.ts';
+import { escapeGlob, scanKeys } from '../src/lib/redis-scan.ts';
 import type { RedisTopology } from '../src/lib/redis-topology.ts';
 import { silentLogger, type Logger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
@@ -160,7 +162,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const results = collectResults(options.onResult);
     const consumerRedis = connectRedis(topology, { name: 'esign-local-results', logger });
-    closers.push(() => consumerRedis.quit().catch(() => consumerRedis.disconnect()));
+    closers.push(() => closeRedis(consumerRedis));
     const consumer = new Worker(
       RESULTS_QUEUE,
       (job: Job<RegistrationResult>) => results.take(job.data),
@@ -169,7 +171,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         prefix: keyPrefix,
       },
     );
-    closers.push(() => consumer.close());
+    // Without a listener BullMQ prints every reconnect error (a Redis restart, a failover).
+    consumer.on('error', (error) => logger.debug({ err: error }, 'results consumer error'));
+    // BullMQ's Worker.close() can wait for ever on a worker that lived through a Redis outage
+    // (taskforcesh/bullmq#4656): bounded, then its connection is dropped by the next closer.
+    closers.push(() => within(consumer.close(), 3_000, 'closing the results consumer'));
     closers.push(() => Promise.all(children.map((child) => child.kill())));
 
     let closed: Promise<void> | undefined;
@@ -250,11 +256,6 @@ export async function deleteKeysUnder(
     for await (const keys of scanKeys(redis, `${escapeGlob(keyPrefix)}:*`))
       await redis.del(...keys);
   } finally {
-    await redis.quit().catch(() => redis.disconnect());
+    await closeRedis(redis);
   }
-}
-
-/** A prefix as a literal in a SCAN pattern (`{esign}` has no glob characters, `[` would). */
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }

@@ -108,6 +108,7 @@ export async function answersPing(url: string, timeoutMs: number): Promise<boole
   }
 }
 
+/** A loopback port nothing listens on right now (tests start their own servers on one). */
 export async function freeLoopbackPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve, reject) => {

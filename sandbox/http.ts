@@ -114,11 +114,16 @@ export function sendStorageError(
   response: ServerResponse,
   status: number,
   code: string,
-  message: string,
+  /** The `<Message>`, or the elements after `<Code>` in order (`Message`, `Expires`, …). */
+  message: string | Record<string, string>,
   headers: Record<string, string> = {},
 ): void {
   if (!mayAnswer(response, status)) return;
-  const text = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message></Error>\n`;
+  const fields = typeof message === 'string' ? { Message: message } : message;
+  const elements = Object.entries(fields)
+    .map(([name, value]) => `<${name}>${value}</${name}>`)
+    .join('');
+  const text = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code>${elements}</Error>\n`;
   response.writeHead(status, {
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(text),

@@ -25,7 +25,8 @@ export class UrlSigner {
   private readonly secret = randomBytes(32);
   private readonly baseUrl: string;
   private readonly ttlSeconds: number;
-  private readonly now: () => number;
+  /** The sandbox's clock (a test may move it). */
+  readonly now: () => number;
 
   constructor(baseUrl: string, ttlSeconds: number, now: () => number) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
@@ -53,15 +54,20 @@ export class UrlSigner {
     return this.ttlSeconds;
   }
 
-  check(path: string, query: URLSearchParams): 'ok' | 'expired' | 'bad-signature' {
+  check(
+    path: string,
+    query: URLSearchParams,
+  ): { kind: 'ok' } | { kind: 'expired'; expiredAt: number } | { kind: 'bad-signature' } {
     const date = query.get('X-Amz-Date') ?? '';
     const expires = query.get('X-Amz-Expires') ?? '';
     const given = Buffer.from(query.get('X-Amz-Signature') ?? '', 'utf8');
     const wanted = Buffer.from(this.sign(path, date, expires), 'utf8');
-    if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) return 'bad-signature';
+    if (given.length !== wanted.length || !timingSafeEqual(given, wanted))
+      return { kind: 'bad-signature' };
     const signedAt = parseAmzDate(date);
-    if (signedAt === undefined) return 'bad-signature';
-    return this.now() >= signedAt + Number(expires) * 1000 ? 'expired' : 'ok';
+    if (signedAt === undefined) return { kind: 'bad-signature' };
+    const expiredAt = signedAt + Number(expires) * 1000;
+    return this.now() >= expiredAt ? { kind: 'expired', expiredAt } : { kind: 'ok' };
   }
 
   private sign(path: string, date: string, expires: string): string {
@@ -103,7 +109,12 @@ export interface StorageDeps {
   successStatus: 200 | 204;
 }
 
-/** `PUT /storage/CERT_REG/<uuid>_<TYPE>?X-Amz-...`: 200 (or 204) on success; 403 expired/tampered; 400 not an image. */
+/** An S3-style request id: 16 upper-case hex digits. */
+function requestId(): string {
+  return randomBytes(8).toString('hex').toUpperCase();
+}
+
+/** `PUT /storage/CERT_REG/<uuid>_<TYPE>?X-Amz-...`: 200 (or 204) on success; 403 expired (`AccessDenied`, "Request has expired"), tampered or confirmed; 400 not an image. */
 export async function handleUpload(
   request: IncomingMessage,
   response: ServerResponse,
@@ -134,7 +145,7 @@ export async function handleUpload(
     throw error;
   }
   const verdict = deps.signer.check(url.pathname, url.searchParams);
-  if (verdict === 'bad-signature') {
+  if (verdict.kind === 'bad-signature') {
     sendStorageError(
       response,
       403,
@@ -143,8 +154,16 @@ export async function handleUpload(
     );
     return;
   }
-  if (verdict === 'expired') {
-    sendStorageError(response, 403, 'AccessDenied', 'Request has expired');
+  if (verdict.kind === 'expired') {
+    // As S3 and OSS answer an expired presigned URL: AccessDenied, told apart by the message
+    // and the expiry/server-time elements.
+    sendStorageError(response, 403, 'AccessDenied', {
+      Message: 'Request has expired',
+      'X-Amz-Expires': String(deps.signer.ttl),
+      Expires: new Date(verdict.expiredAt).toISOString(),
+      ServerTime: new Date(deps.signer.now()).toISOString(),
+      RequestId: requestId(),
+    });
     return;
   }
   const target = deps.store.byDocumentReference(reference);
@@ -153,12 +172,12 @@ export async function handleUpload(
     return;
   }
   if (target.submission.confirmCount > 0) {
-    sendStorageError(
-      response,
-      403,
-      'InvalidObjectState',
-      'The submission has been confirmed; its documents are final.',
-    );
+    // The documents of a confirmed submission are final: the bucket refuses the write the way
+    // a policy denial reads, which says nothing of expiry.
+    sendStorageError(response, 403, 'AccessDenied', {
+      Message: 'Access Denied',
+      RequestId: requestId(),
+    });
     return;
   }
   if (!isImage(body)) {

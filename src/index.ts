@@ -8,6 +8,7 @@ export {
   type ProducerOptions,
   type EnqueueOutcome,
 } from './queues/producer.ts';
+export type { RetryOutcome } from './queues/retry.ts';
 export {
   registrationRequestSchema,
   type RegistrationRequest,
@@ -15,7 +16,11 @@ export {
 } from './lib/registration/request-schema.ts';
 export { registrationRequestJsonSchema } from './lib/registration/json-schema.ts';
 export type { RegistrationView } from './lib/registration/view.ts';
-export type { RegistrationResult, RegistrationStatus } from './lib/registration/record.ts';
+export {
+  attemptOf,
+  type RegistrationResult,
+  type RegistrationStatus,
+} from './lib/registration/record.ts';
 export { RESULTS_QUEUE } from './lib/registration/jobs.ts';
 export { RESULT_FORMAT_VERSION } from './lib/registration/format.ts';
 export { createPiiCipher, type PiiCipher } from './lib/pii-cipher.ts';

@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { text } from 'node:stream/consumers';
 import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
 import { loadTool, type ToolName } from './app/tools.ts';
 import type { ListenerConfig } from './lib/config.ts';
@@ -31,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       break;
   }
-  const { command, args } = parsed;
+  const { command, args, options } = parsed;
   switch (command) {
     case 'worker':
     case 'listener':
@@ -48,6 +46,13 @@ async function main(argv: string[]): Promise<number> {
       return status(args[0] ?? '');
     case 'erase':
       return erase(args[0] ?? '');
+    case 'list':
+    case 'reindex':
+    case 'inspect':
+    case 'retry':
+    case 'pause':
+    case 'resume':
+      return opsCommand(command, args, options);
   }
 }
 
@@ -63,13 +68,19 @@ const defaultOpsPort = { worker: 9464, start: 9464, listener: 9465 } as const;
 async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> {
   const needsWorker = command !== 'listener';
   const needsListener = command !== 'worker';
-  const [{ loadConfig }, { createLogger }, { Metrics }, { createMetricsServer }] =
-    await Promise.all([
-      import('./lib/config.ts'),
-      import('./lib/logger.ts'),
-      import('./lib/metrics.ts'),
-      import('./lib/http/metrics-server.ts'),
-    ]);
+  const [
+    { loadConfig },
+    { createLogger },
+    { Metrics },
+    { createMetricsServer },
+    { createErrorLog },
+  ] = await Promise.all([
+    import('./lib/config.ts'),
+    import('./lib/logger.ts'),
+    import('./lib/metrics.ts'),
+    import('./lib/http/metrics-server.ts'),
+    import('./lib/error-log.ts'),
+  ]);
   const config = loadConfig(process.env, [
     'common',
     'pipeline',
@@ -78,14 +89,19 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
+  await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
-  // Closed in this order: callbacks stop first, then the workers, then the ops endpoints.
+  // One for the process: a Redis outage is one throttled line, not one per connection.
+  const errors = createErrorLog(logger);
+  // Closed at once, side by side (each bounded by SHUTDOWN_TIMEOUT_MS), then the ops endpoints:
+  // they answer until the end.
   const closers: Closer[] = [];
-  const readiness: (() => Promise<boolean>)[] = [];
+  const { createHealth } = await import('./app/health.ts');
+  const health = createHealth(config, { logger, metrics, errors, name: `esign-${command}` });
 
   if (needsListener) {
     const { createListenerApp } = await import('./app/listener-app.ts');
-    const listener = createListenerApp(config, logger, metrics);
+    const listener = createListenerApp(config, logger, metrics, { errors });
     for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
     const { url } = await listener.http.listen(
       config.listener.CALLBACK_PORT,
@@ -93,29 +109,40 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     );
     logger.info({ url, path: config.listener.CALLBACK_PATH }, 'listener ready');
     closers.push(() => listener.close());
-    readiness.push(() => listener.ready());
   }
   if (needsWorker) {
     const { createWorkerApp } = await import('./app/worker-app.ts');
-    const worker = createWorkerApp(config, logger, metrics);
-    logger.info({ prefix: config.common.keyPrefix }, 'worker ready');
+    const worker = createWorkerApp(config, logger, metrics, { errors });
     closers.push(() => worker.close());
-    readiness.push(() => worker.ready());
+    // Ready means Redis answered every step worker, not that the objects exist: until then
+    // the process serves /readyz (503) and waits, and a SIGTERM still stops it.
+    worker.untilReady().then(
+      () => logger.info({ prefix: config.common.keyPrefix }, 'worker ready'),
+      () => undefined, // closed before Redis ever answered
+    );
   }
   const ops = createMetricsServer({
     metrics,
     logger,
-    ready: async () => (await Promise.all(readiness.map((ready) => ready()))).every(Boolean),
+    ready: () => health.ready(),
+    timeouts: { closeTimeoutMs: OPS_CLOSE_MS },
   });
   const { url } = await ops.listen(
     config.ops.METRICS_PORT ?? defaultOpsPort[command],
     config.ops.METRICS_HOST,
   );
   logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
-  closers.push(() => ops.close());
-  await untilSignal(logger, closers);
+  await untilSignal(logger, config.common.SHUTDOWN_TIMEOUT_MS, [
+    () => Promise.all(closers.map((close) => close())).then(() => undefined),
+    () => ops.close(),
+    () => health.close(),
+  ]);
+  errors.flush();
   return 0;
 }
+
+/** An ops request still running at the end of a shutdown gets this long (it is bounded too). */
+const OPS_CLOSE_MS = 200;
 
 /** The queue UI: no Esign settings, no PII key; SIGTERM closes it (bounded). */
 async function serveUi(): Promise<number> {
@@ -130,7 +157,7 @@ async function serveUi(): Promise<number> {
   const ui = createUiApp(config, logger);
   const { url } = await ui.http.listen(config.ui.UI_PORT, config.ui.UI_HOST);
   logger.info({ url, readOnly: config.ui.UI_READ_ONLY }, 'queue UI ready');
-  await untilSignal(logger, [() => ui.close()]);
+  await untilSignal(logger, config.common.SHUTDOWN_TIMEOUT_MS, [() => ui.close()]);
   return 0;
 }
 
@@ -168,21 +195,10 @@ async function runTool(name: ToolName, args: string[]): Promise<number> {
 }
 
 async function enqueue(source: string): Promise<number> {
-  let raw: string;
-  try {
-    raw = source === '-' ? await text(process.stdin) : await readFile(source, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    console.error(`The registration request ${source} cannot be read (${reason}).`);
-    return exitCodes.invalid;
-  }
-  let request: unknown;
-  try {
-    request = JSON.parse(raw);
-  } catch {
-    console.error('The registration request is not valid JSON.');
-    return exitCodes.invalid;
-  }
+  const { readJson } = await import('./app/ops-commands.ts');
+  const read = await readJson(source, { err: console.error, stdin: process.stdin });
+  if (!read.ok) return exitCodes.invalid;
+  const request = read.value;
   return withProducer('esign-enqueue', { seals: true }, async (producer) => {
     const outcome = await producer.enqueueRegistration(request);
     // stdout stays the id alone, for scripts; the notice goes to stderr.
@@ -219,6 +235,33 @@ async function erase(id: string): Promise<number> {
   });
 }
 
+/** The operator's commands (app/ops-commands.ts); only retry needs the producer's settings. */
+async function opsCommand(
+  command: 'list' | 'reindex' | 'inspect' | 'retry' | 'pause' | 'resume',
+  args: string[],
+  options: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const [{ loadConfig }, ops] = await Promise.all([
+    import('./lib/config.ts'),
+    import('./app/ops-commands.ts'),
+  ]);
+  const io = { out: console.log, err: console.error, stdin: process.stdin };
+  if (command === 'retry')
+    return ops.retry(loadConfig(process.env, ['common', 'pipeline', 'producer', 'pii']), args, io);
+  const config = loadConfig(process.env, ['common', 'pipeline']);
+  switch (command) {
+    case 'list':
+      return ops.list(config, options, io);
+    case 'reindex':
+      return ops.reindex(config, io);
+    case 'inspect':
+      return ops.inspect(config, args[0] ?? '', io);
+    case 'pause':
+    case 'resume':
+      return ops.pauseOrResume(config, command, args, io);
+  }
+}
+
 /**
  * A producer configured from the environment for one command, closed after it. `seals`: the
  * command stores PII, so it needs PII_ENCRYPTION_KEY (or the explicit plaintext opt-out).
@@ -238,6 +281,8 @@ async function withProducer(
     'producer',
     ...(options.seals ? (['pii'] as const) : []),
   ]);
+  if (name === 'esign-enqueue')
+    await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common);
   const producer = createProducerApp(config, { name });
   try {
     return await use(producer);
@@ -246,19 +291,36 @@ async function withProducer(
   }
 }
 
-/** SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. */
-function untilSignal(logger: Logger, closers: Closer[]): Promise<void> {
+/**
+ * Past SHUTDOWN_TIMEOUT_MS, how long the closers get before the process exits anyway. Every
+ * closer is bounded on its own; this is the promise to the orchestrator, kept whatever is in
+ * flight: the process is gone within SHUTDOWN_TIMEOUT_MS + 1 s of the signal.
+ */
+const SHUTDOWN_TAIL_MS = 600;
+
+/**
+ * SIGTERM/SIGINT: run the closers in order once, then exit; a second signal forces exit. A
+ * closer that would outlast SHUTDOWN_TIMEOUT_MS + SHUTDOWN_TAIL_MS is left behind: a job
+ * still locked is taken over by another worker once its lock lapses.
+ */
+function untilSignal(logger: Logger, shutdownTimeoutMs: number, closers: Closer[]): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) process.exit(130);
       stopping = true;
       logger.info({ signal }, 'shutting down');
+      const limitMs = shutdownTimeoutMs + SHUTDOWN_TAIL_MS;
+      const backstop = setTimeout(() => {
+        logger.warn({ limitMs }, 'shutdown took too long: exiting with parts still closing');
+        resolve();
+      }, limitMs);
       void (async () => {
         for (const close of closers)
           await close().catch((error: unknown) =>
             logger.error({ err: error }, 'shutdown step failed'),
           );
+        clearTimeout(backstop);
         logger.info('stopped');
         resolve();
       })();

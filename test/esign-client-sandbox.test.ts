@@ -243,6 +243,31 @@ describe('Esign client against the sandbox', () => {
     );
     expect(error.code).toBe('UPLOAD_URL_EXPIRED');
     expect(error.retryable).toBe(false);
+    expect(error.message).toContain('(AccessDenied: request has expired)');
     expect(sandbox.inspect().leaks).toEqual([]);
+  });
+
+  it('reports a 403 that is not expiry as UPLOAD_FORBIDDEN: a confirmed object, a bad signature', async () => {
+    const client = newClient();
+    const user = newUser();
+    const created = await client.createSubmission(user);
+    const image = { body: syntheticJpeg(6), contentType: 'image/jpeg' as const };
+    await client.uploadDocument(created.documents.KTP.url, image);
+    await client.uploadDocument(created.documents.SELFIE.url, { ...image, body: syntheticJpeg(7) });
+    await client.confirmUpload(user, created.submissionId, confirmMetadata(papuaNik));
+    const late = await failure(
+      client.uploadDocument(created.documents.KTP.url, { ...image, body: syntheticJpeg(8) }),
+    );
+    expect(late).toMatchObject({ code: 'UPLOAD_FORBIDDEN', retryable: false, httpStatus: 403 });
+    expect(late.message).toContain('(AccessDenied)');
+
+    const tampered = created.documents.SELFIE.url.replace(/X-Amz-Signature=[0-9a-f]/, (m) =>
+      m.endsWith('0') ? `${m.slice(0, -1)}1` : `${m.slice(0, -1)}0`,
+    );
+    const forged = await failure(
+      client.uploadDocument(tampered, { ...image, body: syntheticJpeg(9) }),
+    );
+    expect(forged).toMatchObject({ code: 'UPLOAD_FORBIDDEN', httpStatus: 403 });
+    expect(forged.message).toContain('(SignatureDoesNotMatch)');
   });
 });

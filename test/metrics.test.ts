@@ -158,6 +158,35 @@ describe('Metrics exposition', () => {
     expect(brokenText).toContain('esign_worker_jobs_total{queue="confirm",outcome="completed"} 1');
   });
 
+  it('answers within its deadline when Redis hangs: redis_up 0, no queue gauges', async () => {
+    const hung = new Metrics({ defaultMetrics: false, scrapeTimeoutMs: 200 });
+    const never = new Promise<never>(() => undefined);
+    hung.watchQueues({ counts: () => never, redisUp: () => never });
+    // Bounded by the deadline, not by the test's timeout: a hang would fail this test.
+    const text = await Promise.race([
+      hung.text(),
+      new Promise<string>((resolve) => setTimeout(resolve, 5_000, 'still waiting')),
+    ]);
+    expect(text).toMatch(/^esign_worker_redis_up 0$/m);
+    expect(text).not.toMatch(/^esign_worker_queue_jobs\{/m);
+  });
+
+  it('drops the queue gauges once Redis stops answering, rather than showing stale counts', async () => {
+    let up = true;
+    const flaky = new Metrics({ defaultMetrics: false });
+    flaky.watchQueues({
+      counts: () => (up ? Promise.resolve({ waiting: 3 }) : Promise.reject(new Error('down'))),
+      redisUp: () => Promise.resolve(up),
+    });
+    expect(await flaky.text()).toContain(
+      'esign_worker_queue_jobs{queue="upload",state="waiting"} 3',
+    );
+    up = false;
+    const text = await flaky.text();
+    expect(text).toMatch(/^esign_worker_redis_up 0$/m);
+    expect(text).not.toMatch(/^esign_worker_queue_jobs\{/m);
+  });
+
   it('keeps label sets closed: no ids, no numbers, no free text in label values', () => {
     const values = labelValues(text);
     expect(values.length).toBeGreaterThan(50);

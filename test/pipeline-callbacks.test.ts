@@ -27,8 +27,12 @@ describe('callbacks into the pipeline', () => {
     });
 
   it('answers 200 for an unknown submission and enqueues nothing', async () => {
-    const completions = stack.worker?.pipeline.queues.steps.complete;
-    const before = await completions?.getJobCounts();
+    const counts = () =>
+      Promise.all(
+        (stack.worker?.pipelines ?? []).map((p) => p.queues.steps.complete.getJobCounts()),
+      );
+    const before = await counts();
+    expect(before.length).toBeGreaterThan(0);
     const response = await post({
       submissionId: randomUUID(),
       status: 'COMPLETED',
@@ -36,7 +40,7 @@ describe('callbacks into the pipeline', () => {
     });
     expect(response.statusCode).toBe(200);
     await response.body.dump();
-    expect(await completions?.getJobCounts()).toEqual(before);
+    expect(await counts()).toEqual(before);
     expect(await stack.metrics.text()).toMatch(
       /esign_worker_callbacks_total\{outcome="unknown"\} 1/,
     );
@@ -87,7 +91,6 @@ describe('callbacks while Redis is down', () => {
       });
       expect(response.statusCode).toBe(503);
       await response.body.dump();
-      expect(await app.ready()).toBe(false);
     } finally {
       await app.close();
     }

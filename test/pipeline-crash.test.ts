@@ -66,6 +66,13 @@ describe('a worker child process killed with SIGKILL mid-step', () => {
 
     const second = startWorker(env);
     const result = await stack.waitForResult(registrationId, 30_000);
+    // The job the kill left active came back through the stalled check, and the log says so
+    // (other jobs an earlier kill left may come back too: this registration's is among them).
+    const stalled = second.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((entry) => entry.msg === 'stalled job put back to run again');
+    expect(stalled.map((entry) => entry.level)).toContain(40);
+    expect(stalled.some((entry) => String(entry.jobId).includes(registrationId))).toBe(true);
     const submissions = stack.sandbox
       .inspect()
       .submissions.filter((s) => s.userId === request.partnerUserId);

@@ -65,10 +65,12 @@ describe('registration under faults', () => {
         .callbacks.filter((c) => c.submissionId === result.submissionId);
       return sent.length === 4 && sent.every((c) => c.delivered);
     });
-    await stack.worker?.pipeline.queues.steps.complete.drain(false);
-    await until(
-      async () => (await stack.worker?.pipeline.queues.steps.complete.getActiveCount()) === 0,
-    );
+    const completes = (stack.worker?.pipelines ?? []).map((p) => p.queues.steps.complete);
+    for (const queue of completes) await queue.drain(false);
+    await until(async () => {
+      const active = await Promise.all(completes.map((queue) => queue.getActiveCount()));
+      return active.every((count) => count === 0);
+    });
     expect(stack.results.filter((r) => r.registrationId === registrationId)).toHaveLength(1);
     // COMPLETED arrived first; the late PARTIALLY_COMPLETED did not move it back.
     const view = await stack.producer.getRegistration(registrationId);
@@ -144,10 +146,17 @@ describe('registration under faults', () => {
       const other = await stack.producer.enqueueRegistration(
         registrationRequest(person('completed')),
       );
-      // While the pause set by the 429 lasts, no worker of the queue sends a confirm.
-      const pauseKey = `${stack.keyPrefix}:confirm:limiter`;
+      // While the pause set by the 429 lasts, no worker of the queue sends a confirm (with
+      // QUEUE_PARTITIONS, every partition's confirm queue is paused: Esign's limit is one).
+      const { partitionPrefixes } = loadConfig(stack.env, ['common']).common;
+      const pauseLeft = async () =>
+        Math.min(
+          ...(await Promise.all(
+            partitionPrefixes.map((prefix) => redis.pttl(`${prefix}:confirm:limiter`)),
+          )),
+        );
       let looked = 0;
-      while ((await redis.pttl(pauseKey)) > 300) {
+      while ((await pauseLeft()) > 300) {
         expect(confirms()).toBe(sent);
         looked += 1;
         await new Promise((resolve) => setTimeout(resolve, 50));

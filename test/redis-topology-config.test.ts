@@ -73,4 +73,18 @@ describe('Redis topology from the environment', () => {
     ]);
     expect(problemsOf(() => common({ REDIS_TLS: 'maybe' }))[0]).toMatch(/^REDIS_TLS: /);
   });
+
+  it('QUEUE_PARTITIONS: one prefix by default, else a tag per partition', () => {
+    expect(common({}).partitionPrefixes).toEqual(['esign']);
+    expect(common({ REDIS_CLUSTER_NODES: 'a:1' }).partitionPrefixes).toEqual(['{esign}']);
+    expect(common({ QUEUE_PARTITIONS: '3' }).partitionPrefixes).toEqual([
+      '{esign-0}',
+      '{esign-1}',
+      '{esign-2}',
+    ]);
+    expect(problemsOf(() => common({ QUEUE_PARTITIONS: '2', QUEUE_PREFIX: '{esign}' }))).toEqual([
+      'QUEUE_PREFIX: must be a plain name (no "{}") with QUEUE_PARTITIONS > 1: each partition gets its own tag',
+    ]);
+    expect(problemsOf(() => common({ QUEUE_PARTITIONS: '0' }))[0]).toMatch(/^QUEUE_PARTITIONS: /);
+  });
 });

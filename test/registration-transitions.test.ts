@@ -100,7 +100,7 @@ const bothUploaded = frozen(
 );
 const uploaded = frozen(markUploaded(bothUploaded, T0 + 4));
 const claimed = frozen(claimConfirm(uploaded, undefined, T0 + 5, LEASE));
-const confirmed = frozen(markConfirmed(claimed, 'reg-1-poll-g0-1', T0 + 6));
+const confirmed = frozen(markConfirmed(claimed, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
 const ended = frozen(
   endRegistration(
     confirmed,
@@ -282,7 +282,19 @@ describe('markConfirmed', () => {
   });
 
   it('changes nothing on a replay', () => {
-    expectUnchanged(confirmed, (r) => markConfirmed(r, 'reg-1-poll-g0-1', T0 + 9));
+    expectUnchanged(confirmed, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 9));
+  });
+
+  it('changes nothing for another submission than the record’s, or none', () => {
+    expectUnchanged(claimed, (r) => markConfirmed(r, 'sub-0', 'reg-1-poll-g0-1', T0 + 6));
+    const dropped = frozen(dropExpiredSubmission(claimed, 'sub-1'));
+    expectUnchanged(dropped, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
+  });
+
+  it('changes nothing on a record not UPLOADED (its latest writes were lost)', () => {
+    expectUnchanged(initiated, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
+    expectUnchanged(ktpUploaded, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
+    expectUnchanged(queued, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
   });
 
   it('on a registration a callback already ended: keeps the time, no poll, status stays', () => {
@@ -293,7 +305,7 @@ describe('markConfirmed', () => {
         T0 + 6,
       ),
     );
-    expect(markConfirmed(early, 'reg-1-poll-g0-1', T0 + 7)).toStrictEqual({
+    expect(markConfirmed(early, 'sub-1', 'reg-1-poll-g0-1', T0 + 7)).toStrictEqual({
       ...early,
       confirmedAt: T0 + 7,
       confirmingUntil: undefined,
@@ -378,6 +390,7 @@ describe('endRegistration', () => {
     const result = {
       formatVersion: RESULT_FORMAT_VERSION,
       registrationId: 'reg-1',
+      attempt: 1,
       submissionId: 'sub-1',
       partnerUserId: 'user-1',
       partnerUserIdType: 'PHONE',

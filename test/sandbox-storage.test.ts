@@ -75,7 +75,10 @@ describe('sandbox presigned storage', () => {
     const expired = await createSubmission(sandbox, token, newUser());
     const reply = await upload(expired.ktpUrl);
     expect(reply.status).toBe(403);
-    expect(reply.text).toContain('Request has expired');
+    // As S3 and OSS answer it: AccessDenied, "Request has expired", the expiry and server time.
+    expect(reply.text).toMatch(
+      /<Code>AccessDenied<\/Code><Message>Request has expired<\/Message>.*<Expires>[^<]+Z<\/Expires><ServerTime>[^<]+Z<\/ServerTime>/,
+    );
     const fresh = await createSubmission(sandbox, token, newUser());
     expect((await upload(fresh.ktpUrl)).status).toBe(200);
   });
@@ -108,7 +111,9 @@ describe('sandbox presigned storage', () => {
     expect((await confirm(sandbox, token, user, body)).status).toBe(200);
     const late = await upload(created.ktpUrl);
     expect(late.status).toBe(403);
-    expect(late.text).toContain('InvalidObjectState');
+    // As a bucket policy denial reads: AccessDenied, nothing about expiry.
+    expect(late.text).toContain('<Code>AccessDenied</Code><Message>Access Denied</Message>');
+    expect(late.text).not.toMatch(/expired|<Expires>/i);
   });
 
   it('refuses an image over 16 MiB', async () => {

@@ -79,7 +79,7 @@ describe('esign-worker ui', () => {
   });
 
   function queue(name: string): Queue {
-    const pipeline = stack.worker?.pipeline;
+    const pipeline = stack.worker?.pipelines[0];
     if (!pipeline) throw new Error('the stack runs no worker');
     const found =
       name === 'results' ? pipeline.queues.results : pipeline.queues.steps[name as 'upload'];
@@ -215,10 +215,7 @@ describe('esign-worker ui', () => {
 
       // A result, with its data tab open: the data is on screen, the PII is not.
       await page.goto(`${url}/queue/results?status=completed`);
-      await page
-        .getByRole('link', { name: /-result$/ })
-        .first()
-        .click();
+      await page.getByRole('link', { name: /-1$/ }).first().click();
       await page.getByRole('tab', { name: 'Data' }).click();
       await page.getByText('registrationId').first().waitFor({ timeout: 15_000 });
       expectNoPii(await page.locator('body').innerText());

@@ -26,7 +26,12 @@ interface CommandSpec {
   maxArgs: number;
   /** From a checkout only (development tools beside src/). */
   tool?: true;
+  /** Options besides --help, as node:util parseArgs takes them, and their usage lines. */
+  options?: Record<string, { type: 'string' | 'boolean' }>;
+  details?: string;
 }
+
+const stepList = 'initiate, upload, confirm, poll, complete';
 
 export const commands = {
   worker: { args: '', summary: 'run every step processor', minArgs: 0, maxArgs: 0 },
@@ -58,6 +63,58 @@ export const commands = {
     minArgs: 1,
     maxArgs: 1,
   },
+  list: {
+    args: '--status <STATUS> [--limit N] [--json]',
+    summary: 'registrations in a status, longest there first: id<TAB>status<TAB>age',
+    minArgs: 0,
+    maxArgs: 0,
+    options: { status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    details:
+      'STATUS: QUEUED INITIATED UPLOADED CONFIRMED IN_PROGRESS PARTIALLY_COMPLETED COMPLETED\n' +
+      'ERROR TIMED_OUT FAILED. --limit: at most N lines (default 100). --json: a JSON array\n' +
+      'of {registrationId, status, enqueuedAt, updatedAt}. age: time since enqueued.',
+  },
+  reindex: {
+    args: '',
+    summary: "put every registration into list's status index (once, after upgrading)",
+    minArgs: 0,
+    maxArgs: 0,
+    details:
+      'Records written by a release before the index are listed once written again; this\n' +
+      'indexes them all now. It scans every key under QUEUE_PREFIX; safe to run twice.',
+  },
+  inspect: {
+    args: '<registrationId>',
+    summary: "a registration (PII left out) and each of its jobs' state, attempts, failedReason",
+    minArgs: 1,
+    maxArgs: 1,
+  },
+  retry: {
+    args: '<registrationId> [file.json | -]',
+    summary: 're-run a FAILED or TIMED_OUT registration as a new attempt under the same id',
+    minArgs: 1,
+    maxArgs: 2,
+    details:
+      'Its request is deleted when a registration ends: give it again (the same partner user\n' +
+      'and type). Prints the attempt started; its result is published as <id>-<attempt>.',
+  },
+  pause: {
+    args: '[step…]',
+    summary: 'pause step queues for every worker (none named: all)',
+    minArgs: 0,
+    maxArgs: 5,
+    details:
+      `Steps: ${stepList}.\nPrints each step queue and whether it is paused. Active jobs finish;\n` +
+      'waiting and delayed ones wait. Time paused is not counted towards\n' +
+      'POLL_GIVE_UP_MS, so registrations waiting for a result do not time out meanwhile.',
+  },
+  resume: {
+    args: '[step…]',
+    summary: 'resume paused step queues (none named: all)',
+    minArgs: 0,
+    maxArgs: 5,
+    details: `Steps: ${stepList}. Prints each step queue and whether it is paused.`,
+  },
   sandbox: { args: '', summary: 'run the Esign simulator', minArgs: 0, maxArgs: 0, tool: true },
   demo: {
     args: '[count]',
@@ -71,8 +128,12 @@ export type CommandName = keyof typeof commands;
 
 const isCommand = (name: string): name is CommandName => Object.hasOwn(commands, name);
 
-const line = (name: CommandName): string =>
-  `  ${`${name} ${commands[name].args}`.padEnd(28)}${commands[name].summary}`;
+/** One command per line; a long synopsis puts its summary on the next line, aligned. */
+const line = (name: CommandName): string => {
+  const synopsis = `${name} ${commands[name].args}`;
+  const gap = synopsis.length < 28 ? '' : `\n  ${''.padEnd(28)}`;
+  return `  ${synopsis.padEnd(28)}${gap}${commands[name].summary}`;
+};
 
 export function usage(): string {
   const names = Object.keys(commands) as CommandName[];
@@ -94,6 +155,7 @@ export function commandUsage(name: CommandName): string {
   const spec: CommandSpec = commands[name];
   return (
     `usage: esign-worker ${name}${spec.args ? ` ${spec.args}` : ''}\n\n${spec.summary}.\n` +
+    (spec.details ? `${spec.details}\n` : '') +
     'Configuration comes from environment variables: see docs/configuration.md.'
   );
 }
@@ -102,7 +164,13 @@ export type ParsedCommandLine =
   | { kind: 'help'; text: string }
   | { kind: 'version' }
   | { kind: 'usage-error'; message: string }
-  | { kind: 'run'; command: CommandName; args: string[] };
+  | {
+      kind: 'run';
+      command: CommandName;
+      args: string[];
+      /** The command's own options (e.g. list's --status), as given. */
+      options: Record<string, string | boolean | undefined>;
+    };
 
 /** argv after `node bin/esign-worker.js`. */
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
@@ -113,14 +181,15 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
     return { kind: 'help', text: usage() };
   if (!isCommand(first))
     return { kind: 'usage-error', message: `unknown command "${first}"\n\n${usage()}` };
+  const spec: CommandSpec = commands[first];
   let parsed;
   try {
-    // `-` (stdin) is a positional; every option but --help is refused.
+    // `-` (stdin) is a positional; every option but --help and the command's own is refused.
     parsed = parseArgs({
       args: rest,
       allowPositionals: true,
       strict: true,
-      options: { help: { type: 'boolean', short: 'h' } },
+      options: { ...spec.options, help: { type: 'boolean', short: 'h' } },
     });
   } catch (error) {
     return {
@@ -128,12 +197,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       message: `${(error as Error).message}\n\n${commandUsage(first)}`,
     };
   }
-  if (parsed.values.help) return { kind: 'help', text: commandUsage(first) };
-  const spec: CommandSpec = commands[first];
+  const { help, ...options } = parsed.values;
+  if (help) return { kind: 'help', text: commandUsage(first) };
   const count = parsed.positionals.length;
   if (count < spec.minArgs || count > spec.maxArgs)
     return { kind: 'usage-error', message: commandUsage(first) };
-  return { kind: 'run', command: first, args: parsed.positionals };
+  return { kind: 'run', command: first, args: parsed.positionals, options };
 }
 
 /** Network failure codes of Node and ioredis that mean "the server is not there". */
@@ -172,7 +241,11 @@ export function describeFailure(error: unknown): { message: string; code: number
       code: exitCodes.unavailable,
     };
   if (isWorkerError(error))
-    return { message: `${error.code}: ${error.message}`, code: exitCodes.invalid };
+    return {
+      message: `${error.code}: ${error.message}`,
+      code:
+        error.code === 'REGISTRATION_NOT_FOUND' ? exitCodes.unknownRegistration : exitCodes.invalid,
+    };
   return {
     message: `internal error: ${error instanceof Error ? error.message : String(error)}`,
     code: exitCodes.internal,

@@ -1,4 +1,5 @@
 import type { Config } from '../lib/config.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
 import type { HttpApp } from '../lib/http/http-app.ts';
 import { createCallbackListener } from '../lib/http/server.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -10,27 +11,37 @@ export type ListenerAppConfig = Config<'common' | 'listener' | 'pipeline'>;
 
 export interface ListenerApp {
   http: HttpApp;
-  /** Readiness for /readyz: a callback could be taken now (Redis answers). */
-  ready(): Promise<boolean>;
+  /** Returns within SHUTDOWN_TIMEOUT_MS (at most 10 s) + 0.4 s, whatever Redis does. */
   close(): Promise<void>;
 }
+
+/** In-flight callbacks get this long at shutdown, or SHUTDOWN_TIMEOUT_MS if shorter. */
+const CALLBACK_CLOSE_MS = 10_000;
 
 /** The callback listener: authenticated callbacks become `complete` jobs. */
 export function createListenerApp(
   config: ListenerAppConfig,
   logger: Logger,
   metrics: Metrics,
+  options: { errors?: ErrorLog | undefined } = {},
 ): ListenerApp {
   const runtime = createRuntime(config, {
     connection: { failFast: true, name: 'esign-listener' },
     logger,
-    metrics,
+    errors: options.errors,
   });
-  const sink = createCallbackSink(runtime.store, runtime.queues.steps.complete);
-  const http = createCallbackListener({ config: config.listener, sink, metrics, logger });
+  const sink = createCallbackSink(runtime);
+  const http = createCallbackListener({
+    config: config.listener,
+    sink,
+    metrics,
+    logger,
+    timeouts: {
+      closeTimeoutMs: Math.min(CALLBACK_CLOSE_MS, config.common.SHUTDOWN_TIMEOUT_MS),
+    },
+  });
   return {
     http,
-    ready: () => sink.ready(),
     async close() {
       await http.close();
       await runtime.close();

@@ -17,5 +17,10 @@ export function createProducerApp(
     connection: { failFast: true, name: options.name },
     logger: options.logger,
   });
-  return producerOn(runtime, config.producer.ESIGN_PARTNER_USER_ID_TYPE);
+  const { ESIGN_PARTNER_USER_ID_TYPE, REDIS_WAIT_REPLICAS, REDIS_WAIT_TIMEOUT_MS } =
+    config.producer;
+  return producerOn(runtime, ESIGN_PARTNER_USER_ID_TYPE, {
+    waitReplicas: REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: REDIS_WAIT_TIMEOUT_MS,
+  });
 }

@@ -1,14 +1,41 @@
 import { Cluster, Redis, type RedisOptions as IoRedisOptions } from 'ioredis';
+import { createErrorLog, type ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RedisClient, RedisTopology } from '../lib/redis-topology.ts';
 
 export interface RedisOptions {
-  /** Fail commands fast instead of waiting for Redis to come back (request paths). */
+  /**
+   * Request paths (the callback listener, producers, the queue UI) fail within a few seconds
+   * while Redis is away, so a callback gets a 503 rather than hanging. Without it commands wait
+   * for Redis to return: BullMQ workers need that (`maxRetriesPerRequest: null`), their
+   * blocking commands must wait out a Redis restart or a failover.
+   */
   failFast?: boolean;
+  /**
+   * Health checks and scrape-time reads: never queued, refused at once while disconnected,
+   * cut after 1 s when Redis hangs, and reconnecting within a second of its return, so
+   * /readyz and /metrics tell the truth in ≤ 2 s.
+   */
+  probe?: boolean;
   name?: string;
-  /** Where connection errors go; without a listener ioredis prints them as unhandled. */
-  logger?: Logger;
+  /** Where connection errors go (throttled); without a listener ioredis prints them. */
+  logger?: Logger | undefined;
+  /** Shared with the rest of the process, so one outage is one throttled line (lib/error-log). */
+  errors?: ErrorLog | undefined;
 }
+
+/** Per-node options of each kind of connection (see RedisOptions). */
+const modes = {
+  wait: { maxRetriesPerRequest: null },
+  failFast: { maxRetriesPerRequest: 1, commandTimeout: 5_000 },
+  probe: {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 1_000,
+    commandTimeout: 1_000,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+  },
+} satisfies Record<string, IoRedisOptions>;
 
 /**
  * One connection to whatever topology is configured (a URL is a single server).
@@ -25,23 +52,19 @@ export function connectRedis(
 ): RedisClient {
   const topology: RedisTopology =
     typeof where === 'string' ? { kind: 'single', url: where, tls: false } : where;
+  const mode = options.probe ? 'probe' : options.failFast ? 'failFast' : 'wait';
   const perNode: IoRedisOptions = {
     connectionName: options.name,
-    ...(options.failFast
-      ? { maxRetriesPerRequest: 1, commandTimeout: 5_000 }
-      : { maxRetriesPerRequest: null }),
+    ...modes[mode],
     ...(topology.username === undefined ? {} : { username: topology.username }),
     ...(topology.password === undefined ? {} : { password: topology.password }),
     ...(topology.tls ? { tls: {} } : {}),
   };
   const redis = open(topology, perNode);
-  let lastLogged = 0;
-  redis.on('error', (error: Error) => {
-    // Reconnect attempts repeat the same error many times a second: log at most every 10 s.
-    if (Date.now() - lastLogged < 10_000) return;
-    lastLogged = Date.now();
-    options.logger?.warn({ err: error, connection: options.name }, 'redis connection error');
-  });
+  // Reconnect attempts repeat the same error many times a second: throttled (lib/error-log).
+  const errors = options.errors ?? (options.logger && createErrorLog(options.logger));
+  const source = options.name ?? 'redis';
+  redis.on('error', (error: Error) => errors?.report('redis connection error', source, error));
   return redis;
 }
 
@@ -63,6 +86,8 @@ function open(topology: RedisTopology, perNode: IoRedisOptions): RedisClient {
       const cluster = new Cluster(topology.nodes, {
         redisOptions: perNode,
         slotsRefreshTimeout: 2_000,
+        // A probe refuses rather than queues on the cluster as on each node.
+        ...(perNode.enableOfflineQueue === false && { enableOfflineQueue: false }),
       });
       if (perNode.commandTimeout !== undefined) boundOfflineQueue(cluster, perNode.commandTimeout);
       return cluster;

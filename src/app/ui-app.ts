@@ -7,9 +7,12 @@ import type http from 'node:http';
 import type { Config } from '../lib/config.ts';
 import { createCallbackAuth } from '../lib/http/auth.ts';
 import { createHttpApp, type HttpApp } from '../lib/http/http-app.ts';
+import { within } from '../lib/deadline.ts';
 import { sendJson } from '../lib/http/respond.ts';
 import type { Logger } from '../lib/logger.ts';
+import { closeRedis } from '../lib/redis-close.ts';
 import { openAllQueues } from '../queues/queues.ts';
+import { RESULTS_QUEUE, stepNames } from '../lib/registration/jobs.ts';
 import { connectRedis } from './redis.ts';
 
 export type UiAppConfig = Config<'common' | 'ui'>;
@@ -31,11 +34,29 @@ export function createUiApp(config: UiAppConfig, logger: Logger): UiApp {
   const { common, ui } = config;
   // Fail fast: a page asking while Redis is down gets an error, not a hung request.
   const redis = connectRedis(common.redis, { failFast: true, name: 'esign-ui', logger });
-  const queues = openAllQueues(redis, common.keyPrefix, logger);
+  // Each partition's five step queues (named `p<N>:<step>` when there are several), then the
+  // one results queue.
+  const partitioned = common.partitionPrefixes.length > 1;
+  const boards = common.partitionPrefixes.flatMap((prefix, index) =>
+    openAllQueues(redis, prefix, logger, stepNames).map((queue) => ({
+      queue,
+      label: partitioned ? `p${index}:` : '',
+    })),
+  );
+  boards.push(
+    ...openAllQueues(redis, common.keyPrefix, logger, [RESULTS_QUEUE]).map((queue) => ({
+      queue,
+      label: '',
+    })),
+  );
+  const queues = boards.map((board) => board.queue);
 
   const board = new HonoAdapter(serveStatic);
   createBullBoard({
-    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: ui.UI_READ_ONLY })),
+    queues: boards.map(
+      ({ queue, label }) =>
+        new BullMQAdapter(queue, { readOnlyMode: ui.UI_READ_ONLY, prefix: label }),
+    ),
     serverAdapter: board,
     options: {
       uiConfig: {
@@ -82,11 +103,16 @@ export function createUiApp(config: UiAppConfig, logger: Logger): UiApp {
 
   return {
     http,
-    queueNames: queues.map((queue) => queue.name),
+    queueNames: boards.map(({ queue, label }) => `${label}${queue.name}`),
     async close() {
       await http.close();
-      await Promise.all(queues.map((queue) => queue.close()));
-      await redis.quit().catch(() => redis.disconnect());
+      // Bounded: a queue or QUIT waiting on a Redis that is away must not hold the shutdown.
+      await within(
+        Promise.all(queues.map((queue) => queue.close())),
+        300,
+        'closing the queues',
+      ).catch(() => undefined);
+      await closeRedis(redis);
     },
   };
 }

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
-import { keyPrefixFor, redisCrossCheck, redisFields, redisTopology } from './redis-topology.ts';
+import {
+  keyPrefixFor,
+  partitionPrefixes,
+  redisCrossCheck,
+  redisFields,
+  redisTopology,
+} from './redis-topology.ts';
 
 /**
  * The environment, as one zod schema in sections. `main.ts` is the only caller of
@@ -40,6 +46,8 @@ export const commonSchema = z
       .min(1)
       .regex(/^[^:\s]+$/, 'must not contain ":" or spaces')
       .default('esign'),
+    /** Spread registrations over this many key prefixes (shards of a Cluster); 1 = one prefix. */
+    QUEUE_PARTITIONS: z.coerce.number().int().min(1).max(256).default(1),
     LOG_LEVEL: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info'),
@@ -47,7 +55,13 @@ export const commonSchema = z
   })
   .transform((common) => {
     const redis = redisTopology(common);
-    return { ...common, redis, keyPrefix: keyPrefixFor(common.QUEUE_PREFIX, redis) };
+    const keyPrefix = keyPrefixFor(common.QUEUE_PREFIX, redis);
+    return {
+      ...common,
+      redis,
+      keyPrefix,
+      partitionPrefixes: partitionPrefixes(common.QUEUE_PREFIX, keyPrefix, common.QUEUE_PARTITIONS),
+    };
   });
 
 export const esignSchema = z.object({
@@ -107,6 +121,13 @@ export const pipelineSchema = z.object({
    * 2 × ESIGN_REQUEST_TIMEOUT_MS.
    */
   CONFIRM_LEASE_MS: z.coerce.number().int().min(0).optional(),
+  /**
+   * How often each worker looks for unfinished registrations whose step has no live job (Redis
+   * lost recent writes) and gives them one (queues/redrive.ts); also once at start. 0 = never.
+   */
+  REDRIVE_INTERVAL_MS: ms(60_000),
+  /** A registration is re-driven only once its record has not changed for this long. */
+  REDRIVE_AFTER_MS: positive(60_000),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */
   STALLED_INTERVAL_MS: positive(30_000),
   /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */
@@ -137,6 +158,13 @@ export const piiSchema = z.object({
 /** What a process that only enqueues (or reads status) needs. */
 export const producerSchema = z.object({
   ESIGN_PARTNER_USER_ID_TYPE: z.string().min(1),
+  /** An enqueue returns only once this many replicas have its writes (WAIT); 0 = none. */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How long an enqueue waits for WAIT / WAITAOF. At most 3 s: the producer's connection fails
+   * a command after 5 s, and the reply must arrive within that.
+   */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_000).default(1_000),
 });
 
 export const listenerSchema = z.object({

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'REQUEST_INVALID'
   | 'REGISTRATION_IN_FLIGHT'
   | 'REGISTRATION_NOT_FOUND'
+  | 'RETRY_REFUSED'
   | 'ESIGN_NETWORK'
   | 'ESIGN_TIMEOUT'
   | 'ESIGN_RATE_LIMITED'
@@ -20,6 +21,7 @@ export type ErrorCode =
   | 'ESIGN_REJECTED'
   | 'ESIGN_BAD_RESPONSE'
   | 'UPLOAD_URL_EXPIRED'
+  | 'UPLOAD_FORBIDDEN'
   | 'UPLOAD_FAILED'
   | 'IMAGE_INVALID'
   | 'IMAGE_TOO_LARGE'
@@ -27,6 +29,7 @@ export type ErrorCode =
   | 'REINITIATION_LIMIT'
   | 'FORMAT_TOO_NEW'
   | 'FORMAT_UNSUPPORTED'
+  | 'REDIS_NOT_DURABLE'
   | 'INTERNAL';
 
 /** One entry of Esign's error envelope: `{ code: "1650", cause: "MISSING_CLIENT_ID" }`. */

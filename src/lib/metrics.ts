@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { within } from './deadline.ts';
 import type { EsignEndpoint } from './esign/types.ts';
 import { RESULTS_QUEUE, stepNames } from './registration/jobs.ts';
 
@@ -21,6 +22,19 @@ export interface QueueDepthSource {
   counts(queue: QueueName): Promise<Record<string, number>>;
   /** Whether Redis answers, read at scrape time. */
   redisUp(): Promise<boolean>;
+}
+
+/**
+ * How long a scrape waits for Redis: a Prometheus scrape times out at 10 s by default, and
+ * health must tell the truth within 2 s, so a Redis that does not answer shows as
+ * `redis_up 0` in about a second instead of a hung scrape.
+ */
+export const SCRAPE_REDIS_TIMEOUT_MS = 1_000;
+
+/** What one scrape read from Redis: the queue counts only when Redis answered. */
+interface DepthSample {
+  up: boolean;
+  counts: Map<QueueName, Record<string, number>>;
 }
 
 export function statusClass(status: number): StatusClass {
@@ -62,8 +76,13 @@ export class Metrics {
   readonly redisUp: Gauge;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
   private depthSource: QueueDepthSource | undefined;
+  private depthReading: Promise<DepthSample> | undefined;
+  private readonly scrapeTimeoutMs: number;
 
-  constructor(options: { defaultMetrics?: boolean; version?: string } = {}) {
+  constructor(
+    options: { defaultMetrics?: boolean; version?: string; scrapeTimeoutMs?: number } = {},
+  ) {
+    this.scrapeTimeoutMs = options.scrapeTimeoutMs ?? SCRAPE_REDIS_TIMEOUT_MS;
     const registry = new Registry();
     this.registry = registry;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
@@ -151,31 +170,32 @@ export class Metrics {
       1,
     );
 
-    // Collected at scrape time, so a quiet worker still reports its backlog.
-    const source = (): QueueDepthSource | undefined => this.depthSource;
+    // Collected at scrape time, so a quiet worker still reports its backlog. Both gauges read
+    // one sample per scrape (see depthSample), bounded by scrapeTimeoutMs.
+    const sample = (): Promise<DepthSample> | undefined => this.depthSample();
     this.queueJobs = new Gauge({
       name: 'esign_worker_queue_jobs',
-      help: 'Jobs in each queue by state, read from Redis at scrape time.',
+      help: 'Jobs in each queue by state, read from Redis at scrape time; absent while Redis does not answer.',
       labelNames: ['queue', 'state'],
       registers,
       async collect() {
-        const depth = source();
-        if (!depth) return;
-        for (const queue of queueNames) {
-          const counts = await depth.counts(queue).catch(() => undefined);
-          if (!counts) continue;
-          for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
-        }
+        const reading = sample();
+        if (!reading) return;
+        const { counts } = await reading;
+        // Only what this scrape read: a queue that could not be read is left out, not stale.
+        this.reset();
+        for (const [queue, byState] of counts)
+          for (const [state, count] of Object.entries(byState)) this.set({ queue, state }, count);
       },
     });
     this.redisUp = new Gauge({
       name: 'esign_worker_redis_up',
-      help: '1 when Redis answered a PING at scrape time, else 0.',
+      help: '1 when Redis answered a PING at scrape time (within 1 s), else 0.',
       registers,
       async collect() {
-        const depth = source();
-        if (!depth) return;
-        this.set((await depth.redisUp().catch(() => false)) ? 1 : 0);
+        const reading = sample();
+        if (!reading) return;
+        this.set((await reading).up ? 1 : 0);
       },
     });
   }
@@ -183,6 +203,21 @@ export class Metrics {
   /** Connect the scrape-time gauges to the queues. */
   watchQueues(source: QueueDepthSource): void {
     this.depthSource = source;
+  }
+
+  /**
+   * One read of Redis shared by the gauges of a scrape: prom-client collects every metric at
+   * once, so the gauges that start together share the reading in flight. PING and the counts
+   * run side by side under one deadline, so a scrape waits at most scrapeTimeoutMs for Redis;
+   * when PING fails the counts are dropped (a half-answering Redis shows as down).
+   */
+  private depthSample(): Promise<DepthSample> | undefined {
+    const source = this.depthSource;
+    if (!source) return undefined;
+    this.depthReading ??= readDepth(source, this.scrapeTimeoutMs).finally(() => {
+      this.depthReading = undefined;
+    });
+    return this.depthReading;
   }
 
   observeEsignRequest(endpoint: EsignEndpoint, status: StatusClass, seconds: number): void {
@@ -197,4 +232,21 @@ export class Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+async function readDepth(source: QueueDepthSource, timeoutMs: number): Promise<DepthSample> {
+  const [up, counts] = await Promise.all([
+    within(source.redisUp(), timeoutMs, 'PING').catch(() => false),
+    Promise.all(
+      queueNames.map(async (queue) => {
+        const counts = await within(source.counts(queue), timeoutMs, 'job counts').catch(
+          () => undefined,
+        );
+        return [queue, counts] as const;
+      }),
+    ),
+  ]);
+  const read = new Map<QueueName, Record<string, number>>();
+  if (up) for (const [queue, byState] of counts) if (byState) read.set(queue, byState);
+  return { up, counts: read };
 }

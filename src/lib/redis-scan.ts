@@ -21,3 +21,8 @@ export async function* scanKeys(
     } while (cursor !== '0');
   }
 }
+
+/** A text as a literal in a SCAN pattern (`{esign}` has no glob characters; `[` would). */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

@@ -106,6 +106,10 @@ export function redisCrossCheck(env: Record<string, string | undefined>): string
     problems.push('REDIS_SENTINEL_MASTER: is required with REDIS_SENTINELS');
   if (!sentinel && env.REDIS_SENTINEL_MASTER !== undefined)
     problems.push('REDIS_SENTINEL_MASTER: needs REDIS_SENTINELS');
+  if (Number(env.QUEUE_PARTITIONS ?? 1) > 1 && /[{}]/.test(env.QUEUE_PREFIX ?? ''))
+    problems.push(
+      'QUEUE_PREFIX: must be a plain name (no "{}") with QUEUE_PARTITIONS > 1: each partition gets its own tag',
+    );
   return problems;
 }
 
@@ -118,6 +122,16 @@ export function redisCrossCheck(env: Record<string, string | undefined>): string
 export function keyPrefixFor(queuePrefix: string, topology: Pick<RedisTopology, 'kind'>): string {
   if (topology.kind !== 'cluster' || /\{[^{}]+\}/.test(queuePrefix)) return queuePrefix;
   return `{${queuePrefix}}`;
+}
+
+/**
+ * The key prefix of each partition. One partition is the key prefix itself (today's layout);
+ * N > 1 gives each its own hash tag, `{esign-0}` … `{esign-N-1}`, so a Cluster can place them
+ * on different shards (a prefix with a tag of its own cannot be partitioned: redisCrossCheck).
+ */
+export function partitionPrefixes(queuePrefix: string, keyPrefix: string, count: number): string[] {
+  if (count <= 1) return [keyPrefix];
+  return Array.from({ length: count }, (_, index) => `{${queuePrefix}-${index}}`);
 }
 
 /** A printable place (no credentials), for logs and error messages. */

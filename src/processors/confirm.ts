@@ -71,7 +71,7 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
     // markConfirmed scrubs the request: no later step sends it. The images went after upload;
     // deleting again covers a registration adopted before both were uploaded.
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
-      markConfirmed(current, pollJobId, ctx.now()),
+      markConfirmed(current, submission.submissionId, pollJobId, ctx.now()),
     ));
     await ctx.imageStore.delete(registrationId);
     ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');

@@ -41,7 +41,9 @@ export interface StepContext {
   metrics: Metrics;
   now: () => number;
   signal: AbortSignal;
-  /** Put a terminal result on the results queue, once per registration. */
+  /** How long within [from, to] any step queue was paused (`esign-worker pause`): not counted. */
+  pausedWithin(from: number, to: number): Promise<number>;
+  /** Put a terminal result on the results queue, once per attempt. */
   publishResult(result: RegistrationResult): Promise<void>;
   /** Remove a waiting/delayed job if it is still there (e.g. the pending poll). */
   cancelJob(step: StepName, jobId: string): Promise<void>;

@@ -1,5 +1,5 @@
 import { jobIds } from '../lib/registration/jobs.ts';
-import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
+import { attemptOf, isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { endRegistration, markPublished, type Ending } from '../lib/registration/transitions.ts';
 import type { StepContext } from './context.ts';
 import { applyTransition } from './record-helpers.ts';
@@ -47,10 +47,11 @@ export async function settle(ctx: StepContext, record: RegistrationRecord): Prom
   if (!record.result) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
   if (record.deadlineAt !== undefined)
-    await ctx.cancelJob('complete', jobIds.deadline(record.registrationId));
+    await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
   await ctx.imageStore.delete(record.registrationId);
   await ctx.store.releaseInFlight(record);
-  if (record.history.some((entry) => entry.status === record.status && entry.published)) return;
+  // The latest entry of the status: an earlier attempt (a retry) may have ended the same way.
+  if (record.history.findLast((entry) => entry.status === record.status)?.published) return;
   await ctx.publishResult(record.result);
   await applyTransition(ctx, record.registrationId, markPublished);
 }

@@ -32,8 +32,11 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
     if (ours.status === 'COMPLETED' || ours.status === 'ERROR') return proceed(...next);
   }
 
+  // Time the queues spent paused does not count: nothing could move then (see pause-ledger).
   const since = record.confirmedAt ?? record.enqueuedAt;
-  if (ctx.now() - since >= ctx.settings.pollGiveUpMs) {
+  const now = ctx.now();
+  const waited = now - since - (await ctx.pausedWithin(since, now));
+  if (waited >= ctx.settings.pollGiveUpMs) {
     next.push({
       step: 'complete',
       jobId: jobIds.timeout(registrationId, generation),

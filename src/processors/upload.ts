@@ -9,6 +9,7 @@ import {
   markDocumentUploaded,
   markUploaded,
 } from '../lib/registration/transitions.ts';
+import { adopt, currentAtEsign } from './adopt.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 import { applyTransition, openRequest } from './record-helpers.ts';
@@ -19,7 +20,8 @@ const EXPIRY_MARGIN_MS = 60_000;
 /**
  * Step 3: stream each image to its presigned URL, one at a time (one image in memory at
  * most), marking each document uploaded as soon as storage accepts it, so a retry re-sends
- * only what is missing. An expired URL means a new submission (no refresh API exists).
+ * only what is missing. An expired URL means a new submission (no refresh API exists); a
+ * storage refusal that is not expiry is explained by asking Esign (explainRefusal).
  */
 export async function upload(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
   let record = await ctx.store.require(data.registrationId);
@@ -45,8 +47,15 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
         ctx.signal,
       );
     } catch (error) {
-      if (isWorkerError(error) && error.code === 'UPLOAD_URL_EXPIRED')
+      const refused = isWorkerError(error) ? error.code : undefined;
+      // Expired by storage's word, or by our clock: a new submission. Any other refusal may be
+      // an object already confirmed (a confirm the record lost): Esign says what happened.
+      if (
+        refused === 'UPLOAD_URL_EXPIRED' ||
+        (refused === 'UPLOAD_FORBIDDEN' && (document.expiresAt ?? 0) <= ctx.now())
+      )
         return reinitiate(ctx, record, submission.submissionId, type);
+      if (refused === 'UPLOAD_FORBIDDEN') return explainRefusal(ctx, record, type, error);
       throw error;
     } finally {
       image.stream.destroy();
@@ -106,7 +115,8 @@ async function reinitiate(
   expiredId: string,
   type: DocumentType,
 ): Promise<StepOutcome> {
-  if (record.generation >= ctx.settings.maxReinitiations)
+  // Counted within the attempt: a retry starts with the full allowance.
+  if (record.generation - (record.attemptGeneration ?? 0) >= ctx.settings.maxReinitiations)
     throw permanent(
       'REINITIATION_LIMIT',
       `the ${type} upload URL expired and MAX_REINITIATIONS (${ctx.settings.maxReinitiations}) new submissions were already made`,
@@ -119,4 +129,33 @@ async function reinitiate(
     'upload URL expired: starting a new submission',
   );
   return initiateAgain(updated);
+}
+
+/**
+ * Storage refused an upload (403) and it is not expiry. The usual cause: Esign took a confirm
+ * for this submission that the record lost (its objects are final), so when Esign shows our
+ * submission past INITIATED the record catches up and goes on from there. Otherwise nothing
+ * explains it and retrying cannot help: UPLOAD_FORBIDDEN ends the registration.
+ */
+async function explainRefusal(
+  ctx: StepContext,
+  record: RegistrationRecord,
+  type: DocumentType,
+  refusal: unknown,
+): Promise<StepOutcome> {
+  const submissionId = record.submission?.submissionId;
+  const state = await currentAtEsign(ctx, record);
+  if (state && state.submissionId === submissionId && state.status !== 'INITIATED') {
+    ctx.logger.warn(
+      { registrationId: record.registrationId, submissionId, status: state.status },
+      'storage refused an upload: Esign already has the submission confirmed, catching up',
+    );
+    return adopt(ctx, record, state);
+  }
+  throw permanent(
+    'UPLOAD_FORBIDDEN',
+    `storage refused the ${type} upload before its URL expired, and Esign does not show the ` +
+      `submission confirmed: ${refusal instanceof Error ? refusal.message : 'no detail'}`,
+    { cause: refusal },
+  );
 }

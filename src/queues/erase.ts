@@ -1,5 +1,5 @@
 import { jobIds } from '../lib/registration/jobs.ts';
-import { isTerminal } from '../lib/registration/record.ts';
+import { attemptOf, isTerminal } from '../lib/registration/record.ts';
 import { eraseRecord } from '../lib/registration/scrub.ts';
 import { endRegistration, markPublished } from '../lib/registration/transitions.ts';
 import { resultJobOptions } from './queues.ts';
@@ -32,12 +32,13 @@ export async function eraseRegistration(
       );
       return ended === current ? undefined : ended;
     });
-  const resultJobId = jobIds.result(registrationId);
+  const attempt = attemptOf(record);
+  const resultJobId = jobIds.result(registrationId, attempt);
   const published = record.history.some(
     (entry) => entry.status === record?.status && entry.published,
   );
   if (record.result && !published && !record.erasedAt) {
-    await queues.results.add('result', record.result, resultJobOptions(registrationId));
+    await queues.results.add('result', record.result, resultJobOptions(registrationId, attempt));
     record = await store.update(registrationId, (current) => {
       const next = markPublished(current);
       return next === current ? undefined : next;
@@ -48,7 +49,7 @@ export async function eraseRegistration(
     if (job && ((await job.isCompleted()) || (await job.isFailed()))) await job.remove();
   }
   for (const [queue, jobId] of [
-    [queues.steps.complete, jobIds.deadline(registrationId)],
+    [queues.steps.complete, jobIds.deadline(registrationId, attempt)],
     ...(record.pollJobId ? [[queues.steps.poll, record.pollJobId] as const] : []),
   ] as const)
     await queue.remove(jobId).catch(() => 0);

@@ -1,6 +1,9 @@
 import type { Worker } from 'bullmq';
+import { remainingUntil, within } from '../lib/deadline.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
 import type { EsignClient } from '../lib/esign/types.ts';
 import type { Logger } from '../lib/logger.ts';
+import { PauseLedger } from '../lib/pause-ledger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { complete } from '../processors/complete.ts';
 import { confirm } from '../processors/confirm.ts';
@@ -10,7 +13,8 @@ import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import type { StepName } from '../lib/registration/jobs.ts';
-import { resultJobOptions, type PipelineQueues } from './queues.ts';
+import { attemptOf } from '../lib/registration/record.ts';
+import { resultJobOptions, type PipelineQueues, type StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
@@ -22,15 +26,23 @@ export interface PipelineDeps {
   concurrency: Record<StepName, number>;
   /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
   ratePerSecond: number;
+  /** The other partitions' step queues (QUEUE_PARTITIONS > 1): a 429 pauses them as well. */
+  otherPartitions?: StepQueues[] | undefined;
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
+  errors: ErrorLog;
 }
 
 export interface Pipeline {
   queues: PipelineQueues;
   workers: Worker[];
-  /** Stop taking jobs, let active ones finish (bounded); the queues stay open (the runtime's). */
+  /**
+   * Stop taking jobs, let active ones finish within `timeoutMs`, then cancel the rest; returns
+   * by `timeoutMs` + 0.5 s at the latest (CANCEL_GRACE_MS + WORKERS_CLOSE_MS), whatever Redis
+   * does, and at once when nothing runs and Redis is away.
+   * The queues stay open (the runtime's).
+   */
   close(timeoutMs?: number): Promise<void>;
 }
 
@@ -38,6 +50,8 @@ export interface Pipeline {
 export function startPipeline(deps: PipelineDeps): Pipeline {
   const { services } = deps;
   const queues = services.queues;
+  const running = new Set<Promise<void>>();
+  const pauses = new PauseLedger(services.redis, services.prefix);
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
     store: services.store,
@@ -49,8 +63,13 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     metrics: deps.metrics,
     now: services.now,
     signal,
+    pausedWithin: (from, to) => pauses.pausedWithin(from, to),
     async publishResult(result) {
-      await queues.results.add('result', result, resultJobOptions(result.registrationId));
+      await queues.results.add(
+        'result',
+        result,
+        resultJobOptions(result.registrationId, attemptOf(result)),
+      );
     },
     async cancelJob(step, jobId) {
       // A job that is running cannot be removed; it then finds the record terminal and stops.
@@ -77,13 +96,17 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     locks: deps.locks,
     metrics: deps.metrics,
     logger: deps.logger,
+    errors: deps.errors,
+    running,
     onFinalFailure,
   };
   const esignRate = deps.ratePerSecond;
+  const siblings = (step: StepName) => (deps.otherPartitions ?? []).map((other) => other[step]);
   const workers = [
     startStepWorker({
       ...common,
       step: 'initiate',
+      siblingQueues: siblings('initiate'),
       process: initiate,
       concurrency: deps.concurrency.initiate,
       ratePerSecond: esignRate,
@@ -91,6 +114,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'upload',
+      siblingQueues: siblings('upload'),
       process: upload,
       concurrency: deps.concurrency.upload,
       ratePerSecond: 0,
@@ -98,6 +122,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'confirm',
+      siblingQueues: siblings('confirm'),
       process: confirm,
       concurrency: deps.concurrency.confirm,
       ratePerSecond: esignRate,
@@ -105,6 +130,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'poll',
+      siblingQueues: siblings('poll'),
       process: poll,
       concurrency: deps.concurrency.poll,
       ratePerSecond: esignRate,
@@ -112,6 +138,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     startStepWorker({
       ...common,
       step: 'complete',
+      siblingQueues: siblings('complete'),
       process: complete,
       concurrency: deps.concurrency.complete,
       ratePerSecond: 0,
@@ -122,20 +149,41 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     queues,
     workers,
     async close(timeoutMs = 30_000) {
-      // Graceful first: active jobs finish. Past the timeout, abort them: their Esign calls
-      // end and the adapter gives each job back to the queue. (BullMQ's close(true) after a
-      // close() only returns the pending close, which waits for the jobs: it forced nothing.)
-      // A processor that ignores its signal is left to BullMQ's lock expiry after the grace.
-      const graceful = Promise.allSettled(workers.map((worker) => worker.close()));
-      const timer = new Promise<'timeout'>((resolve) =>
-        setTimeout(resolve, timeoutMs, 'timeout').unref(),
+      // Graceful first: no new jobs, active ones finish. Past the timeout, abort them: their
+      // Esign calls end and the adapter gives each job back to the queue. (BullMQ's close(true)
+      // after a close() only returns the pending close, which waits for the jobs: it forced
+      // nothing.) What is waited for is our processors, not BullMQ's close: that also QUITs
+      // its connections, which waits for ever while Redis is down. A processor stuck past the
+      // grace (on a Redis call, which no signal cancels) is left to BullMQ's lock expiry.
+      const closing = Promise.allSettled(workers.map((worker) => worker.close()));
+      const started = Date.now();
+      const drained = async () => {
+        while (running.size > 0) await Promise.all([...running]);
+      };
+      const finished = await within(drained(), timeoutMs, 'draining').then(
+        () => true,
+        () => false,
       );
-      if ((await Promise.race([graceful, timer])) === 'timeout') {
+      if (!finished) {
         deps.logger.warn({ timeoutMs }, 'shutdown timeout: cancelling the active jobs');
         for (const worker of workers) worker.cancelAllJobs('shutdown timeout');
-        const grace = new Promise<void>((resolve) => setTimeout(resolve, 1_000).unref());
-        await Promise.race([graceful, grace]);
+        await within(drained(), CANCEL_GRACE_MS, 'cancelled jobs').catch(() => undefined);
       }
+      // While Redis is connected, BullMQ finishes its side (moving the last jobs to completed,
+      // QUIT) in moments: it may use what is left of the window. While Redis is away it would
+      // wait for ever: a short look, then the connections are dropped.
+      const budget =
+        services.redis.status === 'ready'
+          ? Math.max(WORKERS_CLOSE_MS, remainingUntil(started + timeoutMs + CANCEL_GRACE_MS))
+          : WORKERS_CLOSE_MS;
+      await within(closing, budget, 'closing the workers').catch(() =>
+        deps.logger.warn('workers not closed cleanly (Redis away?): their connections are dropped'),
+      );
     },
   };
 }
+
+/** After cancelling, how long aborted jobs get to be given back to their queue. */
+const CANCEL_GRACE_MS = 300;
+/** How long BullMQ gets to finish closing once our processors are done. */
+const WORKERS_CLOSE_MS = 200;

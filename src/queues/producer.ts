@@ -1,29 +1,26 @@
 import { randomUUID } from 'node:crypto';
-import type { RedisClient } from '../lib/redis-topology.ts';
-import { describeIssues, permanent, ValidationError } from '../lib/errors.ts';
-import {
-  base64ImageBytes,
-  checkImageSources,
-  sourceKind,
-  type CheckDocument,
-  type ImagePolicy,
-  type ImageSource,
-} from '../lib/images/index.ts';
-import type { StoredImageSource } from '../lib/registration/image-store.ts';
+import { permanent } from '../lib/errors.ts';
+import { sourceKind, type ImagePolicy } from '../lib/images/index.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { RECORD_FORMAT_VERSION, writeJobData } from '../lib/registration/format.ts';
-import type { RetrySettings } from './queues.ts';
+import type { PipelineQueues, RetrySettings } from './queues.ts';
+import { partitionPrefixes, type RedisClient } from '../lib/redis-topology.ts';
+import { createDurableAck, noReplicaWait, type DurabilitySettings } from './durable-ack.ts';
+import { openPartitionSet, type PartitionSet } from './partitions.ts';
+import { admitRequest } from './admit.ts';
+import { retryOn, type RetryOutcome } from './retry.ts';
 import { eraseRegistration, type EraseOutcome } from './erase.ts';
-import { openSharedServices, type SharedServices } from './shared.ts';
-import { registrationRequestSchema } from '../lib/registration/request-schema.ts';
+import { addDeadline, sealIntake, storeImages } from './intake.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
   redis: RedisClient;
-  /** QUEUE_PREFIX: must match the workers'. */
+  /** The workers' key prefix: QUEUE_PREFIX, hash-tagged on Redis Cluster (`{esign}`). */
   prefix: string;
+  /** QUEUE_PARTITIONS of the workers (default 1). */
+  partitions?: number;
   cipher: PiiCipher;
   images: ImagePolicy;
   /** ESIGN_PARTNER_USER_ID_TYPE, used when a request names none. */
@@ -33,12 +30,20 @@ export interface ProducerOptions {
   retentionMs?: number;
   /** How long after enqueue a registration ends TIMED_OUT at the latest (default 48 h). */
   registrationTimeoutMs?: number;
+  /**
+   * WAIT for this many replicas before an enqueue returns (REDIS_WAIT_REPLICAS; default none).
+   * On Redis ≥ 7.2 with AOF on, the local fsync is awaited as well (WAITAOF).
+   */
+  durability?: DurabilitySettings;
   now?: () => number;
 }
 
 export interface EnqueueOutcome {
   registrationId: string;
-  /** false when this registrationId already existed: nothing new was started. */
+  /**
+   * false when this registrationId already existed: nothing new was started. Either way the
+   * record and its first job are as durable as the server can promise (see durable-ack.ts).
+   */
   created: boolean;
   status: RegistrationRecord['status'];
 }
@@ -47,9 +52,15 @@ export interface Producer {
   /**
    * Validate and enqueue a registration. Invalid input → ValidationError listing every
    * problem, and nothing is written. An existing registrationId returns that registration.
-   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT.
+   * A partner user with an unfinished registration → REGISTRATION_IN_FLIGHT. Writes that the
+   * server could not make durable as configured → REDIS_NOT_DURABLE (retry the same id).
    */
   enqueueRegistration(request: unknown): Promise<EnqueueOutcome>;
+  /**
+   * Start another attempt of a FAILED or TIMED_OUT registration (see retry.ts). `request` is
+   * needed once the request was deleted (when it ended); it must be the same user's.
+   */
+  retryRegistration(registrationId: string, request?: unknown): Promise<RetryOutcome>;
   /** The record with PII left out, or undefined. */
   getRegistration(registrationId: string): Promise<RegistrationView | undefined>;
   /** Erase one registration's data on request, keeping a tombstone (erase.ts). */
@@ -73,9 +84,14 @@ export function createProducer(options: ProducerOptions): Producer {
       throw new Error(`createProducer: ${(error as Error).message}`, { cause: error });
     }
   }
-  const services = openSharedServices({
+  const services = openPartitionSet({
     redis: options.redis,
-    prefix: options.prefix,
+    basePrefix: options.prefix,
+    prefixes: partitionPrefixes(
+      options.prefix.replace(/^\{(.*)\}$/, '$1'), // the plain QUEUE_PREFIX
+      options.prefix,
+      options.partitions ?? 1,
+    ),
     retry: options.retry,
     retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
     deadlineMs: options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS,
@@ -83,60 +99,41 @@ export function createProducer(options: ProducerOptions): Producer {
     images: options.images,
     now: options.now,
   });
-  return producerOn(services, options.defaultPartnerUserIdType);
+  return producerOn(services, options.defaultPartnerUserIdType, options.durability);
 }
 
-/** A producer on services already built (the runtime's); close() closes them. */
-export function producerOn(services: SharedServices, defaultPartnerUserIdType: string): Producer {
-  const { store, now } = services;
-  // The first step, and the deadline that ends the registration TIMED_OUT if nothing else
-  // has by then (a record without a deadline was enqueued by the previous release).
-  const startJobs = async (record: RegistrationRecord) => {
-    const { registrationId, deadlineAt } = record;
-    if (deadlineAt !== undefined)
-      await services.queues.steps.complete.add(
-        'complete',
-        writeJobData({ registrationId, source: 'worker' as const, timedOut: true }),
-        { jobId: jobIds.deadline(registrationId), delay: Math.max(0, deadlineAt - now()) },
-      );
-    await services.queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
-      jobId: jobIds.step('initiate', registrationId, 0),
-    });
-  };
+/** A producer on partitions already built (the runtime's); close() closes them. */
+export function producerOn(
+  partitions: PartitionSet,
+  defaultPartnerUserIdType: string,
+  durability: DurabilitySettings = noReplicaWait,
+): Producer {
+  // Validation needs no partition: the first one's cipher and image policy are everyone's.
+  const { images, now, redis } = partitions.all[0]!;
+  const ack = createDurableAck(redis, durability);
+  // What the server can promise is found at start; a failure here is retried by the first enqueue.
+  ack.detect().catch(() => undefined);
 
   return {
     async enqueueRegistration(input) {
-      const parsed = registrationRequestSchema.safeParse(input);
-      if (!parsed.success)
-        throw new ValidationError('The registration request', describeIssues(parsed.error.issues));
-      const request = parsed.data;
-      const imageProblems = await checkImageSources(request.images, services.images);
-      if (imageProblems.length > 0)
-        throw new ValidationError('The registration request', imageProblems);
+      const request = await admitRequest(input, images);
 
       const registrationId = request.registrationId ?? randomUUID();
+      const partnerUserIdType = request.partnerUserIdType ?? defaultPartnerUserIdType;
+      const partition = await partitions.place(
+        registrationId,
+        partnerUserIdType,
+        request.partnerUserId,
+      );
+      const { store, queues } = partition;
+      const addInitiate = initiateOn(queues);
       const at = now();
-      const deadlineAt = at + services.deadlineMs;
-      // Inline images go to their own keys (after the record exists): the record keeps a mark.
-      const inline: [CheckDocument, Buffer][] = [];
-      const images = {
-        ktp: keepInline('ktp', request.images.ktp),
-        selfie: keepInline('selfie', request.images.selfie),
-      };
-      function keepInline(
-        doc: CheckDocument,
-        source: ImageSource,
-      ): ImageSource | StoredImageSource {
-        if (!('base64' in source)) return source;
-        const type = doc === 'ktp' ? 'KTP' : 'SELFIE';
-        inline.push([doc, base64ImageBytes(type, source.base64, services.images)]);
-        return { stored: doc };
-      }
+      const intake = sealIntake(partition, request, registrationId);
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
         partnerUserId: request.partnerUserId,
-        partnerUserIdType: request.partnerUserIdType ?? defaultPartnerUserIdType,
+        partnerUserIdType,
         status: 'QUEUED',
         version: 0,
         enqueuedAt: at,
@@ -145,11 +142,8 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         previousSubmissionIds: [],
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
-        deadlineAt,
-        sealedRequest: services.cipher.seal(
-          JSON.stringify({ ...request, images, registrationId }),
-          registrationId,
-        ),
+        deadlineAt: at + partition.deadlineMs,
+        sealedRequest: intake.sealedRequest,
         imageKinds: {
           ktp: sourceKind(request.images.ktp),
           selfie: sourceKind(request.images.selfie),
@@ -160,29 +154,64 @@ export function producerOn(services: SharedServices, defaultPartnerUserIdType: s
         // If the holder never got its first job (a crash between create and add), give it
         // one now, so the slot it holds is one that will be freed.
         const holder = await store.get(outcome.registrationId);
-        if (holder?.status === 'QUEUED') await startJobs(holder);
+        if (holder?.status === 'QUEUED') {
+          await addDeadline(partition, holder);
+          await addInitiate(holder.registrationId, holder.generation);
+        }
         throw permanent(
           'REGISTRATION_IN_FLIGHT',
           `partner user already has registration ${outcome.registrationId} in flight; ` +
             'Esign answers polls per user, so one registration per user runs at a time',
         );
       }
-      if (outcome.kind === 'created')
-        for (const [doc, bytes] of inline)
-          await services.imageStore.put(registrationId, doc, bytes, store.ttlOf(record));
+      // Inline images after the record: an existing registration keeps its own.
+      if (outcome.kind === 'created') await storeImages(partition, record, intake.inline);
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
-      if (current.status === 'QUEUED') await startJobs(current);
+      if (current.status === 'QUEUED') {
+        await addDeadline(partition, current);
+        await addInitiate(registrationId, current.generation);
+      }
+      await ack.confirm(registrationId);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
 
+    async retryRegistration(registrationId, request) {
+      const partition = await partitions.ofRegistration(registrationId);
+      const known = partition && (await partition.store.get(registrationId));
+      if (!partition || !known)
+        throw permanent('REGISTRATION_NOT_FOUND', `registration ${registrationId} does not exist`);
+      const addInitiate = initiateOn(partition.queues);
+      const outcome = await retryOn(
+        partition,
+        defaultPartnerUserIdType,
+        registrationId,
+        request,
+        addInitiate,
+      );
+      await ack.confirm(registrationId);
+      return outcome;
+    },
+
     async getRegistration(registrationId) {
-      const record = await store.get(registrationId);
+      const partition = await partitions.ofRegistration(registrationId);
+      const record = await partition?.store.get(registrationId);
       return record ? toView(record) : undefined;
     },
 
-    eraseRegistration: (registrationId) => eraseRegistration(services, registrationId),
+    async eraseRegistration(registrationId) {
+      const partition = await partitions.ofRegistration(registrationId);
+      return partition ? eraseRegistration(partition, registrationId) : 'unknown';
+    },
 
-    close: () => services.close(),
+    close: () => partitions.close(),
   };
+}
+
+/** Adds a registration's first step job; its id names the generation, so a retry gets its own. */
+function initiateOn(queues: PipelineQueues) {
+  return (registrationId: string, generation = 0) =>
+    queues.steps.initiate.add('initiate', writeJobData({ registrationId }), {
+      jobId: jobIds.step('initiate', registrationId, generation),
+    });
 }

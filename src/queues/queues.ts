@@ -35,8 +35,8 @@ export const EVENTS_KEPT = 100;
  * same moment; BullMQ's deduplication key (a few bytes, an hour) does, and the record's
  * `published` flag covers anything later.
  */
-export function resultJobOptions(registrationId: string): JobsOptions {
-  const jobId = jobIds.result(registrationId);
+export function resultJobOptions(registrationId: string, attempt: number): JobsOptions {
+  const jobId = jobIds.result(registrationId, attempt);
   return { jobId, deduplication: { id: jobId, ttl: RESULT_DEDUP_MS } };
 }
 const RESULT_DEDUP_MS = 3600 * 1000;
@@ -54,6 +54,8 @@ export function createQueues(
   prefix: string,
   retry: RetrySettings,
   logger?: Logger,
+  /** Where the results queue lives: the base prefix, one queue for every partition. */
+  resultsPrefix = prefix,
 ): PipelineQueues {
   const streams = { events: { maxLen: EVENTS_KEPT } };
   const options = { connection, prefix, streams, defaultJobOptions: stepJobOptions(retry) };
@@ -63,7 +65,7 @@ export function createQueues(
   // A result the consumer took is in the record too (status): not kept twice.
   const results = new Queue(RESULTS_QUEUE, {
     connection,
-    prefix,
+    prefix: resultsPrefix,
     streams,
     defaultJobOptions: {
       removeOnComplete: true,
@@ -86,8 +88,13 @@ export function createQueues(
  * Every queue (the five steps and results) under a prefix, opened only to be looked at (the
  * queue UI): no default job options, since nothing here adds jobs of its own.
  */
-export function openAllQueues(connection: RedisClient, prefix: string, logger?: Logger): Queue[] {
-  return [...stepNames, RESULTS_QUEUE].map((name) => {
+export function openAllQueues(
+  connection: RedisClient,
+  prefix: string,
+  logger?: Logger,
+  names: readonly string[] = [...stepNames, RESULTS_QUEUE],
+): Queue[] {
+  return names.map((name) => {
     const queue = new Queue(name, { connection, prefix });
     queue.on('error', (error) => logger?.debug({ err: error, queue: name }, 'queue error'));
     return queue;

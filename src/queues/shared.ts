@@ -1,7 +1,9 @@
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { ImagePolicy } from '../lib/images/index.ts';
+import { within } from '../lib/deadline.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
+import { closeRedis } from '../lib/redis-close.ts';
 import { ImageStore } from '../lib/registration/image-store.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
@@ -26,7 +28,10 @@ export interface SharedServices {
   cipher: PiiCipher;
   images: ImagePolicy;
   now: () => number;
-  /** Closes the queues opened; quits the connection too when it was handed over (`ownsRedis`). */
+  /**
+   * Closes the queues opened; quits the connection too when it was handed over (`ownsRedis`).
+   * Bounded (0.4 s at most) even while Redis is down: then the connection is dropped.
+   */
   close(): Promise<void>;
 }
 
@@ -39,16 +44,29 @@ export interface SharedServicesOptions {
   deadlineMs: number;
   cipher: PiiCipher;
   images: ImagePolicy;
+  /** The results queue's prefix when it is not `prefix` (partitions share one results queue). */
+  resultsPrefix?: string | undefined;
+  /** Partitions record where a submission lives before the store indexes it. */
+  beforeIndexSubmission?: ((submissionId: string) => Promise<void>) | undefined;
   /** Whether close() also quits `redis` (the runtime opened it; a caller's is left open). */
   ownsRedis?: boolean;
   logger?: Logger | undefined;
   now?: (() => number) | undefined;
 }
 
+/** Queues on a shared connection close without a round trip to Redis, unless it is away. */
+const QUEUES_CLOSE_TIMEOUT_MS = 200;
+
 export function openSharedServices(options: SharedServicesOptions): SharedServices {
   const { redis, prefix } = options;
   const now = options.now ?? Date.now;
-  const store = new RegistrationStore({ redis, prefix, retentionMs: options.retentionMs, now });
+  const store = new RegistrationStore({
+    redis,
+    prefix,
+    retentionMs: options.retentionMs,
+    now,
+    beforeIndexSubmission: options.beforeIndexSubmission,
+  });
   let queues: PipelineQueues | undefined;
   return {
     redis,
@@ -57,15 +75,18 @@ export function openSharedServices(options: SharedServicesOptions): SharedServic
     imageStore: new ImageStore(redis, prefix, options.cipher),
     deadlineMs: options.deadlineMs,
     get queues() {
-      queues ??= createQueues(redis, prefix, options.retry, options.logger);
+      queues ??= createQueues(redis, prefix, options.retry, options.logger, options.resultsPrefix);
       return queues;
     },
     cipher: options.cipher,
     images: options.images,
     now,
     async close() {
-      await queues?.close();
-      if (options.ownsRedis) await redis.quit().catch(() => redis.disconnect());
+      if (queues)
+        await within(queues.close(), QUEUES_CLOSE_TIMEOUT_MS, 'closing the queues').catch(
+          (error: unknown) => options.logger?.warn({ err: error }, 'queues not closed cleanly'),
+        );
+      if (options.ownsRedis) await closeRedis(redis);
     },
   };
 }

@@ -18,7 +18,6 @@ export class RecordingSink implements CallbackSink {
   readonly calls: SubmissionState[] = [];
   /** What accept() does next: answer an outcome, throw (Redis down), or wait for release(). */
   mode: SinkOutcome | 'throw' | 'hold' = 'accepted';
-  isReady = true;
   private held: (() => void)[] = [];
 
   async accept(state: SubmissionState): Promise<SinkOutcome> {
@@ -29,10 +28,6 @@ export class RecordingSink implements CallbackSink {
       return 'accepted';
     }
     return this.mode;
-  }
-
-  ready(): Promise<boolean> {
-    return Promise.resolve(this.isReady);
   }
 
   /** Let every held accept() answer. */

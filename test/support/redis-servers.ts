@@ -15,9 +15,11 @@ import { freeLoopbackPort } from '../../demo/redis-discovery.ts';
 
 export interface RedisServer {
   port: number;
-  process: ChildProcess;
+  readonly process: ChildProcess;
   /** SIGKILL, and wait until it is gone. */
   kill(): Promise<void>;
+  /** Start it again, same arguments and port; resolves when it answers. */
+  restart(): Promise<void>;
 }
 
 export interface RedisCluster {
@@ -42,7 +44,11 @@ export interface RedisSentinelSet {
   stop(): Promise<void>;
 }
 
-/** A redis-server (or `--sentinel` with a config file) with its own dir; resolves when it answers. */
+/**
+ * A redis-server (or `--sentinel` with a config file) with its own dir; resolves when it
+ * answers. restart() starts it again with the same arguments and port (a Cluster node finds
+ * its nodes file, a sentinel its rewritten config).
+ */
 export async function startRedisServer(
   dir: string,
   args: string[] = [],
@@ -58,14 +64,26 @@ export async function startRedisServer(
   } else {
     argv = [...base, '--save', '', '--appendonly', 'no', ...args];
   }
-  const child = spawn('redis-server', argv, { stdio: 'ignore' });
-  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const spawnIt = () => {
+    const child = spawn('redis-server', argv, { stdio: 'ignore' });
+    const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    return { child, gone };
+  };
+  let current = spawnIt();
   const server: RedisServer = {
     port,
-    process: child,
+    get process() {
+      return current.child;
+    },
     async kill() {
+      const { child, gone } = current;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await gone;
+    },
+    async restart() {
+      await server.kill();
+      current = spawnIt();
+      await untilAnswers(port, 10_000);
     },
   };
   await untilAnswers(port, 10_000).catch(async (error: unknown) => {
@@ -139,9 +157,9 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
     throw error;
   }
   const masterPorts = async () => {
-    const alive = nodes.find((node) => node.process.exitCode === null);
+    const alive = nodes.find(isRunning);
     if (!alive) return [];
-    const redis = new Redis(alive.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    const redis = quiet(new Redis(alive.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
     try {
       const shards = (await redis.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
       return [...new Set(shards.map((shard) => shard[2][1]))].sort((a, b) => a - b);
@@ -161,8 +179,8 @@ export async function startRedisCluster(masters = 3, replicas = 1): Promise<Redi
 export async function untilClusterOk(nodes: RedisServer[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const node of nodes) {
-    if (node.process.exitCode !== null || node.process.signalCode !== null) continue;
-    const redis = new Redis(node.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+    if (!isRunning(node)) continue;
+    const redis = quiet(new Redis(node.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
     try {
       for (;;) {
         const info = String(await redis.call('CLUSTER', 'INFO'));
@@ -215,8 +233,8 @@ export async function startRedisSentinel(replicas = 1): Promise<RedisSentinelSet
       sentinels.push(sentinel);
     }
     const currentMasterPort = async () => {
-      const alive = sentinels.find((server) => server.process.exitCode === null) ?? sentinels[0]!;
-      const redis = new Redis(alive.port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+      const alive = sentinels.find(isRunning) ?? sentinels[0]!;
+      const redis = quiet(new Redis(alive.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
       try {
         const [, port] = (await redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as [
           string,
@@ -243,4 +261,14 @@ export async function startRedisSentinel(replicas = 1): Promise<RedisSentinelSet
     await stop();
     throw error;
   }
+}
+
+function isRunning(server: RedisServer): boolean {
+  return server.process.exitCode === null && server.process.signalCode === null;
+}
+
+/** A look-up connection whose failures are its calls' rejections, not printed events. */
+function quiet(redis: Redis): Redis {
+  redis.on('error', () => undefined);
+  return redis;
 }

@@ -2,7 +2,7 @@ import { startLocalStack, type LocalStack } from '../../demo/local-stack.ts';
 import type { SandboxOptions } from '../../sandbox/index.ts';
 import { capturingLogger } from './listener.ts';
 import { inject } from 'vitest';
-import { redisUrl, uniquePrefix } from './redis.ts';
+import { connectTopology, redisUrl, uniquePrefix } from './redis.ts';
 
 /** Credentials the sandbox accepts and the worker presents. */
 export const sandboxCredentials = {
@@ -35,7 +35,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const topology = Object.keys(redisEnv).length > 0;
   const stack = await startLocalStack({
     ...(topology ? {} : { redisUrl: redisUrl() }),
-    prefix: uniquePrefix('e2e'),
+    prefix: await stackPrefix({ ...redisEnv, ...options.env }),
     logger,
     credentials: sandboxCredentials,
     callbackSecret,
@@ -58,4 +58,30 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     worker: options.worker,
   });
   return Object.assign(stack, { logLines: lines });
+}
+
+/**
+ * A unique prefix; on a Cluster with partitions, one whose partitions' hash tags fall on
+ * different masters (as many as there are), so the tests spread work over every shard.
+ */
+async function stackPrefix(env: Record<string, string>): Promise<string> {
+  const partitions = Number(env.QUEUE_PARTITIONS ?? 1);
+  if (!env.REDIS_CLUSTER_NODES || partitions < 2) return uniquePrefix('e2e');
+  const redis = connectTopology();
+  try {
+    const shards = (await redis.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const masters = new Set(shards.map((shard) => shard[2][1])).size;
+    const masterOf = (slot: number) =>
+      shards.find(([start, end]) => slot >= start && slot <= end)?.[2][1];
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      const prefix = uniquePrefix('e2e');
+      const used = new Set<number | undefined>();
+      for (let index = 0; index < partitions; index += 1)
+        used.add(masterOf(Number(await redis.call('CLUSTER', 'KEYSLOT', `{${prefix}-${index}}`))));
+      if (used.size === Math.min(partitions, masters)) return prefix;
+    }
+    throw new Error('no prefix spreads the partitions over every master');
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -26,16 +26,17 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     config: config.esign,
     redis: runtime.redis,
     keyPrefix: stack.prefix,
-    cipher: runtime.cipher,
+    cipher: runtime.all[0]!.cipher,
     logger,
     metrics,
   });
+  const partition = runtime.all[0]!;
   const ctx: StepContext = {
     esign,
-    store: runtime.store,
-    imageStore: runtime.imageStore,
-    cipher: runtime.cipher,
-    images: runtime.images,
+    store: partition.store,
+    imageStore: partition.imageStore,
+    cipher: partition.cipher,
+    images: partition.images,
     settings: {
       maxReinitiations: 2,
       callbackTimeoutMs: 60_000,
@@ -50,6 +51,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     metrics,
     now: Date.now,
     signal: new AbortController().signal,
+    pausedWithin: () => Promise.resolve(0),
     publishResult: () => Promise.reject(new Error('no registration ends in this test')),
     cancelJob: () => Promise.resolve(),
   };

@@ -55,15 +55,48 @@ export function classifyStatus(
       retryAfterMs: parseRetryAfter(response.retryAfter, now),
     });
   if (status === 408 || status >= 500) return retryable('ESIGN_SERVER_ERROR', message, extra);
-  // Object storage answers 403 once a presigned URL has expired; the pipeline then starts a
-  // new submission, since Esign offers no way to refresh upload URLs.
-  if (endpoint === 'upload' && status === 403)
-    return permanent('UPLOAD_URL_EXPIRED', message, extra);
+  // Object storage answers 403 both for an expired URL and for a write it refuses (an object
+  // already confirmed, a bad signature): only expiry means "start a new submission".
+  if (endpoint === 'upload' && status === 403) {
+    const storage = parseStorageError(response.bodyText);
+    const said = storage
+      ? ` (${storage.code}${storage.expired ? ': request has expired' : ''})`
+      : '';
+    if (storage?.expired) return permanent('UPLOAD_URL_EXPIRED', message + said, extra);
+    return permanent('UPLOAD_FORBIDDEN', message + said, extra);
+  }
   if (status === 401) return permanent('ESIGN_UNAUTHORIZED', message, extra);
   if (status >= 400) return permanent('ESIGN_REJECTED', message, extra);
   // 1xx/3xx/unexpected 2xx: nothing we asked for; retrying the same call will not change it.
   if (endpoint === 'upload') return permanent('UPLOAD_FAILED', message, extra);
   return permanent('ESIGN_BAD_RESPONSE', message, extra);
+}
+
+/** An S3/OSS-style XML error body: `<Error><Code>…</Code><Message>…</Message>…</Error>`. */
+export interface StorageError {
+  /** The storage's code constant (`AccessDenied`, `SignatureDoesNotMatch`, …), capped. */
+  code: string;
+  /** The storage says the presigned request expired. */
+  expired: boolean;
+}
+
+/**
+ * What the storage's error body says, or undefined when it is no such body. S3 and OSS both
+ * answer an expired presigned URL with `AccessDenied` and the message "Request has expired",
+ * adding `<Expires>` and `<ServerTime>`; a refused write is `AccessDenied` ("Access Denied")
+ * without them. Some S3-compatible stores use the codes `RequestExpired` / `ExpiredToken`.
+ */
+export function parseStorageError(bodyText: string): StorageError | undefined {
+  const element = (name: string) =>
+    new RegExp(`<${name}>([^<]{0,200})</${name}>`).exec(bodyText)?.[1]?.trim();
+  const code = element('Code');
+  if (code === undefined) return undefined;
+  const expired =
+    code === 'RequestExpired' ||
+    code === 'ExpiredToken' ||
+    (code === 'AccessDenied' &&
+      (/request has expired/i.test(element('Message') ?? '') || element('Expires') !== undefined));
+  return { code: code.replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 64), expired };
 }
 
 /**

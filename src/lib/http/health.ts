@@ -1,4 +1,5 @@
 import type http from 'node:http';
+import { within } from '../deadline.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
 import { sendJson } from './respond.ts';
@@ -15,6 +16,9 @@ export interface OpsDeps {
 }
 
 export const opsPaths = ['/healthz', '/readyz', '/metrics'] as const;
+
+/** /readyz answers "not ready" after this, whatever the check does: health in ≤ 2 s. */
+export const READY_ANSWER_MS = 1_500;
 
 export function isOpsPath(path: string): boolean {
   return (opsPaths as readonly string[]).includes(path);
@@ -36,10 +40,12 @@ export async function handleOps(
     return;
   }
   if (path === '/readyz') {
-    const ready = await deps.ready().catch((error: unknown) => {
-      deps.logger.warn({ err: error }, 'readiness check failed');
-      return false;
-    });
+    const ready = await within(deps.ready(), READY_ANSWER_MS, 'the readiness check').catch(
+      (error: unknown) => {
+        deps.logger.warn({ err: error }, 'readiness check failed');
+        return false;
+      },
+    );
     sendJson(res, ready ? 200 : 503, { ok: ready });
     return;
   }

@@ -11,6 +11,4 @@ export interface CallbackSink {
    *  'unknown' = no registration has this submissionId (nothing enqueued).
    *  Throws when Redis is unavailable. */
   accept(state: SubmissionState): Promise<SinkOutcome>;
-  /** Redis reachable? (for /readyz) */
-  ready(): Promise<boolean>;
 }

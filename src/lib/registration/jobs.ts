@@ -51,13 +51,18 @@ export const jobIds = {
     return `${state.submissionId}-${state.status}-${state.result ?? 'NONE'}`;
   },
   /** The registration's deadline: a delayed completion that ends it TIMED_OUT. */
-  deadline(registrationId: string): string {
-    return `${registrationId}-deadline`;
+  deadline(registrationId: string, attempt: number): string {
+    return `${registrationId}-deadline-a${attempt}`;
   },
   timeout(registrationId: string, generation: number): string {
     return `${registrationId}-timeout-g${generation}`;
   },
-  result(registrationId: string): string {
-    return `${registrationId}-result`;
+  /**
+   * One result per attempt: `<registrationId>-<attempt>`, the documented dedupe key (README,
+   * "Results"). Before retries existed it was `<registrationId>-result`; both can be on the
+   * queue during the deploy that changes it, and consumers dedupe on the key, not the job id.
+   */
+  result(registrationId: string, attempt: number): string {
+    return `${registrationId}-${attempt}`;
   },
 };

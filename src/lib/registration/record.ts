@@ -81,6 +81,11 @@ export interface RegistrationResult {
   /** The shape of this object (1); absent on results published before it was versioned. */
   formatVersion: typeof RESULT_FORMAT_VERSION;
   registrationId: string;
+  /**
+   * Which run of the registration this is the result of: 1, then one more per `retry`.
+   * Absent on results published before retries existed: read it with `attemptOf`.
+   */
+  attempt?: number | undefined;
   submissionId: string | null;
   partnerUserId: string;
   partnerUserIdType: string;
@@ -107,6 +112,8 @@ export interface HistoryEntry {
   reasonCode?: string | null | undefined;
   /** On the terminal entry: the result is on the results queue. */
   published?: boolean | undefined;
+  /** On the QUEUED entry that starts a retry: the attempt it starts (2, 3, …). */
+  attempt?: number | undefined;
 }
 
 export interface RegistrationRecord {
@@ -120,8 +127,16 @@ export interface RegistrationRecord {
   version: number;
   enqueuedAt: number;
   updatedAt: number;
-  /** How many times a new submission replaced an expired one. */
+  /** How many submissions were started before the current one (fresh job ids for each). */
   generation: number;
+  /**
+   * The run of this registration: absent (1) until a `retry` starts attempt 2, 3, …; each
+   * attempt publishes its own result. Added in format 1 without a format change: a record
+   * without it is attempt 1, and nothing older reads it.
+   */
+  attempt?: number | undefined;
+  /** The generation the current attempt started at (absent: 0): MAX_REINITIATIONS counts from it. */
+  attemptGeneration?: number | undefined;
   submission?: SubmissionProgress | undefined;
   previousSubmissionIds: string[];
   /** Set just before the confirm call; with no confirmedAt it means "maybe sent". */
@@ -150,4 +165,9 @@ export interface RegistrationRecord {
   imageKinds: { ktp: string; selfie: string };
   /** When its data was erased on request: the record is a tombstone (scrub.ts, eraseRecord). */
   erasedAt?: number | undefined;
+}
+
+/** The attempt of a record or result; those written before retries existed are attempt 1. */
+export function attemptOf(value: { attempt?: number | undefined }): number {
+  return value.attempt ?? 1;
 }

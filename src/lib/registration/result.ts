@@ -1,6 +1,11 @@
 import type { SubmissionState } from '../esign/schemas.ts';
 import { RESULT_FORMAT_VERSION } from './format.ts';
-import type { RegistrationRecord, RegistrationResult, ResultSource } from './record.ts';
+import {
+  attemptOf,
+  type RegistrationRecord,
+  type RegistrationResult,
+  type ResultSource,
+} from './record.ts';
 
 /** How a registration ends, and the result it publishes (used by `endRegistration`). */
 
@@ -25,6 +30,7 @@ export function buildResult(
   return {
     formatVersion: RESULT_FORMAT_VERSION,
     registrationId: record.registrationId,
+    attempt: attemptOf(record),
     submissionId: ending.state?.submissionId ?? record.submission?.submissionId ?? null,
     partnerUserId: record.partnerUserId,
     partnerUserIdType: record.partnerUserIdType,

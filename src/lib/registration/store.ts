@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
+import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
-import type { RegistrationRecord } from './record.ts';
+import { isTerminal, type RegistrationRecord } from './record.ts';
+import { MOVE_IN_INDEX, statusIndexKey } from './status-index.ts';
 
 /**
  * Registration records in Redis, one JSON value per registration, written with a
@@ -13,6 +15,7 @@ import type { RegistrationRecord } from './record.ts';
  *   <p>:registration:<id>            the record
  *   <p>:registration-by-submission:<submissionId>   → id
  *   <p>:registration-in-flight:<sha256(type, user)> → id of the user's unfinished registration
+ *   <p>:registrations-by-status:<STATUS>            ids by last write (status-index.ts)
  *
  * The record carries its format (`formatVersion`, format.ts): read in this release's formats,
  * always written in the current one. An in-flight record (and the user's slot) expires
@@ -23,28 +26,37 @@ import type { RegistrationRecord } from './record.ts';
  * the record's `version` and `result`, which every record format keeps.
  */
 
+/**
+ * Lua: answer {'in-flight', holder} when the user's slot `slot` is held by another registration
+ * that has not ended; `self` is this registration's id, `records` the record keys' prefix.
+ */
+const refuseHeldSlot = (slot: string, self: string, records: string) => `
+local holder = redis.call('GET', ${slot})
+if holder and holder ~= ${self} then
+  local held = redis.call('GET', ${records} .. holder)
+  if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
+end`;
+
 // The user's slot is taken over when its holder is gone (record expired or deleted) or has
 // ended (has a result) without freeing it, e.g. a crash between the result and the release:
 // a stale slot must never lock a user out for good.
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
-local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[2] then
-  local held = redis.call('GET', ARGV[3] .. holder)
-  if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
-end
-if tonumber(ARGV[4]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
+${refuseHeldSlot('KEYS[2]', 'ARGV[2]', 'ARGV[3]')}
+if tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
 else
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('SET', KEYS[2], ARGV[2])
 end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return {'created', ''}`;
 
-// The version is read from the head of the value (writeRecord puts it first), so the script
-// costs the same whatever the record holds; only a record the previous release wrote (format
-// 1, version anywhere) is decoded.
+// The status index moves with the record, in the same script: KEYS[2] is the index of the
+// status read (the version check proves it current), KEYS[3] the one written. The version is
+// read from the head of the value (writeRecord puts it first), so the script costs the same
+// whatever the record holds; only a record the previous release wrote (format 1) is decoded.
 const COMPARE_AND_SET = `
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
@@ -56,7 +68,19 @@ if tonumber(ARGV[3]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[2])
 end
+${MOVE_IN_INDEX}
 return 1`;
+
+// A retry: the compare-and-set above, plus the user's slot claimed again by CREATE's rule.
+const RETRY = `
+local current = redis.call('GET', KEYS[1])
+if not current then return {'missing', ''} end
+if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return {'conflict', ''} end
+${refuseHeldSlot('KEYS[4]', 'ARGV[4]', 'ARGV[7]')}
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[4])
+${MOVE_IN_INDEX}
+return {'retried', ''}`;
 
 const DELETE_IF_EQUAL = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -70,6 +94,10 @@ export const KEY_GRACE_MS = 6 * 3600 * 1000;
 
 export type CreateOutcome =
   { kind: 'created' } | { kind: 'exists' } | { kind: 'in-flight'; registrationId: string };
+export type RetryOutcome =
+  | { kind: 'retried'; record: RegistrationRecord }
+  | { kind: 'refused'; record: RegistrationRecord }
+  | { kind: 'in-flight'; registrationId: string };
 
 export interface RegistrationStoreOptions {
   redis: RedisClient;
@@ -77,6 +105,8 @@ export interface RegistrationStoreOptions {
   /** How long a finished record is kept (ms); it answers status and idempotent re-enqueues. */
   retentionMs: number;
   now?: () => number;
+  /** Run before a submission is indexed: partitions record where it lives first. */
+  beforeIndexSubmission?: ((submissionId: string) => Promise<void>) | undefined;
 }
 
 export class RegistrationStore {
@@ -84,8 +114,10 @@ export class RegistrationStore {
   private readonly prefix: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
+  private readonly beforeIndexSubmission: RegistrationStoreOptions['beforeIndexSubmission'];
 
   constructor(options: RegistrationStoreOptions) {
+    this.beforeIndexSubmission = options.beforeIndexSubmission;
     this.redis = options.redis;
     this.prefix = options.prefix;
     this.retentionMs = options.retentionMs;
@@ -112,12 +144,14 @@ export class RegistrationStore {
   async create(record: RegistrationRecord): Promise<CreateOutcome> {
     const [kind, holder] = (await this.redis.eval(
       CREATE,
-      2,
+      3,
       this.recordKey(record.registrationId),
       this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
+      statusIndexKey(this.prefix, record.status),
       writeRecord(record),
       record.registrationId,
       this.recordKey(''),
+      String(record.updatedAt),
       String(this.ttlOf(record)),
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
@@ -152,11 +186,14 @@ export class RegistrationStore {
       const ttl = this.ttlOf(written);
       const outcome = (await this.redis.eval(
         COMPARE_AND_SET,
-        1,
+        3,
         this.recordKey(id),
+        statusIndexKey(this.prefix, current.status),
+        statusIndexKey(this.prefix, written.status),
         String(current.version),
         writeRecord(written),
         String(ttl),
+        ...this.indexArgs(written),
       )) as number;
       if (outcome === 1) return written;
       if (outcome === -1)
@@ -172,7 +209,53 @@ export class RegistrationStore {
     return Math.max(1, record.deadlineAt + KEY_GRACE_MS - this.now());
   }
 
+  /**
+   * Start another attempt of an ended registration: `change` (the `retryRegistration`
+   * transition) by compare-and-set, and the user's slot claimed again in the same script, as
+   * `create` claims it. The record loses its retention TTL: it is in flight again.
+   */
+  async retry(
+    id: string,
+    change: (record: RegistrationRecord) => RegistrationRecord,
+  ): Promise<RetryOutcome> {
+    for (let attempt = 0; attempt < 50; attempt += 1) {
+      const current = await this.require(id);
+      const read = structuredClone(current);
+      const next = change(read);
+      if (next === read) return { kind: 'refused', record: current };
+      const written = { ...next, version: current.version + 1, updatedAt: this.now() };
+      const [kind, holder] = (await this.redis.eval(
+        RETRY,
+        4,
+        this.recordKey(id),
+        statusIndexKey(this.prefix, current.status),
+        statusIndexKey(this.prefix, written.status),
+        this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
+        String(current.version),
+        writeRecord(written),
+        '0',
+        ...this.indexArgs(written),
+        this.recordKey(''),
+      )) as [string, string];
+      if (kind === 'retried') return { kind, record: written };
+      if (kind === 'in-flight') return { kind, registrationId: holder };
+      if (kind === 'missing')
+        throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+    }
+    throw new Error(`registration ${id}: too many concurrent updates`);
+  }
+
+  /**
+   * ARGV[4..6] of the index move: the id, its score (the write's time) and, for an ended
+   * record, the score below which that status's index is trimmed (its records have expired).
+   */
+  private indexArgs(written: RegistrationRecord): [string, string, string] {
+    const trimBelow = isTerminal(written.status) ? written.updatedAt - this.retentionMs : 0;
+    return [written.registrationId, String(written.updatedAt), String(trimBelow)];
+  }
+
   async indexSubmission(submissionId: string, registrationId: string): Promise<void> {
+    await this.beforeIndexSubmission?.(submissionId);
     await this.redis.set(
       this.submissionKey(submissionId),
       registrationId,
@@ -201,7 +284,14 @@ export class RegistrationStore {
     );
   }
 
-  async ping(): Promise<boolean> {
-    return (await this.redis.ping().catch(() => 'down')) === 'PONG';
+  /**
+   * The registrations that hold a user's slot, in batches: every unfinished one (and, briefly,
+   * one that ended and has not freed it yet).
+   */
+  async *inFlightIds(): AsyncGenerator<string[]> {
+    for await (const keys of scanKeys(this.redis, `${this.prefix}:registration-in-flight:*`, 200)) {
+      const ids = await this.redis.mget(...keys);
+      yield ids.filter((id): id is string => id !== null);
+    }
   }
 }

@@ -190,17 +190,23 @@ export function releaseConfirmClaim(record: RegistrationRecord, claim: number): 
 }
 
 /**
- * confirm: Esign has the confirm (→ CONFIRMED) and `pollJobId` is the fallback poll to cancel
- * when the registration ends. Guard: not confirmed yet. A callback may have ended the
- * registration meanwhile: the confirmation time is still kept, but no poll is recorded and
- * the status stays terminal.
+ * confirm: Esign has the confirm of `submissionId` (→ CONFIRMED) and `pollJobId` is the
+ * fallback poll to cancel when the registration ends. Guard: not confirmed yet, and the record
+ * is where a confirm can come from: this very submission, both documents uploaded (UPLOADED or
+ * later). A record that is not (Redis lost its latest writes while the call was on its way, or
+ * the submission was replaced) is left alone: the steps it is at find Esign's state themselves.
+ * A callback may have ended the registration meanwhile: the confirmation time is still kept,
+ * but no poll is recorded and the status stays terminal.
  */
 export function markConfirmed(
   record: RegistrationRecord,
+  submissionId: string,
   pollJobId: string,
   now: number,
 ): RegistrationRecord {
   if (record.confirmedAt !== undefined) return record;
+  if (record.submission?.submissionId !== submissionId) return record;
+  if (statusRank(record.status) < statusRank('UPLOADED')) return record;
   const confirmed: RegistrationRecord = {
     ...record,
     confirmedAt: now,

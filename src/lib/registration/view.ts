@@ -1,4 +1,4 @@
-import type { RegistrationRecord, RegistrationResult } from './record.ts';
+import { attemptOf, type RegistrationRecord, type RegistrationResult } from './record.ts';
 
 /**
  * A registration as shown to people and other services (`status`, `getRegistration`):
@@ -10,6 +10,8 @@ export interface RegistrationView {
   partnerUserId: string;
   partnerUserIdType: string;
   status: RegistrationRecord['status'];
+  /** 1, then one more per retry. */
+  attempt: number;
   result: string | null;
   reasonCode: string | null;
   submissionId: string | null;
@@ -29,6 +31,7 @@ export interface RegistrationView {
     source: string;
     result?: string | null;
     reasonCode?: string | null;
+    attempt?: number;
   }[];
   error: { code: string; message: string } | null;
   outcome: RegistrationResult | null;
@@ -49,6 +52,7 @@ export function toView(record: RegistrationRecord): RegistrationView {
     partnerUserId: record.partnerUserId,
     partnerUserIdType: record.partnerUserIdType,
     status: record.status,
+    attempt: attemptOf(record),
     result: record.result?.result ?? record.lastState?.result ?? null,
     reasonCode: record.result?.reasonCode ?? record.lastState?.reasonCode ?? null,
     submissionId: record.submission?.submissionId ?? record.result?.submissionId ?? null,
@@ -68,6 +72,7 @@ export function toView(record: RegistrationRecord): RegistrationView {
       source: entry.source,
       ...(entry.result !== undefined && { result: entry.result }),
       ...(entry.reasonCode !== undefined && { reasonCode: entry.reasonCode }),
+      ...(entry.attempt !== undefined && { attempt: entry.attempt }),
     })),
     error: record.error ?? null,
     outcome: record.result ?? null,

@@ -1,0 +1,101 @@
+import type { BenchOptions, Setting } from './args.ts';
+import { baselineClient, type BaselineListener } from './baseline.ts';
+import type { OwnRedis } from './own-redis.ts';
+import { keptBytes, totalBytes } from './kept-bytes.ts';
+import {
+  baselineRound,
+  makeUsers,
+  pipelineRound,
+  type BaselineRound,
+  type PipelineRound,
+} from './rounds.ts';
+import { startPipelineStack, type PipelineStack } from './stack.ts';
+
+/**
+ * One setting (latency, concurrency): a fresh stack, a warm-up round of each kind (JIT,
+ * connections, the token), then `rounds` interleaved pairs, the order flipped every pair so
+ * neither kind always runs on a box warmed (or loaded) by the other.
+ */
+
+export interface SettingResult {
+  setting: Setting;
+  pipeline: PipelineRound[];
+  baseline: BaselineRound[];
+  /** MEMORY USAGE of every key the setting left, per registration it finished. */
+  keptBytesPerRegistration: number;
+  /** The same by kind of key (see kept-bytes.ts). */
+  keptByKind: Map<string, number>;
+}
+
+export async function runSetting(
+  options: BenchOptions,
+  setting: Setting,
+  redis: OwnRedis,
+  listener: BaselineListener,
+  log: (line: string) => void,
+  /** Given the stack (workers stopped) before it closes: for the intake measurement. */
+  afterRounds?: (stack: PipelineStack) => Promise<void>,
+): Promise<SettingResult> {
+  const stack = await startPipelineStack({
+    redisEnv: redis.env,
+    setting,
+    baselineCallbackUrl: listener.url,
+  });
+  listener.secret = stack.callbackSecret;
+  const client = baselineClient(stack.env, stack.baselineSandboxUrl);
+  const result: SettingResult = {
+    setting,
+    pipeline: [],
+    baseline: [],
+    keptBytesPerRegistration: Number.NaN,
+    keptByKind: new Map(),
+  };
+  try {
+    await stack.startWorkers(options.workers);
+    const warmUp = Math.min(options.count, 40);
+    await pipelineRound(stack, redis, await makeUsers(stack, warmUp));
+    await baselineRound(
+      client,
+      listener,
+      stack,
+      await makeUsers(stack, warmUp),
+      setting.concurrency,
+    );
+    let finished = warmUp;
+    for (let round = 0; round < options.rounds; round += 1) {
+      const pipelineUsers = await makeUsers(stack, options.count);
+      const baselineUsers = await makeUsers(stack, options.count);
+      const runPipeline = async () => {
+        result.pipeline.push(await pipelineRound(stack, redis, pipelineUsers));
+      };
+      const runBaselineRound = async () => {
+        result.baseline.push(
+          await baselineRound(client, listener, stack, baselineUsers, setting.concurrency),
+        );
+      };
+      if (round % 2 === 0) {
+        await runPipeline();
+        await runBaselineRound();
+      } else {
+        await runBaselineRound();
+        await runPipeline();
+      }
+      finished += options.count;
+      const p = result.pipeline.at(-1) as PipelineRound;
+      const b = result.baseline.at(-1) as BaselineRound;
+      log(
+        `  round ${round + 1}/${options.rounds}: pipeline ${p.perSecond.toFixed(1)}/s, ` +
+          `baseline ${b.perSecond.toFixed(1)}/s`,
+      );
+    }
+    await stack.stopWorkers();
+    const kept = await keptBytes(redis, stack.keyPrefix);
+    result.keptBytesPerRegistration = totalBytes(kept) / finished;
+    for (const [kind, bytes] of kept) result.keptByKind.set(kind, bytes / finished);
+    if (afterRounds) await afterRounds(stack);
+    return result;
+  } finally {
+    await client.close();
+    await stack.close();
+  }
+}

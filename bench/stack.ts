@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { startCli, exitWithin, type ChildCli } from '../demo/child-process.ts';
+import { demoServiceEnv } from '../demo/config.ts';
+import { createProducerApp } from '../src/app/producer-app.ts';
+import { connectRedis } from '../src/app/redis.ts';
+import { loadConfig } from '../src/lib/config.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import { RESULTS_QUEUE } from '../src/lib/registration/jobs.ts';
+import type { RegistrationResult } from '../src/lib/registration/record.ts';
+import type { Producer } from '../src/queues/producer.ts';
+import type { Setting } from './args.ts';
+
+/**
+ * The service as production runs it, one setting at a time: the Esign sandbox, the callback
+ * listener and N workers each as its own `esign-worker` process on the bench's own Redis. The
+ * bench process itself plays the enqueuing service (producer, and a reader of `results`).
+ * A second sandbox process sends its callbacks to the in-process baseline instead.
+ */
+
+export interface Credentials {
+  clientId: string;
+  passKey: string;
+  onboardingPartner: string;
+}
+
+export interface PipelineStack {
+  /** The environment every service process gets. */
+  env: Record<string, string>;
+  keyPrefix: string;
+  /** IMAGE_ROOT: where the bench writes the users' images. */
+  imageRoot: string;
+  credentials: Credentials;
+  listener: ChildCli;
+  listenerUrl: string;
+  callbackSecret: string;
+  workers: ChildCli[];
+  producer: Producer;
+  /** The `results` queue, read but never consumed (a consumer's commands are not ours). */
+  results: Queue<RegistrationResult>;
+  /** The baseline's sandbox: same latency, callbacks to `baselineCallbackUrl`. */
+  baselineSandboxUrl: string;
+  /** Start `n` more worker processes (with `extra` env) and wait until each is ready. */
+  startWorkers(n: number, extra?: Record<string, string>): Promise<ChildCli[]>;
+  /** SIGTERM every worker and wait for it to exit. */
+  stopWorkers(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A child's "<what> ready" log line's url, waiting for it. */
+async function readyUrl(child: ChildCli, message: string): Promise<string> {
+  const line = await child.waitForLog(message, 30_000);
+  return String(line.url);
+}
+
+async function stopChild(child: ChildCli): Promise<void> {
+  if (!child.alive()) return;
+  child.process.kill('SIGTERM');
+  await exitWithin(child, 15_000, 'bench child').catch(() => child.kill());
+}
+
+export async function startPipelineStack(options: {
+  redisEnv: Record<string, string>;
+  setting: Setting;
+  baselineCallbackUrl: string;
+}): Promise<PipelineStack> {
+  const { setting } = options;
+  const credentials: Credentials = {
+    clientId: `bench-${randomUUID().slice(0, 8)}`,
+    passKey: randomUUID(),
+    onboardingPartner: 'BENCH-BE-CERT_REG',
+  };
+  const callbackSecret = randomUUID();
+  const imageRoot = await mkdtemp(join(tmpdir(), 'esign-bench-images-'));
+  const c = String(setting.concurrency);
+  const env: Record<string, string> = {
+    ...options.redisEnv,
+    QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`,
+    ...demoServiceEnv,
+    ESIGN_CLIENT_ID: credentials.clientId,
+    ESIGN_PASS_KEY: credentials.passKey,
+    ESIGN_ONBOARDING_PARTNER: credentials.onboardingPartner,
+    ESIGN_PARTNER_USER_ID_TYPE: 'BENCH_USER_ID',
+    CALLBACK_AUTH: 'bearer',
+    CALLBACK_AUTH_SECRET: callbackSecret,
+    IMAGE_ROOT: imageRoot,
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    CONCURRENCY_INITIATE: c,
+    CONCURRENCY_UPLOAD: c,
+    CONCURRENCY_CONFIRM: c,
+    CONCURRENCY_COMPLETE: c,
+    METRICS_PORT: '0',
+    CALLBACK_PORT: '0',
+    CALLBACK_HOST: '127.0.0.1',
+  };
+  const { keyPrefix, redis: topology } = loadConfig(env, ['common']).common;
+  const children: ChildCli[] = [];
+  const workers: ChildCli[] = [];
+  const closers: (() => Promise<unknown>)[] = [
+    () => rm(imageRoot, { recursive: true, force: true }),
+  ];
+  const close = async () => {
+    for (const child of [...workers, ...children]) await stopChild(child);
+    for (const closer of closers.reverse()) await closer().catch(() => undefined);
+  };
+  const sandboxEnv = (callbackUrl: string): Record<string, string> => ({
+    SANDBOX_PORT: '0',
+    SANDBOX_CLIENT_ID: credentials.clientId,
+    SANDBOX_PASS_KEY: credentials.passKey,
+    SANDBOX_ONBOARDING_PARTNER: credentials.onboardingPartner,
+    SANDBOX_CALLBACK_URL: callbackUrl,
+    SANDBOX_CALLBACK_AUTH: 'bearer',
+    SANDBOX_CALLBACK_SECRET: callbackSecret,
+    SANDBOX_PROCESSING_MS: '100',
+    SANDBOX_FAULTS: JSON.stringify({ latencyMs: setting.latencyMs }),
+  });
+  const start = (command: string, extra: Record<string, string>): ChildCli => {
+    const child = startCli(command, { ...env, ...extra });
+    children.push(child);
+    return child;
+  };
+
+  try {
+    const listener = start('listener', {});
+    const listenerUrl = await readyUrl(listener, 'listener ready');
+    const sandbox = start('sandbox', sandboxEnv(`${listenerUrl}/callbacks/esign`));
+    const baselineSandbox = start('sandbox', sandboxEnv(options.baselineCallbackUrl));
+    const sandboxUrl = await readyUrl(sandbox, 'sandbox ready');
+    const baselineSandboxUrl = await readyUrl(baselineSandbox, 'sandbox ready');
+    env.ESIGN_TOKEN_URL = sandboxUrl;
+    env.ESIGN_API_URL = sandboxUrl;
+
+    const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer']), {
+      name: 'esign-bench-producer',
+      logger: silentLogger(),
+    });
+    closers.push(() => producer.close());
+    const resultsRedis = connectRedis(topology, { name: 'esign-bench-results' });
+    closers.push(() => resultsRedis.quit().catch(() => resultsRedis.disconnect()));
+    const results = new Queue<RegistrationResult>(RESULTS_QUEUE, {
+      connection: resultsRedis,
+      prefix: keyPrefix,
+    });
+    closers.push(() => results.close());
+
+    return {
+      env,
+      keyPrefix,
+      imageRoot,
+      credentials,
+      listener,
+      listenerUrl,
+      callbackSecret,
+      workers,
+      producer,
+      results,
+      baselineSandboxUrl,
+      async startWorkers(n, extra = {}) {
+        const started = Array.from({ length: n }, () => startCli('worker', { ...env, ...extra }));
+        workers.push(...started);
+        await Promise.all(started.map((worker) => worker.waitForLog('worker ready', 30_000)));
+        return started;
+      },
+      async stopWorkers() {
+        await Promise.all(workers.splice(0).map(stopChild));
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,95 @@
+import type { Queue } from 'bullmq';
+import type { Config } from '../lib/config.ts';
+import { within } from '../lib/deadline.ts';
+import type { ErrorLog } from '../lib/error-log.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Metrics, QueueName } from '../lib/metrics.ts';
+import { closeRedis } from '../lib/redis-close.ts';
+import { RESULTS_QUEUE, stepNames } from '../lib/registration/jobs.ts';
+import { openAllQueues } from '../queues/queues.ts';
+import { connectRedis } from './redis.ts';
+
+/**
+ * What a process says about Redis: `/readyz` and the scrape-time gauges (`redis_up`, queue
+ * depth). They read on a probe connection of their own (see connectRedis: never queued,
+ * refused at once while disconnected, 1 s per command), never on the worker's connection,
+ * which waits out outages: a PING there hung /readyz and /metrics for as long as Redis was
+ * down, and the QUIT at shutdown waited behind it. Each read is also bounded here, so an
+ * answer comes in about a second whatever Redis does.
+ */
+export interface Health {
+  /** Redis answered a PING within READY_TIMEOUT_MS. Never rejects. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export const READY_TIMEOUT_MS = 1_000;
+
+const states = [
+  'waiting',
+  'active',
+  'delayed',
+  'failed',
+  'completed',
+  'prioritized',
+  'waiting-children',
+] as const;
+
+export function createHealth(
+  config: Config<'common'>,
+  options: { logger: Logger; metrics: Metrics; errors?: ErrorLog | undefined; name: string },
+): Health {
+  const { common } = config;
+  const redis = connectRedis(common.redis, {
+    probe: true,
+    name: `${options.name}-health`,
+    logger: options.logger,
+    errors: options.errors,
+  });
+  // Opened on the first scrape: a process nobody scrapes keeps one connection and no queue.
+  // Each partition's step queues (QUEUE_PARTITIONS, usually one), and the one results queue.
+  let queues: { steps: Map<string, Queue>[]; results: Queue } | undefined;
+  const open = () => {
+    queues ??= {
+      steps: common.partitionPrefixes.map(
+        (prefix) =>
+          new Map(openAllQueues(redis, prefix, options.logger, stepNames).map((q) => [q.name, q])),
+      ),
+      results: openAllQueues(redis, common.keyPrefix, options.logger, [RESULTS_QUEUE])[0]!,
+    };
+    return queues;
+  };
+  /** A step's depth is its sum over the partitions. */
+  const counts = async (name: QueueName): Promise<Record<string, number>> => {
+    const { steps, results } = open();
+    if (name === RESULTS_QUEUE) return results.getJobCounts(...states);
+    const each = await Promise.all(
+      steps.map((partition) => partition.get(name)!.getJobCounts(...states)),
+    );
+    const total: Record<string, number> = {};
+    for (const byState of each)
+      for (const [state, count] of Object.entries(byState))
+        total[state] = (total[state] ?? 0) + count;
+    return total;
+  };
+  const ping = async (): Promise<boolean> =>
+    (await within(redis.ping(), READY_TIMEOUT_MS, 'PING').catch(() => 'down')) === 'PONG';
+
+  options.metrics.watchQueues({ counts, redisUp: ping });
+  return {
+    ready: ping,
+    async close() {
+      if (queues)
+        await within(
+          Promise.all(
+            [...queues.steps.flatMap((partition) => [...partition.values()]), queues.results].map(
+              (q) => q.close(),
+            ),
+          ),
+          200,
+          'closing the probe queues',
+        ).catch(() => undefined);
+      await closeRedis(redis);
+    },
+  };
+}

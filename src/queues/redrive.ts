@@ -1,0 +1,146 @@
+import type { Queue } from 'bullmq';
+import type { Logger } from '../lib/logger.ts';
+import { writeJobData } from '../lib/registration/format.ts';
+import {
+  jobIds,
+  type PollJobData,
+  type StepJobData,
+  type StepName,
+} from '../lib/registration/jobs.ts';
+import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
+import type { RegistrationStore } from '../lib/registration/store.ts';
+import type { StepQueues } from './queues.ts';
+
+/**
+ * Re-drive: give every unfinished registration whose step has no live job a fresh one.
+ *
+ * How one is left without: Redis loses its latest writes (an OS crash under `appendfsync
+ * everysec`, a failover) while a worker still runs a job. The job finishes after the restart
+ * and BullMQ marks it completed (its lock from before the loss is still there), but the
+ * record's progress and the next job it added are gone: the record points at a step whose
+ * job is completed, and adding that job id again is a no-op. Nothing would ever move it.
+ *
+ * So each worker looks, at start and every REDRIVE_INTERVAL_MS, at the registrations holding a
+ * user's slot (every unfinished one) that have not changed for REDRIVE_AFTER_MS (a younger one
+ * may be between its write and its next job). The step the record is at is expected to have a
+ * job that is waiting, active, delayed or prioritized, under its usual id or a re-drive id;
+ * otherwise a job is added under `<usual id>-r<record version>`: every worker computes the same
+ * id, so two sweeps add one job. Steps are safe to run twice (the record decides what is done),
+ * so a re-drive that was not needed costs one idle run.
+ */
+
+export interface RedriveOptions {
+  store: RegistrationStore;
+  queues: StepQueues;
+  /** REDRIVE_AFTER_MS: a record unchanged for less than this is left alone. */
+  afterMs: number;
+  now: () => number;
+  logger: Logger;
+}
+
+const liveStates = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+interface Expected {
+  step: Exclude<StepName, 'complete'>;
+  jobId: string;
+  data: StepJobData | PollJobData;
+}
+
+/** The job a registration at this record's step must have (complete is not a step of its own). */
+export function expectedJob(record: RegistrationRecord): Expected | undefined {
+  const { registrationId, generation } = record;
+  const data = { registrationId };
+  if (isTerminal(record.status)) return undefined;
+  if (!record.submission)
+    return { step: 'initiate', jobId: jobIds.step('initiate', registrationId, generation), data };
+  if (record.confirmedAt !== undefined) {
+    const attempt = record.pollAttempts + 1;
+    return {
+      step: 'poll',
+      jobId: record.pollJobId ?? jobIds.poll(registrationId, generation, attempt),
+      data: { registrationId, attempt },
+    };
+  }
+  const uploaded = record.status === 'UPLOADED';
+  const step = uploaded ? 'confirm' : 'upload';
+  return { step, jobId: jobIds.step(step, registrationId, generation), data };
+}
+
+/** One pass over every unfinished registration; returns how many got a fresh job. */
+export async function redriveStranded(options: RedriveOptions): Promise<number> {
+  let redriven = 0;
+  for await (const registrationIds of options.store.inFlightIds())
+    for (const registrationId of registrationIds)
+      if (await redriveOne(options, registrationId)) redriven += 1;
+  return redriven;
+}
+
+async function redriveOne(options: RedriveOptions, registrationId: string): Promise<boolean> {
+  const record = await options.store.get(registrationId);
+  if (!record || options.now() - record.updatedAt < options.afterMs) return false;
+  const expected = expectedJob(record);
+  if (!expected) return false;
+  const queue: Queue = options.queues[expected.step];
+  const redriveId = `${expected.jobId}-r${record.version}`;
+  for (const id of [expected.jobId, redriveId])
+    if (liveStates.has(await queue.getJobState(id))) return false;
+  // A re-drive job of this very version ran and left the record as it was: a new one.
+  const used = (await queue.getJobState(redriveId)) !== 'unknown';
+  const jobId = used ? `${redriveId}-${options.now()}` : redriveId;
+  await queue.add(expected.step, writeJobData(expected.data), { jobId });
+  options.logger.warn(
+    { registrationId, status: record.status, step: expected.step, jobId },
+    'registration had no live job for its step (Redis lost recent writes?): re-driven',
+  );
+  return true;
+}
+
+export interface Redriver {
+  stop(): Promise<void>;
+}
+
+/**
+ * Sweep at start and every `intervalMs`, one sweep at a time, each bounded by `intervalMs` (at
+ * least 10 s): a sweep that outlives it (Redis unreachable) is abandoned and the next one starts
+ * over. `intervalMs` 0: never.
+ */
+export function startRedriver(options: RedriveOptions & { intervalMs: number }): Redriver {
+  if (options.intervalMs <= 0) return { stop: () => Promise.resolve() };
+  const boundMs = Math.max(options.intervalMs, 10_000);
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  const sweep = () => {
+    if (running || stopped) return;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, boundMs);
+    });
+    const pass = redriveStranded(options).then(
+      (count) => {
+        if (count > 0) options.logger.info({ count }, 're-drive sweep done');
+      },
+      (error: unknown) => options.logger.warn({ err: error }, 're-drive sweep failed'),
+    );
+    running = Promise.race([pass, bound]).finally(() => {
+      clearTimeout(timer);
+      running = undefined;
+    });
+  };
+  const interval = setInterval(sweep, options.intervalMs);
+  interval.unref();
+  sweep();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(interval);
+      // A sweep stuck on an unreachable Redis must not hold up shutdown: it ends with the
+      // connection, and the next start sweeps again.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      });
+      await Promise.race([running, grace]);
+      clearTimeout(timer);
+    },
+  };
+}
