@@ -3,8 +3,8 @@
 // registrations to their result, and prints two figures per registration:
 //   - what stays for the retention: MEMORY USAGE of the record and the submission index
 //     (the keys that outlive the registration for RECORD_RETENTION_DAYS);
-//   - the used_memory delta over the N: the above plus what BullMQ keeps for a while (the
-//     results' deduplication keys, an hour) and its events streams (capped: queues.ts).
+//   - the used_memory delta over the N: the above plus what BullMQ keeps for an hour (finished
+//     jobs, at most 1,000 per queue; dedup keys) and its events streams (capped: queues.ts).
 // `node bench/memory.ts [N=300]`; exits 1 if the retained figure is above 2 KiB.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -72,7 +72,7 @@ try {
     `kept for the retention, per reg.:   ${perRegistration} B (MEMORY USAGE of record + index; record JSON ${recordSize} B)`,
   );
   console.log(
-    `used_memory delta, per reg.:        ${perDelta} B (with BullMQ's hour-long dedup keys and capped events)`,
+    `used_memory delta, per reg.:        ${perDelta} B (with BullMQ's finished jobs of the last hour, capped)`,
   );
   console.log(`image keys left:                    ${left}`);
   console.log(`target:                             ${TARGET} B per finished registration`);

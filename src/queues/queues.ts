@@ -10,30 +10,31 @@ export interface RetrySettings {
 
 /**
  * Retries: exponential backoff with jitter, so a burst of failures does not come back as a
- * burst. A job that succeeded is removed at once: the record, not the job id, prevents
- * duplicates (every step re-reads it and skips finished work, confirm is claimed in it), so a
- * finished registration leaves only its record and index in Redis (bench/memory.ts). Failed
- * jobs stay for inspection, capped.
+ * burst. Finished jobs are kept an hour for `inspect` and the UI, at most KEPT_JOBS per queue;
+ * the record, not the job id, prevents duplicates beyond that (every step re-reads it and
+ * skips finished work, confirm is claimed in it). Bounded, so what a finished registration
+ * keeps in Redis for the retention is its record and index (bench/memory.ts). Failed jobs
+ * stay longer, for inspection, capped too.
  */
 export function stepJobOptions(retry: RetrySettings): JobsOptions {
   return {
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-    removeOnComplete: true,
+    removeOnComplete: { age: 3600, count: KEPT_JOBS },
     removeOnFail: { age: 14 * 24 * 3600, count: KEPT_FAILED_JOBS },
   };
 }
 
-/** Failed jobs kept per queue, for inspection (see stepJobOptions). */
+/** Finished jobs kept per queue (see stepJobOptions); failed ones longer, for inspection. */
+export const KEPT_JOBS = 1_000;
 export const KEPT_FAILED_JOBS = 10_000;
 /** BullMQ's events stream per queue (default 10,000 entries); nothing here reads it. */
 export const EVENTS_KEPT = 100;
 
 /**
- * How a result is added: once per registration. A result the consumer took is removed at once
- * (the record keeps it), so its job id alone no longer dedupes two runs that publish at the
- * same moment; BullMQ's deduplication key (a few bytes, an hour) does, and the record's
- * `published` flag covers anything later.
+ * How a result is added: once per registration attempt. Its job id dedupes while the job is
+ * kept (an hour, capped); BullMQ's deduplication key (a few bytes, an hour) also covers a
+ * job already trimmed by the cap, and the record's `published` flag anything later.
  */
 export function resultJobOptions(registrationId: string, attempt: number): JobsOptions {
   const jobId = jobIds.result(registrationId, attempt);
@@ -62,13 +63,13 @@ export function createQueues(
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
-  // A result the consumer took is in the record too (status): not kept twice.
+  // A result the consumer took is in the record too (status): kept an hour, capped.
   const results = new Queue(RESULTS_QUEUE, {
     connection,
     prefix: resultsPrefix,
     streams,
     defaultJobOptions: {
-      removeOnComplete: true,
+      removeOnComplete: { age: 3600, count: KEPT_JOBS },
       removeOnFail: { age: 30 * 24 * 3600, count: KEPT_FAILED_JOBS },
     },
   });
