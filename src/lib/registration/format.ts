@@ -96,6 +96,9 @@ export function writeRecord(record: RegistrationRecord): string {
     registrationId: undefined,
     partnerUserId: undefined,
     partnerUserIdType: undefined,
+    ...(record.result.submissionId === record.submission?.submissionId && {
+      submissionId: undefined,
+    }),
   };
   return JSON.stringify({ version, ...rest, result, formatVersion: RECORD_FORMAT_VERSION });
 }
@@ -104,9 +107,11 @@ export function writeRecord(record: RegistrationRecord): string {
 function withFullResult(record: RegistrationRecord): RegistrationRecord {
   if (!record.result) return record;
   const { registrationId, partnerUserId, partnerUserIdType } = record;
+  // A submission id left out was the record's own (writeRecord).
+  const submissionId = record.result.submissionId ?? record.submission?.submissionId ?? null;
   return {
     ...record,
-    result: { ...record.result, registrationId, partnerUserId, partnerUserIdType },
+    result: { ...record.result, registrationId, partnerUserId, partnerUserIdType, submissionId },
   };
 }
 
