@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import { createListenerApp, type ListenerApp } from '../src/app/listener-app.ts';
 import { createProducerApp } from '../src/app/producer-app.ts';
+import type { AppTracing } from '../src/app/runtime.ts';
 import { connectRedis } from '../src/app/redis.ts';
 import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
 import { loadConfig } from '../src/lib/config.ts';
@@ -56,6 +57,8 @@ export interface LocalStackOptions {
   worker?: 'in-process' | 'none';
   /** Called with each result the results consumer takes. */
   onResult?: (result: RegistrationResult) => void;
+  /** A started tracing SDK for the in-process listener, producer and workers (default: off). */
+  tracing?: AppTracing | undefined;
 }
 
 export interface LocalStack {
@@ -127,6 +130,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       loadConfig(env, ['common', 'listener', 'pipeline']),
       logger,
       metrics,
+      { tracing: options.tracing },
     );
     closers.push(() => listener.close());
     const { url: listenerUrl } = await listener.http.listen(0, '127.0.0.1');
@@ -151,13 +155,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer', 'pii']), {
       name: 'esign-local-producer',
       logger,
+      tracing: options.tracing,
     });
     closers.push(() => producer.close());
 
     const worker =
       options.worker === 'none'
         ? undefined
-        : createWorkerApp(loadConfig(env, ['common', 'esign', 'pipeline', 'pii']), logger, metrics);
+        : createWorkerApp(
+            loadConfig(env, ['common', 'esign', 'pipeline', 'pii']),
+            logger,
+            metrics,
+            {
+              tracing: options.tracing,
+            },
+          );
     if (worker) closers.push(() => worker.close());
 
     const results = collectResults(options.onResult);

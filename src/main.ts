@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
 import { loadTool, type ToolName } from './app/tools.ts';
-import type { ListenerConfig } from './lib/config.ts';
+import type { ListenerConfig, TracingConfig } from './lib/config.ts';
 import type { Logger } from './lib/logger.ts';
+import type { Tracing } from './lib/tracing/sdk.ts';
 import type { Producer } from './queues/producer.ts';
 
 /**
@@ -85,12 +86,14 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     'common',
     'pipeline',
     'ops',
+    'tracing',
     ...(needsWorker ? (['esign', 'pii'] as const) : []),
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
   await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
+  const tracing = await startTracingIfAsked(config.tracing, logger);
   // One for the process: a Redis outage is one throttled line, not one per connection.
   const errors = createErrorLog(logger);
   // Closed at once, side by side (each bounded by SHUTDOWN_TIMEOUT_MS), then the ops endpoints:
@@ -101,7 +104,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
 
   if (needsListener) {
     const { createListenerApp } = await import('./app/listener-app.ts');
-    const listener = createListenerApp(config, logger, metrics, { errors });
+    const listener = createListenerApp(config, logger, metrics, { errors, tracing });
     for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
     const { url } = await listener.http.listen(
       config.listener.CALLBACK_PORT,
@@ -112,7 +115,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   }
   if (needsWorker) {
     const { createWorkerApp } = await import('./app/worker-app.ts');
-    const worker = createWorkerApp(config, logger, metrics, { errors });
+    const worker = createWorkerApp(config, logger, metrics, { errors, tracing });
     closers.push(() => worker.close());
     // Ready means Redis answered every step worker, not that the objects exist: until then
     // the process serves /readyz (503) and waits, and a SIGTERM still stops it.
@@ -136,9 +139,31 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     () => Promise.all(closers.map((close) => close())).then(() => undefined),
     () => ops.close(),
     () => health.close(),
+    // Last: what the others recorded while stopping is exported too (flush bounded to 1 s).
+    async () => tracing?.shutdown(),
   ]);
   errors.flush();
   return 0;
+}
+
+/**
+ * The OpenTelemetry SDK, started only when the OTEL_* variables ask for traces: otherwise it
+ * is not even loaded (lib/tracing/settings.ts says when).
+ */
+async function startTracingIfAsked(
+  config: TracingConfig,
+  logger?: Logger,
+): Promise<Tracing | undefined> {
+  const { tracingSettings } = await import('./lib/tracing/settings.ts');
+  const settings = tracingSettings(config, { serviceName: 'esign-worker' });
+  if (!settings) return undefined;
+  const { startTracing } = await import('./lib/tracing/sdk.ts');
+  const tracing = startTracing(settings, { version: packageVersion(), logger });
+  logger?.info(
+    { exporter: settings.exporter, serviceName: settings.serviceName, sampler: settings.sampler },
+    'tracing on',
+  );
+  return tracing;
 }
 
 /** An ops request still running at the end of a shutdown gets this long (it is bounded too). */
@@ -279,15 +304,19 @@ async function withProducer(
     'common',
     'pipeline',
     'producer',
+    'tracing',
     ...(options.seals ? (['pii'] as const) : []),
   ]);
   if (name === 'esign-enqueue')
     await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common);
-  const producer = createProducerApp(config, { name });
+  // `enqueue` starts the registration's trace, so it traces when asked; `status` never does.
+  const tracing = name === 'esign-enqueue' ? await startTracingIfAsked(config.tracing) : undefined;
+  const producer = createProducerApp(config, { name, tracing });
   try {
     return await use(producer);
   } finally {
     await producer.close();
+    await tracing?.shutdown();
   }
 }
 

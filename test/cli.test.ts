@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commands as commandTable } from '../src/app/cli.ts';
 import { runCli } from './support/cli.ts';
 import { cleanPrefix, connect, keysUnder, redisUrl, uniquePrefix } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
@@ -117,7 +118,7 @@ describe('esign-worker CLI', () => {
 
   it('--help on every command prints its usage, exits 0 and starts nothing', async () => {
     // No configuration at all: a command that started would fail on it instead.
-    const commands = ['worker', 'listener', 'start', 'enqueue', 'status', 'sandbox', 'demo'];
+    const commands = Object.keys(commandTable);
     const runs = await Promise.all(
       commands.map((command, i) =>
         cli([command, i % 2 ? '-h' : '--help'], { PATH: process.env.PATH ?? '' }),
@@ -138,7 +139,16 @@ describe('esign-worker CLI', () => {
   });
 
   it('a usage mistake exits 2 with the command usage', async () => {
-    const mistakes = [['enqueue'], ['status', 'a', 'b'], ['worker', '--frobnicate']];
+    const mistakes = [
+      ['enqueue'],
+      ['status', 'a', 'b'],
+      ['worker', '--frobnicate'],
+      ['inspect'],
+      ['retry'],
+      ['retry', 'a', 'b', 'c'],
+      ['list', '--status'],
+      ['pause', '--all'],
+    ];
     const runs = await Promise.all(mistakes.map((args) => cli(args, env)));
     runs.forEach((run, i) => {
       expect(run.code, mistakes[i]!.join(' ')).toBe(2);
@@ -146,11 +156,14 @@ describe('esign-worker CLI', () => {
     });
   }, 60_000);
 
-  it('with Redis down, status and enqueue exit 69 with one line, no stack trace', async () => {
+  it('with Redis down, status, enqueue and the ops commands exit 69 with one line, no stack trace', async () => {
     const down = { ...env, REDIS_URL: 'redis://127.0.0.1:1' };
     for (const [args, stdin] of [
       [['status', 'any-id'], undefined],
       [['enqueue', '-'], JSON.stringify(registrationRequest(person()))],
+      [['list', '--status', 'FAILED'], undefined],
+      [['inspect', 'any-id'], undefined],
+      [['pause'], undefined],
     ] as const) {
       const run = await cli([...args], down, stdin);
       expect(run.code, args[0]).toBe(69);
@@ -158,6 +171,17 @@ describe('esign-worker CLI', () => {
         /^Redis is unavailable \(check REDIS_URL, or REDIS_CLUSTER_NODES \/ REDIS_SENTINELS\): .+\n$/,
       );
     }
+  }, 60_000);
+
+  it('an enqueue Redis cannot make durable as asked exits 69 naming REDIS_NOT_DURABLE', async () => {
+    // The test Redis has no replica: WAIT 1 cannot be met.
+    const wants = { ...env, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '100' };
+    const request = registrationRequest(person(), { registrationId: 'cli-not-durable-1' });
+    const run = await cli(['enqueue', '-'], wants, JSON.stringify(request));
+    expect(run.code).toBe(69);
+    expect(run.stderr).toMatch(
+      /^Redis is unavailable: REDIS_NOT_DURABLE: registration cli-not-durable-1 was written, but replicas confirmed it 0 of 1 times within 100 ms.*\n$/,
+    );
   }, 60_000);
 
   it('lists rules between variables together with every other problem', async () => {

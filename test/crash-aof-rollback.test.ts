@@ -94,6 +94,17 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
       }
     })();
 
+    // Around the crash, Esign holds a third of the calls 1.5 s before applying them, so many
+    // jobs are on their way while Redis dies and rolls back: their writes land on the older
+    // state, and jobs finish against records that no longer know their progress.
+    await waitUntil(() => ackedAt.size >= options.count / 6, {
+      timeoutMs: 60_000,
+      what: 'a sixth of the registrations enqueued',
+    });
+    const hold = { rate: 0.3, ms: 1_500 };
+    local.sandbox.setFaults({
+      holdRate: { create_submission: hold, upload: hold, confirm: hold },
+    });
     // The crash, a third of the way in: the disk's state is copied, Redis runs on ~1 s, dies.
     await waitUntil(() => ackedAt.size >= options.count / 3, {
       timeoutMs: 60_000,
@@ -117,10 +128,13 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
     await rm(aof, { recursive: true, force: true });
     await cp(saved, aof, { recursive: true });
     await live.start();
+    const off = { rate: 0, ms: 0 };
+    local.sandbox.setFaults({ holdRate: { create_submission: off, upload: off, confirm: off } });
     await enqueueAll;
 
     // Everything that still has a record finishes, with a result.
     const views = new Map<string, RegistrationView | null>();
+    let stillOpen: string[] = [];
     await waitUntil(
       async () => {
         for (const user of users) {
@@ -136,6 +150,10 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
         const unpublished = withRecord.filter(
           ([id]) => !local.results.some((r) => r.registrationId === id),
         );
+        stillOpen = [
+          ...open.map((v) => `${v?.registrationId} ${v?.status}`),
+          ...unpublished.map(([id]) => `${id} unpublished`),
+        ];
         return open.length === 0 && unpublished.length === 0;
       },
       {
@@ -143,7 +161,11 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
         what: 'every registration with a record to end with a result',
         everyMs: 500,
       },
-    );
+    ).catch((error: unknown) => {
+      throw new Error(
+        `${(error as Error).message}; still open: ${stillOpen.slice(0, 20).join(', ')}`,
+      );
+    });
 
     // How the workers got over it, for the summary line.
     const said = (text: string) =>
@@ -172,7 +194,14 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
       }));
       for (const one of got)
         if (JSON.stringify(one) !== JSON.stringify(user.expected))
-          wrong.push(`${id}: ${JSON.stringify(one)} instead of ${JSON.stringify(user.expected)}`);
+          wrong.push(
+            `${id}: ${JSON.stringify(one)} instead of ${JSON.stringify(user.expected)}; ` +
+              `error ${JSON.stringify(views.get(id)?.error)}, history ` +
+              (views
+                .get(id)
+                ?.history.map((h) => `${h.status}/${h.source}`)
+                .join(' > ') ?? ''),
+          );
     }
     // Results: one submissionId per registration, however often it was published.
     const submissionsOf = new Map<string, Set<string | null>>();
@@ -190,7 +219,16 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
         confirmedPerUser.set(s.userId, (confirmedPerUser.get(s.userId) ?? 0) + 1);
       if (s.confirmCount > 1) reconfirmed += 1;
     }
-    const twoConfirmed = [...confirmedPerUser].filter(([, n]) => n > 1).map(([user]) => user);
+    // Named with their submissions' states, so a failure says what happened at Esign.
+    const twoConfirmed = [...confirmedPerUser]
+      .filter(([, n]) => n > 1)
+      .map(([user]) =>
+        outcome.sandbox
+          .inspect()
+          .submissions.filter((s) => s.userId === user)
+          .map((s) => `${s.submissionId} ${s.status} ${s.result ?? ''} x${s.confirmCount}`)
+          .join('; '),
+      );
     const lostAcks = lost.map((user) => ackedAt.get(user.request.registrationId) ?? 0);
     const duplicates = local.results.length - submissionsOf.size;
     process.stderr.write(

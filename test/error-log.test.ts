@@ -57,6 +57,19 @@ describe('repeated background errors', () => {
     errors.flush();
   });
 
+  it('keeps counting after a flush: the repeats still get their line', async () => {
+    const { logger, lines } = capturingLogger();
+    const errors = createErrorLog(logger, 100);
+    errors.report('worker error', 'worker:poll', refused());
+    errors.report('worker error', 'worker:poll', refused());
+    errors.flush();
+    expect(lines).toHaveLength(2);
+    errors.report('worker error', 'worker:poll', refused()); // the kind is still in its episode
+    await waitUntil(() => lines.length === 3, { timeoutMs: 5_000, what: 'the repeat counted' });
+    expect(entries(lines)[2]).toMatchObject({ msg: 'worker error (repeated)', count: 1 });
+    errors.flush();
+  });
+
   it('logs the count when the interval ends, without anyone asking', async () => {
     const { logger, lines } = capturingLogger();
     const errors = createErrorLog(logger, 100);

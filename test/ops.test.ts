@@ -6,6 +6,7 @@ import type { RegistrationView } from '../src/lib/registration/view.ts';
 import { runCli, type CliRun } from './support/cli.ts';
 import { person, registrationRequest, type TestPerson } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
+import { until } from './support/until.ts';
 
 /**
  * The operator's commands end to end: `esign-worker list|inspect|retry|pause|resume` run as
@@ -269,17 +270,3 @@ describe('ops commands', { timeout: 120_000 }, () => {
     expect(await cli('pause', 'nonsense')).toMatchObject({ code: 2 });
   });
 });
-
-/** Wait until `probe` gives a value (truthy); fail after a while. */
-async function until<T>(
-  probe: () => T | undefined | null | false | 0 | Promise<T | undefined | null | false | 0>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

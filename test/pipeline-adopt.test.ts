@@ -12,6 +12,7 @@ import { waitUntil } from '../demo/child-process.ts';
 import { connect } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { call, confirmBody, jpeg, png } from './support/sandbox-kit.ts';
+import { capturingLogger } from './support/listener.ts';
 import { sandboxCredentials, startStack, type Stack } from './support/stack.ts';
 
 /**
@@ -36,10 +37,14 @@ describe('adopt before create', () => {
     await stack.close();
   });
 
-  async function withWorker<T>(run: () => Promise<T>): Promise<T> {
+  async function withWorker<T>(
+    run: () => Promise<T>,
+    env: Record<string, string> = {},
+    logger = silentLogger(),
+  ): Promise<T> {
     const worker: WorkerApp = createWorkerApp(
-      loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']),
-      silentLogger(),
+      loadConfig({ ...stack.env, ...env }, ['common', 'esign', 'pipeline', 'pii']),
+      logger,
       new Metrics({ defaultMetrics: false }),
     );
     try {
@@ -136,6 +141,31 @@ describe('adopt before create', () => {
     expect(view?.confirmedAt).not.toBeNull();
     expect(submissionsOf(request.partnerUserId).map((s) => s.confirmCount)).toEqual([1]);
   });
+
+  it('waits for Esign to date one nobody owns; still undated at POLL_GIVE_UP_MS, creates', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    // Confirmed at Esign, never dated: it stays IN_PROGRESS with no processedAt.
+    const undated = await atEsign(request.partnerUserId, 'stuck');
+    const { logger, lines } = capturingLogger();
+    const result = await withWorker(
+      () => stack.waitForResult(registrationId, 20_000),
+      {
+        POLL_GIVE_UP_MS: '2000',
+        POLL_INTERVAL_MS: '200',
+      },
+      logger,
+    );
+    const waited = lines.filter(
+      (line) =>
+        line.includes(registrationId) &&
+        line.includes('a submission at Esign not dated yet: asking again before creating one'),
+    );
+    expect(waited.length).toBeGreaterThan(1);
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+    expect(result.submissionId).not.toBe(undated);
+    expect(submissionsOf(request.partnerUserId).map((s) => s.confirmCount)).toEqual([1, 1]);
+  }, 30_000);
 
   it('never adopts an older finished submission: a user registering again gets a new result', async () => {
     const request = registrationRequest(person('completed'));

@@ -9,6 +9,7 @@ import {
   dropExpiredSubmission,
   endRegistration,
   markConfirmed,
+  noteUnownedSubmission,
   markDocumentUploaded,
   markPublished,
   markUploaded,
@@ -265,6 +266,22 @@ describe('releaseConfirmClaim', () => {
       releaseConfirmClaim(r, T0 + 5),
     );
     expectUnchanged(claimed, (r) => releaseConfirmClaim(r, T0 + 4));
+  });
+});
+
+describe('noteUnownedSubmission', () => {
+  it('notes the first sighting and its deadline, once per submission, only before one is attached', () => {
+    const noted = frozen(noteUnownedSubmission(queued, 'sub-0', T0 + 100));
+    expect(noted).toStrictEqual({
+      ...queued,
+      unownedSeen: { submissionId: 'sub-0', until: T0 + 100 },
+    });
+    expectUnchanged(noted, (r) => noteUnownedSubmission(r, 'sub-0', T0 + 900));
+    expectUnchanged(initiated, (r) => noteUnownedSubmission(r, 'sub-0', T0 + 100));
+    expect(noteUnownedSubmission(noted, 'sub-9', T0 + 200).unownedSeen).toEqual({
+      submissionId: 'sub-9',
+      until: T0 + 200,
+    });
   });
 });
 

@@ -217,9 +217,13 @@ const unreachableCodes = new Set([
 ]);
 const unreachableEsignCodes = new Set(['ESIGN_NETWORK', 'ESIGN_TIMEOUT', 'ESIGN_SERVER_ERROR']);
 
-/** Redis or Esign could not be reached (exit 69), as opposed to a bug. */
+/**
+ * Redis or Esign could not be reached, or Redis could not make an enqueue as durable as asked
+ * (exit 69: try again), as opposed to a bug.
+ */
 export function isUnreachable(error: unknown): boolean {
-  if (isWorkerError(error)) return unreachableEsignCodes.has(error.code);
+  if (isWorkerError(error))
+    return unreachableEsignCodes.has(error.code) || error.code === 'REDIS_NOT_DURABLE';
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code ?? '';
   return (
@@ -236,7 +240,7 @@ export function describeFailure(error: unknown): { message: string; code: number
   if (isUnreachable(error))
     return {
       message: isWorkerError(error)
-        ? `Esign is unavailable: ${error.code}: ${error.message}`
+        ? `${error.code === 'REDIS_NOT_DURABLE' ? 'Redis' : 'Esign'} is unavailable: ${error.code}: ${error.message}`
         : `Redis is unavailable (check REDIS_URL, or REDIS_CLUSTER_NODES / REDIS_SENTINELS): ${(error as Error).message}`,
       code: exitCodes.unavailable,
     };

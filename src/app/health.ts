@@ -72,8 +72,17 @@ export function createHealth(
         total[state] = (total[state] ?? 0) + count;
     return total;
   };
+  // The probe refuses commands until connected: right after start that is not an outage, so
+  // the first connection is waited for (within the same deadline); after that, never.
+  const firstConnection = new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+  let connectedOnce = false;
+  void firstConnection.then(() => (connectedOnce = true));
+  const askRedis = async (): Promise<string> => {
+    if (!connectedOnce) await firstConnection;
+    return redis.ping();
+  };
   const ping = async (): Promise<boolean> =>
-    (await within(redis.ping(), READY_TIMEOUT_MS, 'PING').catch(() => 'down')) === 'PONG';
+    (await within(askRedis(), READY_TIMEOUT_MS, 'PING').catch(() => 'down')) === 'PONG';
 
   options.metrics.watchQueues({ counts, redisUp: ping });
   return {

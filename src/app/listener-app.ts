@@ -5,7 +5,7 @@ import { createCallbackListener } from '../lib/http/server.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createCallbackSink } from '../queues/callback-sink.ts';
-import { createRuntime } from './runtime.ts';
+import { createRuntime, type AppTracing } from './runtime.ts';
 
 export type ListenerAppConfig = Config<'common' | 'listener' | 'pipeline'>;
 
@@ -23,12 +23,13 @@ export function createListenerApp(
   config: ListenerAppConfig,
   logger: Logger,
   metrics: Metrics,
-  options: { errors?: ErrorLog | undefined } = {},
+  options: { errors?: ErrorLog | undefined; tracing?: AppTracing | undefined } = {},
 ): ListenerApp {
   const runtime = createRuntime(config, {
     connection: { failFast: true, name: 'esign-listener' },
     logger,
     errors: options.errors,
+    tracing: options.tracing,
   });
   const sink = createCallbackSink(runtime);
   const http = createCallbackListener({
@@ -36,6 +37,7 @@ export function createListenerApp(
     sink,
     metrics,
     logger,
+    tracer: options.tracing?.tracer,
     timeouts: {
       closeTimeoutMs: Math.min(CALLBACK_CLOSE_MS, config.common.SHUTDOWN_TIMEOUT_MS),
     },

@@ -5,6 +5,7 @@ import { imagePolicyFromConfig } from '../lib/images/index.ts';
 import { createPiiCipher } from '../lib/pii-cipher.ts';
 import { openPartitionSet, type PartitionSet } from '../queues/partitions.ts';
 import type { RedisClient } from '../lib/redis-topology.ts';
+import type { Tracing } from '../lib/tracing/sdk.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
 
 /** `pii` only for a process that seals or opens PII; without it nothing can be sealed. */
@@ -28,7 +29,12 @@ export interface RuntimeOptions {
   logger?: Logger | undefined;
   /** Where the connection's errors go (throttled); by default a log of its own. */
   errors?: ErrorLog | undefined;
+  /** Given (tracing on): queues carry trace context, and our spans are made. */
+  tracing?: AppTracing | undefined;
 }
+
+/** What the factories need of a started SDK (main.ts starts it, and shuts it down last). */
+export type AppTracing = Pick<Tracing, 'tracer' | 'telemetry'>;
 
 export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): Runtime {
   const { common, pipeline } = config;
@@ -49,6 +55,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     cipher: createPiiCipher(config.pii ? piiKeys(config.pii) : {}),
     images: imagePolicyFromConfig(pipeline),
     logger,
+    tracer: options.tracing?.tracer,
+    telemetry: options.tracing?.telemetry,
   });
   return { ...partitions, redis };
 }

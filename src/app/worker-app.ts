@@ -7,7 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
 import { startRedriver } from '../queues/redrive.ts';
-import { createRuntime } from './runtime.ts';
+import { createRuntime, type AppTracing } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline' | 'pii'>;
 
@@ -28,11 +28,17 @@ export function createWorkerApp(
   config: WorkerConfig,
   logger: Logger,
   metrics: Metrics,
-  options: { errors?: ErrorLog | undefined } = {},
+  options: { errors?: ErrorLog | undefined; tracing?: AppTracing | undefined } = {},
 ): WorkerApp {
   const { common, esign, pipeline: settings } = config;
   const errors = options.errors ?? createErrorLog(logger);
-  const runtime = createRuntime(config, { connection: { name: 'esign-worker' }, logger, errors });
+  const { tracing } = options;
+  const runtime = createRuntime(config, {
+    connection: { name: 'esign-worker' },
+    logger,
+    errors,
+    tracing,
+  });
   const client = createEsignClient({
     config: esign,
     redis: runtime.redis,
@@ -40,6 +46,7 @@ export function createWorkerApp(
     cipher: runtime.all[0]!.cipher,
     logger,
     metrics,
+    tracer: tracing?.tracer,
   });
   // One pipeline (a worker per step) per partition; usually one.
   const pipelines = runtime.all.map((services, index) =>
@@ -85,6 +92,7 @@ export function createWorkerApp(
       afterMs: settings.REDRIVE_AFTER_MS,
       now: partition.now,
       logger,
+      tracing: partition.tracing,
     }),
   );
 

@@ -33,6 +33,14 @@ export const flag = z
 
 export const callbackAuthModes = ['none', 'basic', 'bearer', 'api-key'] as const;
 export type CallbackAuthMode = (typeof callbackAuthModes)[number];
+export const tracesSamplers = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
 
 export const commonSchema = z
   .object({
@@ -221,6 +229,25 @@ export const uiSchema = z.object({
   UI_READ_ONLY: flag.default(true),
 });
 
+/** Traces: the standard OTEL_* variables; off unless an exporter or endpoint is named. */
+const otlpProtocol = z.literal('http/json', { error: 'must be http/json' }).optional();
+export const tracingSchema = z.object({
+  OTEL_SDK_DISABLED: flag,
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol,
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol,
+  /** `key=value,…`; may hold a credential, so never logged. */
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: z.string().optional(),
+  OTEL_EXPORTER_OTLP_TIMEOUT: positive(10_000),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional(),
+  OTEL_TRACES_SAMPLER: z.enum(tracesSamplers).default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+});
+
 export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
@@ -229,6 +256,7 @@ export type PiiConfig = z.infer<typeof piiSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type OpsConfig = z.infer<typeof opsSchema>;
 export type UiConfig = z.infer<typeof uiSchema>;
+export type TracingConfig = z.infer<typeof tracingSchema>;
 
 const sections = {
   common: commonSchema,
@@ -239,6 +267,7 @@ const sections = {
   listener: listenerSchema,
   ops: opsSchema,
   ui: uiSchema,
+  tracing: tracingSchema,
 } as const;
 type Section = keyof typeof sections;
 export type Config<S extends Section> = { [K in S]: z.infer<(typeof sections)[K]> };

@@ -65,6 +65,7 @@ export function createErrorLog(logger: Logger, intervalMs = ERROR_LOG_INTERVAL_M
         pending.count += 1;
         pending.sources.add(source);
         pending.last = error;
+        startInterval(); // running already, unless flush() stopped it
         return;
       }
       current.set(key, { msg, count: 0, sources: new Set(), last: error });

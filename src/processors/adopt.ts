@@ -2,7 +2,11 @@ import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError } from '../lib/errors.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
-import { adoptSubmission, applyProgress } from '../lib/registration/transitions.ts';
+import {
+  adoptSubmission,
+  applyProgress,
+  noteUnownedSubmission,
+} from '../lib/registration/transitions.ts';
 import { done, type StepContext, type StepOutcome } from './context.ts';
 import { finish } from './finish.ts';
 import { applyTransition, partnerUser, schedulePoll } from './record-helpers.ts';
@@ -29,26 +33,51 @@ export async function currentAtEsign(
 /**
  * Before creating a submission: the one a lost write of this registration left behind, if
  * Esign's answer can be told to be that. It is not when: Esign has none; it is still INITIATED
- * (its upload URLs were only in the lost answer, so it cannot be continued: a new one is
- * made and this one stays unconfirmed); it is one this registration replaced; the store says
+ * one lease after it was first seen (its upload URLs were only in the lost answer, so it cannot
+ * be continued: a new one is made and this one stays unconfirmed); it is one this registration
+ * replaced; the store says
  * another registration owns it. One the store says is ours is. One nobody owns is adopted
  * only if Esign processed it at or after this registration was enqueued (`processedAt`):
- * older ones, or ones that cannot be dated, belong to something before it.
+ * older ones belong to something before it. One not dated yet is waited for ('wait'), up to
+ * POLL_GIVE_UP_MS after the enqueue; after that it is not adopted.
  */
 export async function leftBehind(
   ctx: StepContext,
   record: RegistrationRecord,
-): Promise<SubmissionState | undefined> {
+): Promise<SubmissionState | { waitUntil: number } | undefined> {
   const state = await currentAtEsign(ctx, record);
   if (!state || record.previousSubmissionIds.includes(state.submissionId)) return undefined;
   const owner = await ctx.store.findBySubmission(state.submissionId);
   if (owner !== undefined && owner !== record.registrationId) return undefined;
   const log = { registrationId: record.registrationId, submissionId: state.submissionId };
   if (state.status === 'INITIATED') {
+    // Its upload URLs were only in the lost answer, so it cannot be continued. But the writes
+    // lost may have reached a confirm that is still on its way to it: create only once that
+    // confirm cannot arrive any more (one lease after the first sighting), and look again.
+    const seen = record.unownedSeen;
+    if (seen?.submissionId !== state.submissionId) {
+      const until = ctx.now() + ctx.settings.confirmLeaseMs;
+      await applyTransition(ctx, record.registrationId, (current) =>
+        noteUnownedSubmission(current, state.submissionId, until),
+      );
+      ctx.logger.info(log, 'an unconfirmed submission at Esign: looking again after a lease');
+      return { waitUntil: until };
+    }
+    if (ctx.now() < seen.until) return { waitUntil: seen.until };
     ctx.logger.info(log, 'an unconfirmed submission at Esign cannot be continued: creating one');
     return undefined;
   }
   if (owner === record.registrationId) return state;
+  // Confirmed but not dated yet (IN_PROGRESS has no processedAt): a lost write of ours looks
+  // exactly like this for the first moments of its processing. Ask again once Esign has dated
+  // it, for as long as a result is waited for, rather than make a second submission now.
+  if (
+    state.processedAt === undefined &&
+    ctx.now() - record.enqueuedAt < ctx.settings.pollGiveUpMs
+  ) {
+    ctx.logger.info(log, 'a submission at Esign not dated yet: asking again before creating one');
+    return { waitUntil: ctx.now() + ctx.settings.pollIntervalMs };
+  }
   const processedAt = Date.parse(state.processedAt ?? '');
   if (!(processedAt >= record.enqueuedAt)) {
     ctx.logger.info(log, 'a submission at Esign older than this registration: not adopted');

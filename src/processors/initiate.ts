@@ -4,7 +4,7 @@ import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import { attachSubmission } from '../lib/registration/transitions.ts';
 import { adopt, leftBehind } from './adopt.ts';
 import { settleIfTerminal } from './finish.ts';
-import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
+import { done, proceed, waitUntil, type StepContext, type StepOutcome } from './context.ts';
 import { applyTransition, partnerUser, schedulePoll } from './record-helpers.ts';
 
 /**
@@ -21,6 +21,7 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
 
   if (!record.submission) {
     const found = await leftBehind(ctx, record);
+    if (found && 'waitUntil' in found) return waitUntil(found.waitUntil);
     if (found) return adopt(ctx, record, found);
     const answer = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
     const at = ctx.now();

@@ -60,7 +60,10 @@ export function createDurableAck(
       'INFO',
     ).then(
       (infos) => {
-        const found = infos.map(readDurability).reduce((a, b) => (a.waitAof ? b : a));
+        // What every master can promise: WAITAOF only if all of them have it.
+        const all = infos.map(readDurability);
+        const found = all.find((one) => !one.waitAof) ?? all[0];
+        if (!found) throw retryable('REDIS_NOT_DURABLE', 'Redis answered with no server');
         if (!found.waitAof)
           logger?.info(
             { redisVersion: found.version },

@@ -14,6 +14,7 @@ import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
 import type { StepName } from '../lib/registration/jobs.ts';
 import { attemptOf } from '../lib/registration/record.ts';
+import { activeSpan } from '../lib/tracing/tracer.ts';
 import { resultJobOptions, type PipelineQueues, type StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
@@ -40,7 +41,7 @@ export interface Pipeline {
   /**
    * Stop taking jobs, let active ones finish within `timeoutMs`, then cancel the rest; returns
    * by `timeoutMs` + 0.5 s at the latest (CANCEL_GRACE_MS + WORKERS_CLOSE_MS), whatever Redis
-   * does, and at once when nothing runs and Redis is away.
+   * does, and within 0.2 s when nothing runs and Redis is away.
    * The queues stay open (the runtime's).
    */
   close(timeoutMs?: number): Promise<void>;
@@ -93,6 +94,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     queues: queues.steps,
     connection: services.redis,
     prefix: services.prefix,
+    telemetry: services.tracing.telemetry,
     locks: deps.locks,
     metrics: deps.metrics,
     logger: deps.logger,
@@ -100,6 +102,21 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     running,
     onFinalFailure,
   };
+  /**
+   * A registration enqueued without trace context (a producer with tracing off, or from an
+   * earlier release) gets its trace here, at its first step: kept like the enqueue's, so the
+   * callback still joins it. One SET NX per initiate, only with tracing on.
+   */
+  const rememberTrace =
+    (process: typeof initiate): typeof initiate =>
+    async (data, ctx) => {
+      const traceparent = activeSpan(services.tracing.tracer).traceparent();
+      if (traceparent)
+        await services.tracing.contexts
+          .save(data.registrationId, traceparent)
+          .catch(() => undefined);
+      return process(data, ctx);
+    };
   const esignRate = deps.ratePerSecond;
   const siblings = (step: StepName) => (deps.otherPartitions ?? []).map((other) => other[step]);
   const workers = [
@@ -107,7 +124,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       ...common,
       step: 'initiate',
       siblingQueues: siblings('initiate'),
-      process: initiate,
+      process: rememberTrace(initiate),
       concurrency: deps.concurrency.initiate,
       ratePerSecond: esignRate,
     }),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { permanent } from '../lib/errors.ts';
 import { sourceKind, type ImagePolicy } from '../lib/images/index.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
@@ -107,14 +108,15 @@ export function producerOn(
   partitions: PartitionSet,
   defaultPartnerUserIdType: string,
   durability: DurabilitySettings = noReplicaWait,
+  logger?: Logger,
 ): Producer {
   // Validation needs no partition: the first one's cipher and image policy are everyone's.
   const { images, now, redis } = partitions.all[0]!;
-  const ack = createDurableAck(redis, durability);
+  const ack = createDurableAck(redis, durability, logger);
   // What the server can promise is found at start; a failure here is retried by the first enqueue.
   ack.detect().catch(() => undefined);
 
-  return {
+  const producer: Producer = {
     async enqueueRegistration(input) {
       const request = await admitRequest(input, images);
 
@@ -205,6 +207,54 @@ export function producerOn(
     },
 
     close: () => partitions.close(),
+  };
+  return traceEnqueues(producer, partitions);
+}
+
+/**
+ * With tracing on, each registration is a trace of its own (one registration = one trace),
+ * started at its enqueue, and each retried attempt one more, started at the retry; a caller's
+ * active span, if any, is linked, not made its parent. The trace is kept beside the record, so
+ * the callback can join it (registration/trace-context.ts).
+ */
+function traceEnqueues(producer: Producer, partitions: PartitionSet): Producer {
+  const tracer = partitions.all[0]!.tracing.tracer;
+  if (!tracer) return producer;
+  const traced = <T extends { registrationId: string }>(
+    name: string,
+    run: () => Promise<T>,
+    started: (outcome: T) => boolean,
+  ): Promise<T> =>
+    tracer.inSpan(name, { kind: 'producer', root: true }, async (span) => {
+      const outcome = await run();
+      const { registrationId } = outcome;
+      span.setAttributes({
+        'esign.registration.id': registrationId,
+        'esign.registration.created': started(outcome),
+      });
+      const traceparent = span.traceparent();
+      // A hint, not state: the registration stands even if this write fails.
+      if (started(outcome) && traceparent)
+        await partitions
+          .ofRegistration(registrationId)
+          .then((partition) => partition?.tracing.contexts.save(registrationId, traceparent))
+          .catch(() => undefined);
+      return outcome;
+    });
+  return {
+    ...producer,
+    enqueueRegistration: (input) =>
+      traced(
+        'esign.registration.enqueue',
+        () => producer.enqueueRegistration(input),
+        (outcome) => outcome.created,
+      ),
+    retryRegistration: (registrationId, request) =>
+      traced(
+        'esign.registration.retry',
+        () => producer.retryRegistration(registrationId, request),
+        (outcome) => outcome.started,
+      ),
   };
 }
 

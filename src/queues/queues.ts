@@ -1,4 +1,4 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Logger } from '../lib/logger.ts';
 import { jobIds, RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
@@ -57,9 +57,18 @@ export function createQueues(
   logger?: Logger,
   /** Where the results queue lives: the base prefix, one queue for every partition. */
   resultsPrefix = prefix,
+  telemetry?: Telemetry,
 ): PipelineQueues {
   const streams = { events: { maxLen: EVENTS_KEPT } };
-  const options = { connection, prefix, streams, defaultJobOptions: stepJobOptions(retry) };
+  // With telemetry, each add records the active trace in the job's options, and the worker
+  // continues it: that is how one registration stays one trace across the steps.
+  const options = {
+    connection,
+    prefix,
+    streams,
+    defaultJobOptions: stepJobOptions(retry),
+    telemetry,
+  };
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
@@ -68,6 +77,7 @@ export function createQueues(
     connection,
     prefix: resultsPrefix,
     streams,
+    telemetry,
     defaultJobOptions: {
       removeOnComplete: { age: 3600, count: KEPT_JOBS },
       removeOnFail: { age: 30 * 24 * 3600, count: KEPT_FAILED_JOBS },

@@ -9,7 +9,9 @@ import {
 } from '../lib/registration/jobs.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
+import { inSpan } from '../lib/tracing/tracer.ts';
 import type { StepQueues } from './queues.ts';
+import type { ServiceTracing } from './shared.ts';
 
 /**
  * Re-drive: give every unfinished registration whose step has no live job a fresh one.
@@ -36,6 +38,8 @@ export interface RedriveOptions {
   afterMs: number;
   now: () => number;
   logger: Logger;
+  /** With tracing on, a re-driven job continues its registration's trace. */
+  tracing?: ServiceTracing | undefined;
 }
 
 const liveStates = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
@@ -87,7 +91,16 @@ async function redriveOne(options: RedriveOptions, registrationId: string): Prom
   // A re-drive job of this very version ran and left the record as it was: a new one.
   const used = (await queue.getJobState(redriveId)) !== 'unknown';
   const jobId = used ? `${redriveId}-${options.now()}` : redriveId;
-  await queue.add(expected.step, writeJobData(expected.data), { jobId });
+  const { tracer, contexts } = options.tracing ?? {};
+  await inSpan(
+    tracer,
+    'esign.registration.redrive',
+    {
+      parent: tracer && (await contexts?.find(registrationId)),
+      attributes: { 'esign.registration.id': registrationId, 'bullmq.job.id': jobId },
+    },
+    () => queue.add(expected.step, writeJobData(expected.data), { jobId }),
+  );
   options.logger.warn(
     { registrationId, status: record.status, step: expected.step, jobId },
     'registration had no live job for its step (Redis lost recent writes?): re-driven',

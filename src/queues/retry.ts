@@ -53,6 +53,9 @@ export async function retryOn(
     );
   if (outcome.kind === 'refused')
     throw permanent('RETRY_REFUSED', retryRefusal(outcome.record) ?? 'changed meanwhile');
+  // The new attempt is a trace of its own: its first step keeps it (pipeline.ts), so the
+  // callbacks it gets join it, not the attempt before. A hint: a failure changes nothing.
+  await services.tracing.contexts.forget(registrationId).catch(() => undefined);
   await storeImages(services, outcome.record, input.inline);
   await addDeadline(services, outcome.record);
   await addInitiate(registrationId, outcome.record.generation);

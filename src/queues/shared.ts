@@ -1,3 +1,4 @@
+import type { Telemetry } from 'bullmq';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { ImagePolicy } from '../lib/images/index.ts';
 import { within } from '../lib/deadline.ts';
@@ -6,6 +7,8 @@ import type { PiiCipher } from '../lib/pii-cipher.ts';
 import { closeRedis } from '../lib/redis-close.ts';
 import { ImageStore } from '../lib/registration/image-store.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
+import { TraceContexts } from '../lib/registration/trace-context.ts';
+import type { Tracer } from '../lib/tracing/tracer.ts';
 import { createQueues, type PipelineQueues, type RetrySettings } from './queues.ts';
 
 /**
@@ -28,6 +31,8 @@ export interface SharedServices {
   cipher: PiiCipher;
   images: ImagePolicy;
   now: () => number;
+  /** Tracing, when on: our spans, BullMQ's `telemetry` option, and each registration's trace. */
+  tracing: ServiceTracing;
   /**
    * Closes the queues opened; quits the connection too when it was handed over (`ownsRedis`).
    * Bounded (0.4 s at most) even while Redis is down: then the connection is dropped.
@@ -52,6 +57,14 @@ export interface SharedServicesOptions {
   ownsRedis?: boolean;
   logger?: Logger | undefined;
   now?: (() => number) | undefined;
+  tracer?: Tracer | undefined;
+  telemetry?: Telemetry | undefined;
+}
+
+export interface ServiceTracing {
+  tracer: Tracer | undefined;
+  telemetry: Telemetry | undefined;
+  contexts: TraceContexts;
 }
 
 /** Queues on a shared connection close without a round trip to Redis, unless it is away. */
@@ -75,12 +88,24 @@ export function openSharedServices(options: SharedServicesOptions): SharedServic
     imageStore: new ImageStore(redis, prefix, options.cipher),
     deadlineMs: options.deadlineMs,
     get queues() {
-      queues ??= createQueues(redis, prefix, options.retry, options.logger, options.resultsPrefix);
+      queues ??= createQueues(
+        redis,
+        prefix,
+        options.retry,
+        options.logger,
+        options.resultsPrefix,
+        options.telemetry,
+      );
       return queues;
     },
     cipher: options.cipher,
     images: options.images,
     now,
+    tracing: {
+      tracer: options.tracer,
+      telemetry: options.telemetry,
+      contexts: new TraceContexts({ redis, prefix, ttlMs: options.retentionMs }),
+    },
     async close() {
       if (queues)
         await within(queues.close(), QUEUES_CLOSE_TIMEOUT_MS, 'closing the queues').catch(

@@ -5,6 +5,7 @@ import {
   Worker,
   type Job,
   type Queue,
+  type Telemetry,
 } from 'bullmq';
 import type { ErrorLog } from '../lib/error-log.ts';
 import type { RedisClient } from '../lib/redis-topology.ts';
@@ -42,6 +43,8 @@ export interface StepWorkerOptions<S extends StepName> {
   locks?: LockSettings | undefined;
   metrics: Metrics;
   logger: Logger;
+  /** BullMQ's telemetry: each job runs in the trace its enqueue recorded (off: undefined). */
+  telemetry?: Telemetry | undefined;
   /** Where the worker's background errors go (throttled: a Redis outage repeats them). */
   errors: ErrorLog;
   /** Runs of the processor in flight (settled, never rejecting), for a bounded shutdown. */
@@ -75,6 +78,7 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
       connection: options.connection,
       prefix: options.prefix,
       concurrency: options.concurrency,
+      telemetry: options.telemetry,
       ...(options.locks && {
         lockDuration: options.locks.lockDurationMs,
         stalledInterval: options.locks.stalledIntervalMs,

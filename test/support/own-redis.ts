@@ -17,7 +17,7 @@ export interface OwnRedis {
    */
   freeze(): void;
   thaw(): void;
-  /** Start it again on the same port and wait until it answers PING. */
+  /** Start it again on the same port (if it is not running) and wait until it answers PING. */
   restart(): Promise<void>;
   /** Stop it if it runs: for cleanup. */
   stop(): Promise<void>;
@@ -28,8 +28,16 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  const running = (): ChildProcess | undefined =>
+    child && child.exitCode === null && child.signalCode === null ? child : undefined;
+  // A run cut short (a timed-out hook, Ctrl-C) must not leave the server behind.
+  const killOnExit = () => running()?.kill('SIGKILL');
+  process.once('exit', killOnExit);
 
   async function start(): Promise<void> {
+    // Already up: a second server on the port would fail to bind, and the first one would be
+    // forgotten, never stopped.
+    if (running()) return;
     const server = spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -45,13 +53,11 @@ export async function startOwnRedis(): Promise<OwnRedis> {
   }
 
   async function kill(): Promise<void> {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGKILL');
+    const server = running();
+    if (!server) return;
+    server.kill('SIGKILL'); // ends a frozen process too
     await exited;
   }
-
-  const running = (): ChildProcess | undefined =>
-    child && child.exitCode === null && child.signalCode === null ? child : undefined;
 
   await start();
   return {
@@ -60,6 +66,9 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     freeze: () => running()?.kill('SIGSTOP'),
     thaw: () => running()?.kill('SIGCONT'),
     restart: start,
-    stop: kill, // SIGKILL ends a frozen process too
+    async stop() {
+      await kill();
+      process.off('exit', killOnExit);
+    },
   };
 }

@@ -1,5 +1,6 @@
 import { startLocalStack, type LocalStack } from '../../demo/local-stack.ts';
 import type { SandboxOptions } from '../../sandbox/index.ts';
+import type { AppTracing } from '../../src/app/runtime.ts';
 import { capturingLogger } from './listener.ts';
 import { inject } from 'vitest';
 import { connectTopology, redisUrl, uniquePrefix } from './redis.ts';
@@ -18,6 +19,8 @@ export interface StackOptions {
   sandbox?: Partial<SandboxOptions>;
   /** `'none'`: the test runs the workers itself (a child process: `stack.startProcess`). */
   worker?: 'in-process' | 'none';
+  /** A started tracing SDK for the in-process parts (default: off). */
+  tracing?: AppTracing | undefined;
 }
 
 /**
@@ -56,6 +59,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ...options.sandbox,
     },
     worker: options.worker,
+    tracing: options.tracing,
   });
   return Object.assign(stack, { logLines: lines });
 }

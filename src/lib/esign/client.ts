@@ -5,6 +5,7 @@ import type { EsignConfig } from '../config.ts';
 import { isWorkerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Metrics } from '../metrics.ts';
+import type { Tracer } from '../tracing/tracer.ts';
 import { classifyFailure } from './classify.ts';
 import { serialiseConfirmBody } from './confirm-body.ts';
 import {
@@ -54,6 +55,8 @@ export interface EsignClientDeps {
   logger: Logger;
   metrics?: Metrics | undefined;
   now?: (() => number) | undefined;
+  /** Tracing, when on: a span per request (http.ts). */
+  tracer?: Tracer | undefined;
 }
 
 const paths = {
@@ -83,7 +86,7 @@ export function createEsignClient(deps: EsignClientDeps): EsignClient {
     connectTimeoutMs: config.ESIGN_CONNECT_TIMEOUT_MS,
     requestTimeoutMs: config.ESIGN_REQUEST_TIMEOUT_MS,
   });
-  const http: HttpContext = { dispatcher: agent, logger, metrics, now };
+  const http: HttpContext = { dispatcher: agent, logger, metrics, now, tracer: deps.tracer };
   const tokenUrl = joinUrl(config.ESIGN_TOKEN_URL, paths.token);
   const apiUrl = (path: string): string => joinUrl(config.ESIGN_API_URL, path);
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import { describeIssues, permanent, type WorkerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { statusClass, type Metrics, type StatusClass } from '../metrics.ts';
+import { inSpan, type Tracer } from '../tracing/tracer.ts';
 import { classifyFailure, classifyStatus } from './classify.ts';
 import type { EsignEndpoint } from './types.ts';
 
@@ -36,6 +37,8 @@ export interface HttpContext {
   metrics?: Metrics | undefined;
   /** Wall clock (ms), used to turn a Retry-After date into a delay. */
   now: () => number;
+  /** Tracing, when on: a client span per request. */
+  tracer?: Tracer | undefined;
 }
 
 export interface EsignRequest {
@@ -61,11 +64,35 @@ const maxBodyBytes = 1024 * 1024;
 /**
  * Send one request and read its whole body. Resolves for any HTTP status; rejects only with
  * a classified WorkerError (ESIGN_NETWORK / ESIGN_TIMEOUT) when no complete response arrived.
+ *
+ * Traced as one client span `esign.<endpoint>` made here rather than by an undici
+ * instrumentation: that would record every request's full URL, and a presigned upload URL
+ * carries its signature in the query (the API calls' headers carry the token and pass-key).
+ * The span names the endpoint, the method, the host and the status: nothing of the path,
+ * query, headers or body. No trace header is sent: neither Esign nor storage asked for one.
  */
-export async function sendRequest(
-  context: HttpContext,
-  call: EsignRequest,
-): Promise<EsignResponse> {
+export function sendRequest(context: HttpContext, call: EsignRequest): Promise<EsignResponse> {
+  const { hostname, port, protocol } = new URL(call.url);
+  const attributes = {
+    'esign.endpoint': call.endpoint,
+    'http.request.method': call.method,
+    'server.address': hostname,
+    'server.port': Number(port) || (protocol === 'https:' ? 443 : 80),
+  };
+  return inSpan(
+    context.tracer,
+    `esign.${call.endpoint}`,
+    { kind: 'client', attributes },
+    async (span) => {
+      const response = await send(context, call);
+      span.setAttributes({ 'http.response.status_code': response.status });
+      if (response.status >= 400) span.fail(String(response.status));
+      return response;
+    },
+  );
+}
+
+async function send(context: HttpContext, call: EsignRequest): Promise<EsignResponse> {
   const started = performance.now();
   const observe = (label: StatusClass): void =>
     context.metrics?.observeEsignRequest(

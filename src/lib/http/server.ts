@@ -10,6 +10,7 @@ import { createHttpApp, type HttpApp } from './http-app.ts';
 import { createSourceCheck } from './ip-allowlist.ts';
 import { sendJson } from './respond.ts';
 import type { CallbackSink, SinkOutcome } from './sink.ts';
+import { activeSpan, inSpan, type Tracer } from '../tracing/tracer.ts';
 
 /**
  * The endpoint Esign POSTs (or PUTs/PATCHes) submission results to. Order matters:
@@ -35,6 +36,8 @@ export interface CallbackListenerDeps {
   metrics: Metrics;
   logger: Logger;
   timeouts?: CallbackListenerTimeouts | undefined;
+  /** Tracing, when on: a server span per callback (linked to its registration's trace). */
+  tracer?: Tracer | undefined;
 }
 
 /** Seconds Esign is asked to wait before retrying a callback we could not take. */
@@ -56,7 +59,10 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
     trustedProxies: config.CALLBACK_TRUSTED_PROXIES,
   });
 
-  const count = (outcome: CallbackOutcome): void => metrics.callbacks.inc({ outcome });
+  const count = (outcome: CallbackOutcome): void => {
+    metrics.callbacks.inc({ outcome });
+    activeSpan(deps.tracer).setAttributes({ 'esign.callback.outcome': outcome });
+  };
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
@@ -65,6 +71,17 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
       sendJson(res, 404, { ok: false, error: 'not found' });
       return;
     }
+    // Traced from here: not every stray request, only those at the callback's door. The span
+    // names no path, address or header: the method, the outcome, the status and the result.
+    const attributes = { 'http.request.method': req.method };
+    await inSpan(deps.tracer, 'esign.callback', { kind: 'server', attributes }, async (span) => {
+      await handleCallback(req, res);
+      span.setAttributes({ 'http.response.status_code': res.statusCode });
+      if (res.statusCode >= 500) span.fail(String(res.statusCode));
+    });
+  }
+
+  async function handleCallback(req: http.IncomingMessage, res: http.ServerResponse) {
     if (!methods.includes(req.method ?? '')) {
       sendJson(res, 405, { ok: false, error: 'method not allowed' }, { Allow: methods.join(', ') });
       return;
@@ -121,6 +138,11 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
       result: state.result ?? undefined,
       reasonCode: state.reasonCode ?? undefined,
     };
+    activeSpan(deps.tracer).setAttributes({
+      'esign.submission.id': state.submissionId,
+      'esign.submission.status': state.status,
+      'esign.submission.result': state.result ?? undefined,
+    });
     let outcome: SinkOutcome;
     try {
       outcome = await withTimeout(sink.accept(state), sinkTimeoutMs);

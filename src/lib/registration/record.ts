@@ -144,6 +144,12 @@ export interface RegistrationRecord {
   /** While a confirm call may still be on its way (its claim's lease); cleared when it ends. */
   confirmingUntil?: number | undefined;
   confirmedAt?: number | undefined;
+  /**
+   * An unconfirmed submission at Esign that no record holds, seen before creating one, and
+   * until when creating waits: a confirm of ours may still be on its way to it (Redis lost the
+   * writes that knew it). See processors/adopt.ts.
+   */
+  unownedSeen?: { submissionId: string; until: number } | undefined;
   pollAttempts: number;
   pollJobId?: string | undefined;
   /** The latest state Esign reported (callback or poll); PII-free. */

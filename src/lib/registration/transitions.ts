@@ -100,6 +100,20 @@ export function adoptSubmission(
   return advance(adopted, 'CONFIRMED', now, 'poll');
 }
 
+/**
+ * initiate: Esign has an unconfirmed submission no record holds; creating waits until `until`
+ * (a confirm of ours may still reach it). Guard: no submission yet, and this one not noted
+ * already (the first sighting's deadline stands).
+ */
+export function noteUnownedSubmission(
+  record: RegistrationRecord,
+  submissionId: string,
+  until: number,
+): RegistrationRecord {
+  if (record.submission || record.unownedSeen?.submissionId === submissionId) return record;
+  return { ...record, unownedSeen: { submissionId, until } };
+}
+
 export interface UploadedDocument {
   submissionId: string;
   document: DocumentType;
