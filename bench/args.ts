@@ -16,6 +16,8 @@ export interface BenchOptions {
   cluster: boolean;
   /** Worker processes. */
   workers: number;
+  /** QUEUE_PARTITIONS of the service (on --cluster, spread over the masters). */
+  partitions: number;
   /** Registrations per round. */
   count: number;
   /** Measured rounds of each kind per setting (after one warm-up of each). */
@@ -23,7 +25,7 @@ export interface BenchOptions {
   settings: Setting[];
 }
 
-export const usage = `Usage: npm run bench -- [--quick] [--cluster] [--workers N] [--count N] [--rounds N]
+export const usage = `Usage: npm run bench -- [--quick] [--cluster] [--partitions N] [--workers N] [--count N] [--rounds N]
 
 Starts its own redis-server (or, with --cluster, a local 3-master Redis Cluster), the Esign
 sandbox, the callback listener and N worker processes, then measures the pipeline against an
@@ -33,6 +35,7 @@ median [min-max] per setting and one line per target of issue 11. See docs/perfo
 
   --quick      one setting (20 ms, C=8), fewer and smaller rounds: under 2 minutes
   --cluster    run on a local Redis Cluster (3 masters, 3 replicas)
+  --partitions N  QUEUE_PARTITIONS (default 1; with --cluster, 3 spreads over the masters)
   --workers N  worker processes (default 1)
   --count N    registrations per round (default 200; --quick 80)
   --rounds N   measured rounds of each kind per setting (default 5; --quick 3)
@@ -52,7 +55,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h' || arg === '--quick' || arg === '--cluster') {
       flags.add(arg === '-h' ? '--help' : arg);
-    } else if (arg === '--workers' || arg === '--count' || arg === '--rounds') {
+    } else if (['--workers', '--count', '--rounds', '--partitions'].includes(arg)) {
       const value = Number(argv[i + 1]);
       i += 1;
       if (!Number.isInteger(value) || value < 1)
@@ -69,6 +72,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     quick,
     cluster: flags.has('--cluster'),
     workers: numbers.get('--workers') ?? 1,
+    partitions: numbers.get('--partitions') ?? 1,
     count: numbers.get('--count') ?? (quick ? 80 : 200),
     rounds: numbers.get('--rounds') ?? (quick ? 3 : 5),
     settings: quick ? [fullSettings[0] as Setting] : fullSettings,

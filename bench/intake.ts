@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { connectRedis } from '../src/app/redis.ts';
 import { loadConfig } from '../src/lib/config.ts';
 import { RegistrationStore } from '../src/lib/registration/store.ts';
+import { track } from './children.ts';
 import { closedLoop, fixedRate, type LoadTarget } from './load.ts';
 import { percentile } from './stats.ts';
 import type { PipelineStack } from './stack.ts';
@@ -42,6 +43,7 @@ async function startBare(env: Record<string, string>) {
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
+  track(child);
   const [line] = (await Promise.race([
     once(createInterface({ input: child.stdout }), 'line'),
     once(child, 'exit').then(() => {

@@ -1,14 +1,18 @@
+import { escapeGlob } from '../src/lib/redis-scan.ts';
 import type { OwnRedis } from './own-redis.ts';
 
 /**
- * The MEMORY USAGE of every key under `keyPrefix`, summed over the masters, by kind: the
- * first name after the prefix (`registration`, `registration-by-submission`, a queue's name
- * for its jobs and lists, `esign` for the token).
+ * The MEMORY USAGE of every key whose name holds `queuePrefix` (the base prefix and each
+ * partition's, hash-tagged or not: the bench's prefixes are unique in its own Redis), summed
+ * over the masters, by kind: the first name after the prefix (`registration`,
+ * `registration-by-submission`, a queue's name for its jobs and lists, `esign` the token).
  */
-export async function keptBytes(redis: OwnRedis, keyPrefix: string): Promise<Map<string, number>> {
+export async function keptBytes(
+  redis: OwnRedis,
+  queuePrefix: string,
+): Promise<Map<string, number>> {
   const byKind = new Map<string, number>();
-  // A hash-tagged prefix ({bench-…}) has no glob characters; escape any that a prefix has.
-  const pattern = `${keyPrefix.replace(/[*?[\]\\]/g, '\\$&')}:*`;
+  const pattern = `*${escapeGlob(queuePrefix)}*`;
   for (const master of redis.masters) {
     let cursor = '0';
     do {
@@ -21,7 +25,7 @@ export async function keptBytes(redis: OwnRedis, keyPrefix: string): Promise<Map
       keys.forEach((key, i) => {
         const [error, bytes] = answers[i] ?? [null, 0];
         if (error) return;
-        const kind = key.slice(keyPrefix.length + 1).split(':')[0] ?? '';
+        const kind = key.slice(key.indexOf(':') + 1).split(':')[0] ?? '';
         byKind.set(kind, (byKind.get(kind) ?? 0) + Number(bytes ?? 0));
       });
     } while (cursor !== '0');

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedisCluster, startRedisServer } from '../test/support/redis-servers.ts';
+import { track } from './children.ts';
 
 /**
  * The bench's own Redis, never a shared one: its INFO counters then speak of the bench alone.
@@ -29,6 +30,7 @@ const direct = (port: number): Redis =>
 export async function startOwnRedis(cluster: boolean): Promise<OwnRedis> {
   if (cluster) {
     const started = await startRedisCluster(3, 1);
+    for (const node of started.nodes) track(node.process);
     const masters = (await started.masterPorts()).map(direct);
     return {
       env: started.env,
@@ -42,6 +44,7 @@ export async function startOwnRedis(cluster: boolean): Promise<OwnRedis> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'esign-bench-redis-'));
   const server = await startRedisServer(dir);
+  track(server.process);
   const masters = [direct(server.port)];
   return {
     env: { REDIS_URL: `redis://127.0.0.1:${server.port}` },

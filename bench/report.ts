@@ -49,6 +49,7 @@ function settingFigures(s: SettingResult) {
     commands: spread(p.map((r) => r.commands)),
     roundTrips: spread(p.map((r) => r.roundTrips)),
     bytes: spread(p.map((r) => r.bytes)),
+    requests: s.requestsPerRegistration,
     kept: s.keptBytesPerRegistration,
     keptByKind: [...s.keptByKind]
       .sort((a, b) => b[1] - a[1])
@@ -95,7 +96,7 @@ export function printReport(
       `                       pipeline total ${formatSpread(f.totalCpu, 2)}   baseline ${formatSpread(f.baselineCpu, 2)}   ratio ${formatSpread(f.cpuRatio, 2)}`,
     );
     log(
-      `  Redis/registration   commands ${formatSpread(f.commands)}   round trips ${formatSpread(f.roundTrips)}`,
+      `  Redis/registration   commands ${formatSpread(f.commands)}   round trips: requests ${f.requests.toFixed(1)} (MONITOR, warm-up round; upper bound), socket reads ${formatSpread(f.roundTrips)} (lower bound)`,
     );
     log(
       `  Redis bytes/registration  used_memory growth ${formatSpread(f.bytes, 0)}   kept keys (MEMORY USAGE) ${f.kept.toFixed(0)}`,
@@ -146,8 +147,8 @@ export function printReport(
     (x) => x <= 150,
   );
   add(
-    'Redis round trips per registration',
-    across(figures, (f) => f.roundTrips, 'max', 1),
+    'Redis round trips per registration, requests counted with MONITOR (upper bound)',
+    across(figures, (f) => f.requests, 'max', 1),
     '≤ 20',
     (x) => x <= 20,
   );

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createUsers, type DemoUser } from '../demo/users.ts';
 import { runBaseline, type BaselineClient, type BaselineListener } from './baseline.ts';
+import type { RequestCounter } from './monitor.ts';
 import type { OwnRedis } from './own-redis.ts';
 import { cpuMsOf } from './proc.ts';
 import { sampleRedis, subtractSamples, type RedisSample } from './redis-info.ts';
@@ -22,8 +23,10 @@ export interface PipelineRound {
   redisCpu: number;
   /** Redis commands executed per registration (scripts' inner commands included). */
   commands: number;
-  /** Commands received from clients per registration: round trips, near enough. */
+  /** Socket reads per registration (INFO): a lower bound on round trips. */
   roundTrips: number;
+  /** Requests per registration counted with MONITOR (an upper bound); NaN unless counted. */
+  requests: number;
   /** used_memory growth per finished registration, bytes. */
   bytes: number;
 }
@@ -45,9 +48,13 @@ export async function pipelineRound(
   stack: PipelineStack,
   redis: OwnRedis,
   users: DemoUser[],
+  counter?: RequestCounter,
 ): Promise<PipelineRound> {
   const n = users.length;
+  const seenBeforePolls = counter?.requests ?? 0;
   const poll = await pollCost(stack, redis);
+  const requestsPerPoll = ((counter?.requests ?? 0) - seenBeforePolls) / 10;
+  const seenBefore = counter?.requests ?? 0;
   const workerPids = stack.workers.map((worker) => worker.pid);
   const published = await stack.results.getWaitingCount();
   const redisBefore = await sampleRedis(redis.masters);
@@ -79,6 +86,7 @@ export async function pipelineRound(
     reads: poll.reads * polls,
     usedMemory: 0,
   });
+  const requests = counter ? counter.requests - seenBefore - polls * requestsPerPoll : Number.NaN;
   const workerCpu = (await sumCpu(workerPids)) - workerBefore;
   const listenerCpu = (await cpuMsOf(stack.listener.pid)) - listenerBefore;
 
@@ -90,6 +98,7 @@ export async function pipelineRound(
     redisCpu: redisDelta.cpuMs / n,
     commands: redisDelta.calls / n,
     roundTrips: redisDelta.reads / n,
+    requests: requests / n,
     bytes: redisDelta.usedMemory / n,
   };
 }

@@ -2,6 +2,7 @@ import type { BenchOptions, Setting } from './args.ts';
 import { baselineClient, type BaselineListener } from './baseline.ts';
 import type { OwnRedis } from './own-redis.ts';
 import { keptBytes, totalBytes } from './kept-bytes.ts';
+import { countRequests } from './monitor.ts';
 import {
   baselineRound,
   makeUsers,
@@ -25,6 +26,8 @@ export interface SettingResult {
   keptBytesPerRegistration: number;
   /** The same by kind of key (see kept-bytes.ts). */
   keptByKind: Map<string, number>;
+  /** Requests per registration in the warm-up round, counted with MONITOR (monitor.ts). */
+  requestsPerRegistration: number;
 }
 
 export async function runSetting(
@@ -39,6 +42,7 @@ export async function runSetting(
   const stack = await startPipelineStack({
     redisEnv: redis.env,
     setting,
+    partitions: options.partitions,
     baselineCallbackUrl: listener.url,
   });
   listener.secret = stack.callbackSecret;
@@ -49,11 +53,18 @@ export async function runSetting(
     baseline: [],
     keptBytesPerRegistration: Number.NaN,
     keptByKind: new Map(),
+    requestsPerRegistration: Number.NaN,
   };
   try {
     await stack.startWorkers(options.workers);
     const warmUp = Math.min(options.count, 40);
-    await pipelineRound(stack, redis, await makeUsers(stack, warmUp));
+    const counter = await countRequests(redis.masters);
+    try {
+      const counted = await pipelineRound(stack, redis, await makeUsers(stack, warmUp), counter);
+      result.requestsPerRegistration = counted.requests;
+    } finally {
+      await counter.stop();
+    }
     await baselineRound(
       client,
       listener,
@@ -89,7 +100,7 @@ export async function runSetting(
       );
     }
     await stack.stopWorkers();
-    const kept = await keptBytes(redis, stack.keyPrefix);
+    const kept = await keptBytes(redis, stack.queuePrefix);
     result.keptBytesPerRegistration = totalBytes(kept) / finished;
     for (const [kind, bytes] of kept) result.keptByKind.set(kind, bytes / finished);
     if (afterRounds) await afterRounds(stack);

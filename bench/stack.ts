@@ -13,6 +13,7 @@ import { RESULTS_QUEUE } from '../src/lib/registration/jobs.ts';
 import type { RegistrationResult } from '../src/lib/registration/record.ts';
 import type { Producer } from '../src/queues/producer.ts';
 import type { Setting } from './args.ts';
+import { track } from './children.ts';
 
 /**
  * The service as production runs it, one setting at a time: the Esign sandbox, the callback
@@ -31,6 +32,8 @@ export interface PipelineStack {
   /** The environment every service process gets. */
   env: Record<string, string>;
   keyPrefix: string;
+  /** QUEUE_PREFIX: every key of the stack, partitions included, has it in its name. */
+  queuePrefix: string;
   /** IMAGE_ROOT: where the bench writes the users' images. */
   imageRoot: string;
   credentials: Credentials;
@@ -65,6 +68,7 @@ async function stopChild(child: ChildCli): Promise<void> {
 export async function startPipelineStack(options: {
   redisEnv: Record<string, string>;
   setting: Setting;
+  partitions: number;
   baselineCallbackUrl: string;
 }): Promise<PipelineStack> {
   const { setting } = options;
@@ -79,6 +83,7 @@ export async function startPipelineStack(options: {
   const env: Record<string, string> = {
     ...options.redisEnv,
     QUEUE_PREFIX: `bench-${randomUUID().slice(0, 8)}`,
+    QUEUE_PARTITIONS: String(options.partitions),
     ...demoServiceEnv,
     ESIGN_CLIENT_ID: credentials.clientId,
     ESIGN_PASS_KEY: credentials.passKey,
@@ -119,6 +124,7 @@ export async function startPipelineStack(options: {
   });
   const start = (command: string, extra: Record<string, string>): ChildCli => {
     const child = startCli(command, { ...env, ...extra });
+    track(child.process);
     children.push(child);
     return child;
   };
@@ -149,6 +155,7 @@ export async function startPipelineStack(options: {
     return {
       env,
       keyPrefix,
+      queuePrefix: env.QUEUE_PREFIX as string,
       imageRoot,
       credentials,
       listener,
@@ -160,6 +167,7 @@ export async function startPipelineStack(options: {
       baselineSandboxUrl,
       async startWorkers(n, extra = {}) {
         const started = Array.from({ length: n }, () => startCli('worker', { ...env, ...extra }));
+        for (const worker of started) track(worker.process);
         workers.push(...started);
         await Promise.all(started.map((worker) => worker.waitForLog('worker ready', 30_000)));
         return started;

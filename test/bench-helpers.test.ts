@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseArgs } from '../bench/args.ts';
 import { memoryTokenStore } from '../bench/memory-token-store.ts';
+import { countRequest, parseMonitorLine } from '../bench/monitor.ts';
 import { cpuMsFromStat } from '../bench/proc.ts';
 import { parseInfo, sampleFromInfo, subtractSamples, totalCalls } from '../bench/redis-info.ts';
 import { StagePool } from '../bench/stage-pool.ts';
@@ -81,10 +82,17 @@ describe('bench /proc parsing', () => {
 
 describe('bench options', () => {
   it('has defaults, and --quick runs one smaller setting', () => {
-    expect(parseArgs([])).toMatchObject({ quick: false, cluster: false, workers: 1, count: 200 });
+    expect(parseArgs([])).toMatchObject({ quick: false, workers: 1, partitions: 1, count: 200 });
     expect(parseArgs([]).settings).toHaveLength(3);
-    const quick = parseArgs(['--quick', '--cluster', '--workers', '2']);
-    expect(quick).toMatchObject({ quick: true, cluster: true, workers: 2, count: 80, rounds: 3 });
+    const quick = parseArgs(['--quick', '--cluster', '--workers', '2', '--partitions', '3']);
+    expect(quick).toMatchObject({
+      quick: true,
+      cluster: true,
+      workers: 2,
+      partitions: 3,
+      count: 80,
+      rounds: 3,
+    });
     expect(quick.settings).toEqual([{ latencyMs: 20, concurrency: 8 }]);
   });
 
@@ -132,5 +140,35 @@ describe('bench baseline parts', () => {
     expect(await store.eval('HGET token', 1, 'token', 't2')).toBe(0);
     expect(await store.eval('HGET token', 1, 'token', 't1')).toBe(1);
     expect(await store.hgetall('token')).toEqual({});
+  });
+});
+
+describe('bench request counting (MONITOR lines)', () => {
+  it('counts each client command once, a MULTI block once, and script calls not at all', () => {
+    const inMulti = new Set<string>();
+    const lines: [string[], string][] = [
+      [['evalsha', 'abc', '1', 'k'], '127.0.0.1:5000'],
+      [['hget', 'k', 'f'], 'lua'],
+      [['set', 'k', 'v'], 'lua'],
+      [['MULTI'], '127.0.0.1:5001'],
+      [['get', 'a'], '127.0.0.1:5000'],
+      [['hset', 'b', 'f', 'v'], '127.0.0.1:5001'],
+      [['pexpire', 'b', '10'], '127.0.0.1:5001'],
+      [['EXEC'], '127.0.0.1:5001'],
+      [['hset', 'c', 'f', 'v'], '127.0.0.1:5001'],
+    ];
+    const counted = lines.map(([args, source]) => countRequest(inMulti, args, source));
+    expect(counted).toEqual([1, 0, 0, 1, 1, 0, 0, 0, 1]);
+    expect(inMulti.size).toBe(0);
+  });
+});
+
+describe('bench MONITOR lines', () => {
+  it('reads the source and the command; a script call comes from lua', () => {
+    expect(
+      parseMonitorLine('+1795783430.879645 [0 127.0.0.1:51552] "scan" "0" "MATCH" "a b"'),
+    ).toEqual(['127.0.0.1:51552', 'scan']);
+    expect(parseMonitorLine('+1795783430.9 [0 lua] "hget" "k" "f"')).toEqual(['lua', 'hget']);
+    expect(parseMonitorLine('+OK')).toBeUndefined();
   });
 });

@@ -2,14 +2,13 @@ import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLocalStack, type LocalStack } from '../demo/local-stack.ts';
+import type { LocalStack } from '../demo/local-stack.ts';
 import { waitUntil } from '../demo/child-process.ts';
-import { createUsers, scenarioFor, type DemoUser } from '../demo/users.ts';
+import type { DemoUser } from '../demo/users.ts';
 import { isTerminal } from '../src/lib/registration/record.ts';
 import type { RegistrationView } from '../src/lib/registration/view.ts';
 import { startPrivateRedis, type PrivateRedis } from './support/private-redis.ts';
-import { callbackSecret, sandboxCredentials } from './support/stack.ts';
-import { uniquePrefix } from './support/redis.ts';
+import { startLoadRun, untilAcknowledged } from './support/load-run.ts';
 
 /**
  * A host crash, modelled on a Redis of the test's own (AOF on, its own directory): while
@@ -40,76 +39,24 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
   async function run(options: { fsync: 'everysec' | 'always'; count: number }) {
     redis = await startPrivateRedis(['--appendonly', 'yes', '--appendfsync', options.fsync]);
     const live = redis;
-    stack = await startLocalStack({
+    const load = await startLoadRun({
+      label: 'aof',
+      count: options.count,
       redisUrl: live.url,
-      prefix: uniquePrefix('aof'),
-      credentials: sandboxCredentials,
-      callbackSecret,
-      worker: 'none',
-      env: {
-        ESIGN_PARTNER_USER_ID_TYPE: 'E2E_USER_ID',
-        ESIGN_REQUEST_TIMEOUT_MS: '3000',
-        // A lost callback (Redis down when Esign called) is made up by the poll, soon.
-        CALLBACK_TIMEOUT_MS: '2000',
-        POLL_INTERVAL_MS: '300',
-        POLL_MAX_INTERVAL_MS: '1000',
-        JOB_BACKOFF_MS: '100',
-        JOB_ATTEMPTS: '20',
-        CONFIRM_LEASE_MS: '4000',
-        // A job whose worker lost it in the rollback is retried within seconds.
-        LOCK_DURATION_MS: '5000',
-        STALLED_INTERVAL_MS: '1000',
-        REDRIVE_INTERVAL_MS: '500',
-        REDRIVE_AFTER_MS: '3000',
-        CONCURRENCY_INITIATE: '8',
-        CONCURRENCY_UPLOAD: '8',
-        CONCURRENCY_CONFIRM: '8',
-        CONCURRENCY_POLL: '8',
-      },
-      sandbox: { processingMs: 300, callbackRetry: { attempts: 5, baseDelayMs: 100 } },
+      onStack: (started) => (stack = started),
     });
-    const local = stack;
-    const workers = [1, 2].map(() => local.startProcess('worker', { LOG_LEVEL: 'info' }));
-    await Promise.all(workers.map((w) => w.waitForLog('worker ready', 60_000)));
-
-    const scenarios = Array.from({ length: options.count }, (_, i) => scenarioFor(i)).map((s) =>
-      s === 'stuck' ? 'completed' : s,
-    );
-    const users = await createUsers(scenarios, local.imageRoot);
-    const ackedAt = new Map<string, number>();
-
-    // Enqueue at a steady pace; an enqueue that fails while Redis is down is tried again.
-    const enqueueAll = (async () => {
-      for (const user of users) {
-        for (;;) {
-          try {
-            await local.producer.enqueueRegistration(user.request);
-            ackedAt.set(user.request.registrationId, Date.now());
-            break;
-          } catch {
-            await sleep(100);
-          }
-        }
-        await sleep(15);
-      }
-    })();
+    const { stack: local, users, ackedAt, workers } = load;
 
     // Around the crash, Esign holds a third of the calls 1.5 s before applying them, so many
     // jobs are on their way while Redis dies and rolls back: their writes land on the older
     // state, and jobs finish against records that no longer know their progress.
-    await waitUntil(() => ackedAt.size >= options.count / 6, {
-      timeoutMs: 60_000,
-      what: 'a sixth of the registrations enqueued',
-    });
+    await untilAcknowledged(load, 1 / 6);
     const hold = { rate: 0.3, ms: 1_500 };
     local.sandbox.setFaults({
       holdRate: { create_submission: hold, upload: hold, confirm: hold },
     });
     // The crash, a third of the way in: the disk's state is copied, Redis runs on ~1 s, dies.
-    await waitUntil(() => ackedAt.size >= options.count / 3, {
-      timeoutMs: 60_000,
-      what: 'a third of the registrations enqueued',
-    });
+    await untilAcknowledged(load, 1 / 3);
     const aof = join(live.dir, 'appendonlydir');
     const saved = join(live.dir, 'saved');
     let windowStart: number;
@@ -130,7 +77,7 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
     await live.start();
     const off = { rate: 0, ms: 0 };
     local.sandbox.setFaults({ holdRate: { create_submission: off, upload: off, confirm: off } });
-    await enqueueAll;
+    await load.enqueued;
 
     // Everything that still has a record finishes, with a result.
     const views = new Map<string, RegistrationView | null>();

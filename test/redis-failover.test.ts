@@ -1,10 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitUntil } from '../demo/child-process.ts';
-import { startLocalStack, type LocalStack } from '../demo/local-stack.ts';
-import { createUsers, scenarioFor } from '../demo/users.ts';
+import type { LocalStack } from '../demo/local-stack.ts';
 import { isTerminal } from '../src/lib/registration/record.ts';
-import { uniquePrefix } from './support/redis.ts';
+import { startLoadRun, untilAcknowledged } from './support/load-run.ts';
 import {
   startRedisCluster,
   startRedisSentinel,
@@ -12,7 +10,6 @@ import {
   type RedisCluster,
   type RedisSentinelSet,
 } from './support/redis-servers.ts';
-import { callbackSecret, sandboxCredentials } from './support/stack.ts';
 
 /**
  * A Redis master killed (SIGKILL) while 300 registrations run, on a local Redis Cluster
@@ -39,65 +36,16 @@ describe('a Redis master killed mid-run', () => {
 
   async function run(redisEnv: Record<string, string>, killMaster: () => Promise<void>) {
     const count = 300;
-    stack = await startLocalStack({
-      prefix: uniquePrefix('failover'),
-      credentials: sandboxCredentials,
-      callbackSecret,
-      worker: 'none',
-      env: {
-        ...redisEnv,
-        REDIS_WAIT_REPLICAS: '1',
-        REDIS_WAIT_TIMEOUT_MS: '1000',
-        ESIGN_PARTNER_USER_ID_TYPE: 'E2E_USER_ID',
-        ESIGN_REQUEST_TIMEOUT_MS: '3000',
-        CALLBACK_TIMEOUT_MS: '2000',
-        POLL_INTERVAL_MS: '300',
-        POLL_MAX_INTERVAL_MS: '1000',
-        JOB_BACKOFF_MS: '100',
-        JOB_ATTEMPTS: '20',
-        CONFIRM_LEASE_MS: '4000',
-        LOCK_DURATION_MS: '5000',
-        STALLED_INTERVAL_MS: '1000',
-        REDRIVE_INTERVAL_MS: '500',
-        REDRIVE_AFTER_MS: '3000',
-        CONCURRENCY_INITIATE: '8',
-        CONCURRENCY_UPLOAD: '8',
-        CONCURRENCY_CONFIRM: '8',
-        CONCURRENCY_POLL: '8',
-      },
-      sandbox: { processingMs: 300, callbackRetry: { attempts: 5, baseDelayMs: 100 } },
+    const load = await startLoadRun({
+      label: 'failover',
+      count,
+      env: { ...redisEnv, REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '1000' },
+      onStack: (started) => (stack = started),
     });
-    const local = stack;
-    const workers = [1, 2].map(() => local.startProcess('worker', { LOG_LEVEL: 'info' }));
-    await Promise.all(workers.map((w) => w.waitForLog('worker ready', 60_000)));
-
-    const scenarios = Array.from({ length: count }, (_, i) => scenarioFor(i)).map((s) =>
-      s === 'stuck' ? 'completed' : s,
-    );
-    const users = await createUsers(scenarios, local.imageRoot);
-    let acknowledged = 0;
-    // An enqueue refused during the failover (not durable, or no master) is tried again with
-    // the same registrationId, as the docs tell a producer to.
-    const enqueueAll = (async () => {
-      for (const user of users) {
-        for (;;) {
-          try {
-            await local.producer.enqueueRegistration(user.request);
-            acknowledged += 1;
-            break;
-          } catch {
-            await sleep(100);
-          }
-        }
-        await sleep(10);
-      }
-    })();
-    await waitUntil(() => acknowledged >= count / 3, {
-      timeoutMs: 60_000,
-      what: 'a third of the registrations enqueued',
-    });
+    const { stack: local, users } = load;
+    await untilAcknowledged(load, 1 / 3);
     await killMaster();
-    await enqueueAll;
+    await load.enqueued;
 
     await waitUntil(
       async () => {
