@@ -37,7 +37,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'cluster',
-          include: [...endToEnd, 'test/topology/cluster-*.test.ts'],
+          include: [
+            ...endToEnd,
+            'test/topology/cluster-*.test.ts',
+            'test/topology/topology-*.test.ts',
+          ],
           globalSetup,
         },
       },
@@ -45,7 +49,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'sentinel',
-          include: [...endToEnd, 'test/topology/sentinel-*.test.ts'],
+          include: [
+            ...endToEnd,
+            'test/topology/sentinel-*.test.ts',
+            'test/topology/topology-*.test.ts',
+          ],
           globalSetup,
         },
       },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../src/lib/config.ts';
+import { describeTopology } from '../src/lib/redis-topology.ts';
 import { demoServiceEnv, loadDemoConfig, type DemoConfig } from './config.ts';
 import { ValidationError } from '../src/lib/errors.ts';
 import { createLogger } from '../src/lib/logger.ts';
@@ -46,17 +47,33 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   }
   const logLevel = loadConfig({ LOG_LEVEL: env.LOG_LEVEL ?? 'warn' }, ['common']).common.LOG_LEVEL;
 
-  let redis;
+  // A Redis Cluster or Sentinel set is used as given (REDIS_CLUSTER_NODES / REDIS_SENTINELS and
+  // their credentials); otherwise one Redis is found or started (REDIS_URL first).
+  const topologyEnv = Object.fromEntries(
+    Object.entries(env).filter(
+      ([name, value]) =>
+        value &&
+        /^REDIS_(CLUSTER_NODES|SENTINELS|SENTINEL_MASTER|USERNAME|PASSWORD|TLS)$/.test(name),
+    ),
+  ) as Record<string, string>;
+  const distributed = Boolean(topologyEnv.REDIS_CLUSTER_NODES || topologyEnv.REDIS_SENTINELS);
+  let redis: { url: string; origin: string; stop(): Promise<void> } | undefined;
+  let where: string;
   try {
-    redis = await discoverRedis({ redisUrl: env.REDIS_URL });
+    if (distributed) {
+      where = describeTopology(loadConfig(topologyEnv, ['common']).common.redis);
+    } else {
+      redis = await discoverRedis({ redisUrl: env.REDIS_URL });
+      where = `${describeRedisUrl(redis.url)} (${redis.origin})`;
+    }
   } catch (error) {
-    if (!(error instanceof RedisUnavailableError)) throw error;
+    if (!(error instanceof RedisUnavailableError || error instanceof ValidationError)) throw error;
     say(error.message);
     return 1;
   }
   const prefix = `demo-${randomUUID().slice(0, 8)}`;
   say(`esign-worker demo: ${count} synthetic registrations against the Esign sandbox`);
-  say(`Redis ${describeRedisUrl(redis.url)} (${redis.origin}), queue prefix ${prefix}`);
+  say(`Redis ${where}, queue prefix ${prefix}`);
 
   let stack: LocalStack | undefined;
   try {
@@ -66,11 +83,11 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const allDone = Promise.withResolvers<void>();
     const dropRate = settings.DEMO_CALLBACK_DROP_RATE;
     stack = await startLocalStack({
-      redisUrl: redis.url,
+      ...(redis ? { redisUrl: redis.url } : {}),
       prefix,
       // Logs go to stderr (default level warn), so stdout stays the progress bar and summary.
       logger: createLogger({ level: logLevel, destination: process.stderr }),
-      env: { ...demoServiceEnv, LOG_LEVEL: logLevel },
+      env: { ...demoServiceEnv, ...topologyEnv, LOG_LEVEL: logLevel },
       // One submission certainly loses all its callbacks, the rate drops a few more at random.
       sandbox: { faults: { callbackDropRate: dropRate, dropCallbacksNext: dropRate > 0 ? 1 : 0 } },
       onResult(result) {
@@ -118,7 +135,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     return 1;
   } finally {
     await stack?.close();
-    await redis.stop();
+    await redis?.stop();
     if (stack)
       say(`Cleaned up: services stopped, keys under ${prefix} deleted, temp files removed.`);
   }
