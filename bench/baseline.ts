@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { createPiiCipher } from '../src/lib/pii-cipher.ts';
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -108,6 +110,8 @@ export function baselineClient(env: Record<string, string>, sandboxUrl: string):
     config,
     redis: memoryTokenStore() as unknown as RedisClient,
     keyPrefix: 'baseline',
+    // The token sits in this process's memory only: a key of the run's own seals it.
+    cipher: createPiiCipher({ key: randomBytes(32) }),
     logger: silentLogger(),
   });
   return { esign, close: () => esign.close() };

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -92,6 +92,8 @@ export async function startPipelineStack(options: {
     CALLBACK_AUTH: 'bearer',
     CALLBACK_AUTH_SECRET: callbackSecret,
     IMAGE_ROOT: imageRoot,
+    // PII is only stored encrypted: the bench makes a key of its own for its run.
+    PII_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     SHUTDOWN_TIMEOUT_MS: '5000',
     CONCURRENCY_INITIATE: c,
     CONCURRENCY_UPLOAD: c,
@@ -139,7 +141,7 @@ export async function startPipelineStack(options: {
     env.ESIGN_TOKEN_URL = sandboxUrl;
     env.ESIGN_API_URL = sandboxUrl;
 
-    const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer']), {
+    const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer', 'pii']), {
       name: 'esign-bench-producer',
       logger: silentLogger(),
     });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     CALLBACK_AUTH_SECRET: callbackSecret,
     SHUTDOWN_TIMEOUT_MS: '5000',
     IMAGE_ROOT: imageRoot,
+    // PII is only stored encrypted: the stack makes a key of its own for its run.
+    PII_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     ...options.env,
   };
   const { redis: topology, keyPrefix } = loadConfig(env, ['common']).common;
@@ -150,7 +152,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     env.ESIGN_TOKEN_URL = sandbox.url;
     env.ESIGN_API_URL = sandbox.url;
 
-    const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer']), {
+    const producer = createProducerApp(loadConfig(env, ['common', 'pipeline', 'producer', 'pii']), {
       name: 'esign-local-producer',
       logger,
       tracing: options.tracing,
@@ -160,9 +162,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const worker =
       options.worker === 'none'
         ? undefined
-        : createWorkerApp(loadConfig(env, ['common', 'esign', 'pipeline']), logger, metrics, {
-            tracing: options.tracing,
-          });
+        : createWorkerApp(
+            loadConfig(env, ['common', 'esign', 'pipeline', 'pii']),
+            logger,
+            metrics,
+            {
+              tracing: options.tracing,
+            },
+          );
     if (worker) closers.push(() => worker.close());
 
     const results = collectResults(options.onResult);

@@ -121,7 +121,7 @@ export async function freeLoopbackPort(): Promise<number> {
   return address.port;
 }
 
-async function startTemporaryRedis(
+export async function startTemporaryRedis(
   command: string,
   startTimeoutMs: number,
   pingTimeoutMs: number,

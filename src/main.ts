@@ -45,6 +45,8 @@ async function main(argv: string[]): Promise<number> {
       return enqueue(args[0] ?? '-');
     case 'status':
       return status(args[0] ?? '');
+    case 'erase':
+      return erase(args[0] ?? '');
     case 'list':
     case 'reindex':
     case 'inspect':
@@ -85,7 +87,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     'pipeline',
     'ops',
     'tracing',
-    ...(needsWorker ? (['esign'] as const) : []),
+    ...(needsWorker ? (['esign', 'pii'] as const) : []),
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
@@ -222,7 +224,7 @@ async function enqueue(source: string): Promise<number> {
   const read = await readJson(source, { err: console.error, stdin: process.stdin });
   if (!read.ok) return exitCodes.invalid;
   const request = read.value;
-  return withProducer('esign-enqueue', async (producer) => {
+  return withProducer('esign-enqueue', { seals: true }, async (producer) => {
     const outcome = await producer.enqueueRegistration(request);
     // stdout stays the id alone, for scripts; the notice goes to stderr.
     if (!outcome.created)
@@ -235,13 +237,25 @@ async function enqueue(source: string): Promise<number> {
 }
 
 async function status(id: string): Promise<number> {
-  return withProducer('esign-status', async (producer) => {
+  return withProducer('esign-status', { seals: false }, async (producer) => {
     const view = await producer.getRegistration(id);
     if (!view) {
       console.error(`registration ${id} does not exist`);
       return exitCodes.unknownRegistration;
     }
     console.log(JSON.stringify(view, null, 2));
+    return exitCodes.ok;
+  });
+}
+
+/** Erasure on request: needs no PII key (nothing is opened), exits 3 for an unknown id. */
+async function erase(id: string): Promise<number> {
+  return withProducer('esign-erase', { seals: false }, async (producer) => {
+    if ((await producer.eraseRegistration(id)) === 'unknown') {
+      console.error(`registration ${id} does not exist`);
+      return exitCodes.unknownRegistration;
+    }
+    console.error(`registration ${id} erased; its tombstone keeps id, status and status times`);
     return exitCodes.ok;
   });
 }
@@ -258,7 +272,7 @@ async function opsCommand(
   ]);
   const io = { out: console.log, err: console.error, stdin: process.stdin };
   if (command === 'retry')
-    return ops.retry(loadConfig(process.env, ['common', 'pipeline', 'producer']), args, io);
+    return ops.retry(loadConfig(process.env, ['common', 'pipeline', 'producer', 'pii']), args, io);
   const config = loadConfig(process.env, ['common', 'pipeline']);
   switch (command) {
     case 'list':
@@ -273,16 +287,26 @@ async function opsCommand(
   }
 }
 
-/** A producer configured from the environment for one command, closed after it. */
+/**
+ * A producer configured from the environment for one command, closed after it. `seals`: the
+ * command stores PII, so it needs PII_ENCRYPTION_KEY (or the explicit plaintext opt-out).
+ */
 async function withProducer(
   name: string,
+  options: { seals: boolean },
   use: (producer: Producer) => Promise<number>,
 ): Promise<number> {
   const [{ loadConfig }, { createProducerApp }] = await Promise.all([
     import('./lib/config.ts'),
     import('./app/producer-app.ts'),
   ]);
-  const config = loadConfig(process.env, ['common', 'pipeline', 'producer', 'tracing']);
+  const config = loadConfig(process.env, [
+    'common',
+    'pipeline',
+    'producer',
+    'tracing',
+    ...(options.seals ? (['pii'] as const) : []),
+  ]);
   if (name === 'esign-enqueue')
     await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common);
   // `enqueue` starts the registration's trace, so it traces when asked; `status` never does.

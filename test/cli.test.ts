@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,7 @@ describe('esign-worker CLI', () => {
       QUEUE_PREFIX: prefix,
       ESIGN_PARTNER_USER_ID_TYPE: 'CLI_USER',
       IMAGE_ROOT: dir,
+      PII_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     };
   });
   afterAll(async () => {

@@ -50,11 +50,36 @@ describe('loadConfig', () => {
     expect(problems.some((p) => p.startsWith('CALLBACK_METHODS.1:'))).toBe(true);
   });
 
-  it('rejects a PII key that is not 32 bytes', () => {
-    const problems = problemsOf(() => loadConfig({ PII_ENCRYPTION_KEY: 'abc' }, ['pipeline']));
+  it('rejects a PII key that is not 32 bytes, and previous keys that are not either', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ PII_ENCRYPTION_KEY: 'abc', PII_PREVIOUS_KEYS: `${'b'.repeat(64)},xyz` }, [
+        'pii',
+      ]),
+    );
     expect(problems).toEqual([
       'PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64',
+      'PII_PREVIOUS_KEYS: each key must be 32 bytes, as 64 hex characters or base64',
     ]);
+  });
+
+  it('requires a PII key unless plaintext is explicitly allowed', () => {
+    expect(problemsOf(() => loadConfig({}, ['pii']))).toEqual([
+      'PII_ENCRYPTION_KEY: is required (32 bytes, hex or base64): PII is stored encrypted; ' +
+        'set PII_PLAINTEXT_ALLOWED=true to store it in plaintext instead',
+    ]);
+    expect(loadConfig({ PII_PLAINTEXT_ALLOWED: 'true' }, ['pii']).pii).toEqual({
+      PII_PREVIOUS_KEYS: [],
+      PII_PLAINTEXT_ALLOWED: true,
+    });
+    // Commands that store no PII (listener, status, ui) do not ask for the key.
+    expect(() => loadConfig({}, ['common', 'pipeline'])).not.toThrow();
+  });
+
+  it('wants the registration deadline above the poll give-up', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ POLL_GIVE_UP_MS: '5000', REGISTRATION_TIMEOUT_MS: '5000' }, ['pipeline']),
+    );
+    expect(problems).toEqual(['REGISTRATION_TIMEOUT_MS: must be above POLL_GIVE_UP_MS']);
   });
 });
 

@@ -50,6 +50,7 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
       'CALLBACK_AUTH_SECRET',
       'ESIGN_CLIENT_ID',
       'ESIGN_PASS_KEY',
+      'PII_ENCRYPTION_KEY',
       'UI_PASSWORD',
       'UI_USERNAME',
     ]);

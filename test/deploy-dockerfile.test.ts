@@ -57,6 +57,7 @@ function imageLikeEnv(): Record<string, string> {
     ESIGN_PASS_KEY: 'p',
     ESIGN_ONBOARDING_PARTNER: 'o',
     ESIGN_PARTNER_USER_ID_TYPE: 't',
+    PII_ENCRYPTION_KEY: 'a'.repeat(64),
   };
 }
 

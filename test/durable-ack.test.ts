@@ -39,8 +39,14 @@ describe('durable acknowledgement of an enqueue', () => {
 
   function producerOn(url: string, env: Record<string, string> = {}): Producer {
     const config = loadConfig(
-      { REDIS_URL: url, QUEUE_PREFIX: 'durable', ESIGN_PARTNER_USER_ID_TYPE: 'T', ...env },
-      ['common', 'pipeline', 'producer'],
+      {
+        REDIS_URL: url,
+        QUEUE_PREFIX: 'durable',
+        ESIGN_PARTNER_USER_ID_TYPE: 'T',
+        PII_ENCRYPTION_KEY: 'a'.repeat(64),
+        ...env,
+      },
+      ['common', 'pipeline', 'producer', 'pii'],
     );
     const producer = createProducerApp(config, { name: 'test-durable-producer' });
     producers.push(producer);

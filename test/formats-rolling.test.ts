@@ -10,8 +10,9 @@ import { startStack, type Stack } from './support/stack.ts';
 
 /**
  * A rolling deploy, both ways, against the sandbox and real Redis: what the previous release
- * (format 0, frozen in fixtures/) enqueued finishes on this one, and what a newer release wrote
- * is left for its workers, untouched and with no attempt used.
+ * enqueued (format 1: format 0's writer, frozen in fixtures/, plus its markers; its request
+ * sealed in a v1 envelope under the same key) finishes on this one, and what a newer release
+ * wrote is left for its workers, untouched and with no attempt used.
  */
 describe('stored formats during a rolling deploy', () => {
   let stack: Stack;
@@ -38,15 +39,26 @@ describe('stored formats during a rolling deploy', () => {
     } as Format0Request;
   }
 
+  const format1 = (record: Record<string, unknown>) => ({ ...record, formatVersion: 1 });
   const enqueue = (request: Format0Request, extra: Partial<Parameters<typeof format0Enqueue>[0]>) =>
-    format0Enqueue({ redis, prefix: stack.prefix, request, attempts: 8, backoffMs: 50, ...extra });
+    format0Enqueue({
+      redis,
+      prefix: stack.prefix,
+      request,
+      key: Buffer.from(stack.env.PII_ENCRYPTION_KEY ?? '', 'hex'),
+      attempts: 8,
+      backoffMs: 50,
+      record: format1,
+      jobData: (data) => ({ ...data, v: 1 }),
+      ...extra,
+    });
   const rawRecord = async (id: string) =>
     JSON.parse((await redis.get(`${stack.prefix}:registration:${id}`)) ?? 'null') as Record<
       string,
       unknown
     >;
 
-  it('a registration the previous release enqueued (format 0 record and job) finishes here', async () => {
+  it('a registration the previous release enqueued (format 1 record and job) finishes here', async () => {
     const request = format0Request();
     const { registrationId } = request;
     await enqueue(request, {});
@@ -77,7 +89,7 @@ describe('stored formats during a rolling deploy', () => {
     expect(view?.userDetails).toBe('scrubbed');
     // Rewritten in this release's format on its first update, PII gone.
     const stored = await rawRecord(registrationId);
-    expect(stored).toMatchObject({ formatVersion: 1, status: 'COMPLETED' });
+    expect(stored).toMatchObject({ formatVersion: 2, status: 'COMPLETED' });
     expect(stored.sealedRequest).toBeUndefined();
     const submission = stack.sandbox
       .inspect()
@@ -116,7 +128,7 @@ describe('stored formats during a rolling deploy', () => {
   it('a record from a newer release is left byte for byte, its job waiting for that release', async () => {
     const request = format0Request();
     const { registrationId } = request;
-    await enqueue(request, { record: (record) => ({ ...record, formatVersion: 2 }) });
+    await enqueue(request, { record: (record) => ({ ...record, formatVersion: 3 }) });
     const key = `${stack.prefix}:registration:${registrationId}`;
     const before = await redis.get(key);
     const job = await refusedJob(registrationId);

@@ -116,33 +116,67 @@ describe('stored formats: the registration values', () => {
     finishedAt: '1970-01-01T00:00:02.000Z',
   };
 
-  it('reads a record format 0 wrote, as format 1 with nothing else changed', () => {
-    expect(readRecord(JSON.stringify(legacy))).toEqual({ ...legacy, formatVersion: 1 });
+  // Format 1 is format 0 with its marker (the writer is frozen in fixtures/).
+  const format1 = { ...legacy, formatVersion: 1 };
+  const documents = (url: string) => ({
+    KTP: { url, reference: 'r-k', expiresAt: 9_000 },
+    SELFIE: { url, reference: 'r-s', expiresAt: 9_000, uploadedAt: 2_000 },
+  });
+  const submission = (url: string) => ({
+    submissionId: 'sub-1',
+    createdAt: 1_500,
+    documents: documents(url),
   });
 
-  it('upgrades the result inside an ended format-0 record too', () => {
-    const ended = { ...legacy, status: 'FAILED', result: legacyResult, sealedRequest: undefined };
-    const record = readRecord(JSON.stringify(ended));
-    expect(record.formatVersion).toBe(1);
-    expect(record.result).toEqual({ ...legacyResult, formatVersion: 1 });
+  it('reads a record format 1 wrote, as format 2 with nothing else changed', () => {
+    expect(readRecord(JSON.stringify(format1))).toEqual({ ...legacy, formatVersion: 2 });
   });
 
-  it('writes records in format 1, and reads them back as written', () => {
-    const record = readRecord(JSON.stringify(legacy));
-    const text = writeRecord(record);
-    expect(JSON.parse(text)).toMatchObject({ formatVersion: 1, version: 0 });
-    expect(readRecord(text)).toEqual(record);
+  it('keeps a format-1 plaintext upload URL as legacyUrl, never as a sealed one', () => {
+    const url = 'https://storage.test/sub-1/ktp?sig=1';
+    const record = readRecord(JSON.stringify({ ...format1, submission: submission(url) }));
+    expect(record.submission?.documents.KTP).toEqual({
+      url: '',
+      legacyUrl: url,
+      reference: 'r-k',
+      expiresAt: 9_000,
+    });
+  });
+
+  it('refuses, for good, a record format 0 wrote: two releases back', () => {
+    expect(refusal(() => readRecord(JSON.stringify(legacy)))).toMatchObject({
+      code: 'FORMAT_UNSUPPORTED',
+      retryable: false,
+    });
+  });
+
+  it('writes records in format 2, version first, and reads them back as written', () => {
+    const record = readRecord(JSON.stringify(format1));
+    const text = writeRecord({ ...record, version: 12 });
+    expect(text.startsWith('{"version":12,')).toBe(true);
+    expect(JSON.parse(text)).toMatchObject({ formatVersion: 2, version: 12 });
+    expect(readRecord(text)).toEqual({ ...record, version: 12 });
+  });
+
+  it("stores an ended record's result without the fields it shares with the record, and reads it whole", () => {
+    const result = { ...legacyResult, formatVersion: 1 };
+    const ended = { ...readRecord(JSON.stringify(format1)), status: 'FAILED', result };
+    const text = writeRecord(ended as Parameters<typeof writeRecord>[0]);
+    const stored = JSON.parse(text) as { result: Record<string, unknown> };
+    expect(Object.keys(stored.result)).not.toContain('registrationId');
+    expect(Object.keys(stored.result)).not.toContain('partnerUserId');
+    expect(readRecord(text).result).toEqual(result);
   });
 
   it('refuses a record from a newer release, or one holding a newer sealed envelope', () => {
-    const newer = refusal(() => readRecord(JSON.stringify({ ...legacy, formatVersion: 2 })));
+    const newer = refusal(() => readRecord(JSON.stringify({ ...legacy, formatVersion: 3 })));
     expect(newer).toMatchObject({ code: 'FORMAT_TOO_NEW', retryable: true });
-    expect(newer.message).toMatch(/^registration record is in format 2, /);
-    const sealed = { ...legacy, formatVersion: 1, sealedRequest: 'v2.aaaa.bbbb.cccc' };
+    expect(newer.message).toMatch(/^registration record is in format 3, /);
+    const sealed = { ...legacy, formatVersion: 2, sealedRequest: 'v3.aaaa.bbbb.cccc' };
     expect(refusal(() => readRecord(JSON.stringify(sealed)))).toMatchObject({
       code: 'FORMAT_TOO_NEW',
       retryable: true,
-      message: expect.stringMatching(/^sealed PII is in format v2, /) as unknown,
+      message: expect.stringMatching(/^sealed PII is in format v3, /) as unknown,
     });
   });
 
@@ -179,25 +213,36 @@ describe('stored formats: the registration values', () => {
 describe('stored formats: sealed PII', () => {
   const key = Buffer.alloc(32, 7);
 
-  it('opens what format 0 sealed, with and without a key', () => {
-    expect(createPiiCipher(key).open(format0Seal(key, '{"nik":"9101"}'))).toBe('{"nik":"9101"}');
-    expect(createPiiCipher(undefined).open(format0Seal(undefined, '{"a":1}'))).toBe('{"a":1}');
+  it('opens what formats 0 and 1 sealed (v1) with the key, and plain only without one', () => {
+    const cipher = createPiiCipher({ key });
+    expect(cipher.open(format0Seal(key, '{"nik":"9101"}'), 'any')).toBe('{"nik":"9101"}');
+    const plaintext = createPiiCipher({ plaintextAllowed: true });
+    expect(plaintext.open(format0Seal(undefined, '{"a":1}'), 'any')).toBe('{"a":1}');
+    expect(() => cipher.open(format0Seal(undefined, '{"a":1}'), 'any')).toThrow(
+      'a plaintext PII value is refused: PII_ENCRYPTION_KEY is set',
+    );
   });
 
-  it('seals in format 1 envelopes, which format 0 wrote too', () => {
-    expect(createPiiCipher(key).seal('x')).toMatch(/^v1\./);
-    expect(createPiiCipher(undefined).seal('x')).toBe('plain.x');
+  it('seals in v2 envelopes with a key, plain only when plaintext is allowed', () => {
+    expect(createPiiCipher({ key }).seal('x', 'r')).toMatch(/^v2\.[\w-]{11}\./);
+    expect(createPiiCipher({ plaintextAllowed: true }).seal('x', 'r')).toBe('plain.x');
+    expect(() => createPiiCipher({}).seal('x', 'r')).toThrow(/PII_ENCRYPTION_KEY is not set/);
   });
 
   it('refuses a newer envelope retryably, so a worker of that release opens it', () => {
-    for (const sealed of ['v2.aaaa.bbbb.cccc', 'plain2.{"a":1}', 'v10.a.b.c']) {
+    for (const sealed of ['v3.aaaa.bbbb.cccc.dddd', 'plain2.{"a":1}', 'v10.a.b.c']) {
       expect(refusal(() => checkSealedFormat(sealed))).toMatchObject({
         code: 'FORMAT_TOO_NEW',
         retryable: true,
       });
-      expect(() => createPiiCipher(key).open(sealed)).toThrow(/newer than this release reads/);
+      expect(() => createPiiCipher({ key }).open(sealed, 'r')).toThrow(
+        /newer than this release reads/,
+      );
     }
-    for (const sealed of ['v1.a.b.c', 'plain.x', 'garbage']) checkSealedFormat(sealed);
-    expect(() => createPiiCipher(key).open('v0.a.b.c')).toThrow('sealed PII has an unknown format');
+    for (const sealed of ['v1.a.b.c', 'v2.a.b.c.d', 'plain.x', 'garbage'])
+      checkSealedFormat(sealed);
+    expect(() => createPiiCipher({ key }).open('v0.a.b.c', 'r')).toThrow(
+      'sealed PII has an unknown format',
+    );
   });
 });

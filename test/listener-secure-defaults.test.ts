@@ -138,6 +138,7 @@ describe('the callback listener is secure by default', () => {
         ESIGN_PASS_KEY: 'p',
         ESIGN_ONBOARDING_PARTNER: 'o',
         ESIGN_PARTNER_USER_ID_TYPE: 't',
+        PII_ENCRYPTION_KEY: 'a'.repeat(64),
       };
       const started = run([command], env);
       const callbackUrl = await started.url('listener ready');

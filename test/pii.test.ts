@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenKey } from '../src/lib/esign/token-cache.ts';
+import { createPiiCipher } from '../src/lib/pii-cipher.ts';
 import type { ScenarioName } from '../sandbox/index.ts';
 import { connect } from './support/redis.ts';
 import { person, registrationRequest, type TestPerson } from './support/requests.ts';
@@ -47,7 +48,10 @@ describe('PII and secrets never leave', () => {
     people.push(rejected);
     // The partner token the workers share, to look for it too.
     const redis = connect();
-    const token = (await redis.hget(tokenKey(stack.prefix), 'token')) ?? '';
+    // Sealed in Redis: opened here with the stack's key.
+    const cipher = createPiiCipher({ key: Buffer.from(stack.env.PII_ENCRYPTION_KEY ?? '', 'hex') });
+    const sealed = (await redis.hget(tokenKey(stack.prefix), 'sealedToken')) ?? '';
+    const token = cipher.open(sealed, 'esign:token');
     await redis.quit();
     expect(token.length).toBeGreaterThan(10);
 

@@ -43,7 +43,7 @@ describe('adopt before create', () => {
     logger = silentLogger(),
   ): Promise<T> {
     const worker: WorkerApp = createWorkerApp(
-      loadConfig({ ...stack.env, ...env }, ['common', 'esign', 'pipeline']),
+      loadConfig({ ...stack.env, ...env }, ['common', 'esign', 'pipeline', 'pii']),
       logger,
       new Metrics({ defaultMetrics: false }),
     );

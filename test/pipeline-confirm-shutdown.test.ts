@@ -72,7 +72,7 @@ describe('SIGTERM with confirms in flight, then a restart', () => {
     const heldAt = Date.now();
     // Up before the first one stops; it takes no job while the first holds them all.
     successor = createWorkerApp(
-      loadConfig(env, ['common', 'esign', 'pipeline']),
+      loadConfig(env, ['common', 'esign', 'pipeline', 'pii']),
       silentLogger(),
       new Metrics({ defaultMetrics: false }),
     );

@@ -127,7 +127,7 @@ describe('registration under faults', () => {
   it('a 429 pauses the whole confirm queue, for every worker, for its Retry-After', async () => {
     // A second worker app on the same queues, like another process of the service.
     const second = createWorkerApp(
-      loadConfig(stack.env, ['common', 'esign', 'pipeline']),
+      loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']),
       silentLogger(),
       new Metrics({ defaultMetrics: false }),
     );

@@ -1,3 +1,5 @@
+import { createPiiCipher } from '../src/lib/pii-cipher.ts';
+import { capturingLogger } from './support/listener.ts';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,10 +45,13 @@ describe('after lost writes', () => {
       config: loadConfig(stack.env, ['esign']).esign,
       redis,
       keyPrefix: stack.prefix,
+      cipher: stackCipher(),
       logger: silentLogger(),
       metrics: new Metrics({ defaultMetrics: false }),
     });
   });
+  const stackCipher = () =>
+    createPiiCipher({ key: Buffer.from(stack.env.PII_ENCRYPTION_KEY ?? '', 'hex') });
   afterAll(async () => {
     await esign.close();
     await redis.quit();
@@ -75,14 +80,32 @@ describe('after lost writes', () => {
       );
     }
     await store.indexSubmission(created.submissionId, registrationId);
-    await store.update(registrationId, (record) => attachSubmission(record, created, Date.now()));
+    // As initiate keeps it: the upload URLs sealed to the registration.
+    const cipher = stackCipher();
+    const sealed = {
+      ...created,
+      documents: {
+        KTP: {
+          ...created.documents.KTP,
+          url: cipher.seal(created.documents.KTP.url, registrationId),
+        },
+        SELFIE: {
+          ...created.documents.SELFIE,
+          url: cipher.seal(created.documents.SELFIE.url, registrationId),
+        },
+      },
+    };
+    await store.update(registrationId, (record) => attachSubmission(record, sealed, Date.now()));
     return { registrationId, request, submissionId: created.submissionId };
   }
 
+  let workerLines: string[] = [];
   async function runWorkerUntilResult(registrationId: string) {
+    const { logger, lines } = capturingLogger();
+    workerLines = lines;
     const worker = createWorkerApp(
-      loadConfig(stack.env, ['common', 'esign', 'pipeline']),
-      silentLogger(),
+      loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']),
+      logger,
       new Metrics({ defaultMetrics: false }),
     );
     try {
@@ -117,9 +140,13 @@ describe('after lost writes', () => {
       const submission = record.submission;
       if (!submission) return record;
       const ktp = submission.documents.KTP;
-      const url = ktp.url.replace(/X-Amz-Signature=([0-9a-f])/, (_, digit: string) =>
+      // The URL is sealed in the record: opened, damaged, sealed again.
+      const cipher = stackCipher();
+      const plain = cipher.open(ktp.url ?? '', registrationId);
+      const damaged = plain.replace(/X-Amz-Signature=([0-9a-f])/, (_, digit: string) =>
         digit === '0' ? 'X-Amz-Signature=1' : 'X-Amz-Signature=0',
       );
+      const url = cipher.seal(damaged, registrationId);
       const documents = { ...submission.documents, KTP: { ...ktp, url } };
       return { ...record, submission: { ...submission, documents } };
     });
@@ -146,9 +173,13 @@ describe('after lost writes', () => {
     expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID', submissionId });
     const atEsign = submissionsOf(request.partnerUserId);
     expect(atEsign.map((s) => [s.submissionId, s.confirmCount])).toEqual([[submissionId, 1]]);
-    const upload = new Queue('upload', { connection: redis, prefix: stack.prefix });
-    const redriven = await upload.getJob(`${registrationId}-upload-g0-r1`);
-    await upload.close();
-    expect(redriven?.data).toMatchObject({ registrationId });
+    // Its re-drive job ran and, having succeeded, is gone (finished jobs are not kept): the
+    // worker said it re-drove this registration's upload.
+    const redrives = workerLines
+      .map((line) => JSON.parse(line) as { msg?: string; registrationId?: string; jobId?: string })
+      .filter(
+        (entry) => entry.msg?.endsWith(': re-driven') && entry.registrationId === registrationId,
+      );
+    expect(redrives.map((entry) => entry.jobId)).toContain(`${registrationId}-upload-g0-r1`);
   }, 60_000);
 });

@@ -34,7 +34,7 @@ describe('enqueueRegistration', () => {
         MAX_IMAGE_BYTES: '50000',
         PII_ENCRYPTION_KEY: 'a'.repeat(64),
       },
-      ['common', 'pipeline', 'producer'],
+      ['common', 'pipeline', 'producer', 'pii'],
     );
     producer = createProducerApp(config, { name: 'test-producer' });
   });

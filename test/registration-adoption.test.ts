@@ -71,6 +71,7 @@ describe('adoptSubmission', () => {
   it('in initiate: a lost submission becomes ours, confirmed, with no upload URL kept', () => {
     expect(adoptSubmission(queued, state('IN_PROGRESS'), POLL, T0 + 9)).toStrictEqual({
       ...queued,
+      sealedRequest: undefined,
       status: 'CONFIRMED',
       submission: {
         submissionId: 'sub-1',
@@ -87,17 +88,18 @@ describe('adoptSubmission', () => {
     });
   });
 
-  it('in upload: our own submission whose confirm landed unseen; what we knew stays', () => {
+  it('in upload: our own submission whose confirm landed unseen; what we knew stays, URLs and request go', () => {
     const claimed = frozen(claimConfirm(ktpOnly, undefined, T0 + 3, 5_000));
     const next = adoptSubmission(claimed, state('COMPLETED'), POLL, T0 + 9);
     expect(next.submission).toStrictEqual({
       submissionId: 'sub-1',
       createdAt: T0 + 1,
       documents: {
-        KTP: { ...document('ktp'), uploadedAt: T0 + 2, bytes: 10 },
-        SELFIE: { ...document('selfie'), uploadedAt: T0 + 9 },
+        KTP: { ...document('ktp'), url: '', uploadedAt: T0 + 2, bytes: 10 },
+        SELFIE: { ...document('selfie'), url: '', uploadedAt: T0 + 9 },
       },
     });
+    expect(next.sealedRequest).toBeUndefined();
     expect(next).toMatchObject({
       status: 'CONFIRMED',
       confirmedAt: T0 + 9,

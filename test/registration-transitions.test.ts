@@ -181,9 +181,15 @@ describe('markDocumentUploaded', () => {
 });
 
 describe('markUploaded', () => {
-  it('moves to UPLOADED once both documents are uploaded', () => {
+  it('moves to UPLOADED once both documents are uploaded, and drops the upload URLs', () => {
+    const documents = bothUploaded.submission?.documents;
+    if (!documents) throw new Error('no documents');
     expect(uploaded).toStrictEqual({
       ...bothUploaded,
+      submission: {
+        ...bothUploaded.submission,
+        documents: { KTP: { ...documents.KTP, url: '' }, SELFIE: { ...documents.SELFIE, url: '' } },
+      },
       status: 'UPLOADED',
       history: [...bothUploaded.history, { status: 'UPLOADED', at: T0 + 4, source: 'worker' }],
     });
@@ -280,9 +286,10 @@ describe('noteUnownedSubmission', () => {
 });
 
 describe('markConfirmed', () => {
-  it('records the confirmation and the fallback poll, ends the lease, moves to CONFIRMED', () => {
+  it('records the confirmation and the fallback poll, ends the lease, scrubs the request, moves to CONFIRMED', () => {
     expect(confirmed).toStrictEqual({
       ...claimed,
+      sealedRequest: undefined,
       status: 'CONFIRMED',
       confirmedAt: T0 + 6,
       confirmingUntil: undefined,
@@ -483,12 +490,27 @@ describe('endRegistration', () => {
 });
 
 describe('markPublished', () => {
-  it('flags the terminal history entry as published', () => {
+  it('flags the terminal history entry as published, and keeps only what status shows', () => {
     const next = markPublished(ended);
+    const documents = ended.submission?.documents;
     expect(next).toStrictEqual({
       ...ended,
       history: [...ended.history.slice(0, -1), { ...ended.history.at(-1), published: true }],
+      submission: ended.submission && {
+        submissionId: ended.submission.submissionId,
+        createdAt: ended.submission.createdAt,
+        documents: {
+          KTP: { uploadedAt: documents?.KTP.uploadedAt, bytes: documents?.KTP.bytes },
+          SELFIE: { uploadedAt: documents?.SELFIE.uploadedAt, bytes: documents?.SELFIE.bytes },
+        },
+      },
+      lastState: undefined,
+      deadlineAt: undefined,
+      pollJobId: undefined,
+      confirmingAt: undefined,
+      confirmingUntil: undefined,
     });
+    expect(next.result).toBe(ended.result);
   });
 
   it('changes nothing on a replay, or when the current status has no entry', () => {

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWorkerError } from '../src/lib/errors.ts';
 import { silentLogger } from '../src/lib/logger.ts';
+import { createPiiCipher } from '../src/lib/pii-cipher.ts';
 import {
   createTokenCache,
   tokenKey,
@@ -12,6 +14,7 @@ import { format0StoreToken } from './fixtures/format-0-writers.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
 const minute = 60_000;
+const cipher = createPiiCipher({ key: randomBytes(32) });
 
 /** A token endpoint stand-in that counts calls and issues numbered tokens. */
 function issuer(lifetimeMs: number, clock: () => number) {
@@ -54,6 +57,7 @@ describe('token cache (real Redis)', () => {
       keyPrefix: prefix,
       fetchToken,
       refreshMarginMs: 5 * minute,
+      cipher,
       logger: silentLogger(),
       now,
       ...extra,
@@ -80,10 +84,15 @@ describe('token cache (real Redis)', () => {
     expect(ttl).toBeLessThanOrEqual(30 * minute);
   });
 
-  it('stores its format (v) with the token, and uses a token the previous format stored', async () => {
+  it('stores its format (v) with the token sealed, and uses a token the previous format stored', async () => {
     const { state, fetchToken } = issuer(30 * minute, now);
     await cache(fetchToken).get();
-    expect(await redis.hget(tokenKey(prefix), 'v')).toBe('1');
+    const stored = await redis.hgetall(tokenKey(prefix));
+    expect(stored.v).toBe('1');
+    expect(stored.token).toBeUndefined();
+    expect(stored.sealedToken).toMatch(/^v2\./);
+    expect(JSON.stringify(stored)).not.toContain('token-1');
+    expect(cipher.open(stored.sealedToken ?? '', 'esign:token')).toBe('token-1');
     await format0StoreToken(redis, tokenKey(prefix), {
       token: 'format-0-token',
       expiresAt: clock + 30 * minute,

@@ -55,6 +55,14 @@ export const commands = {
     minArgs: 1,
     maxArgs: 1,
   },
+  erase: {
+    args: '<registrationId>',
+    summary:
+      "erase a registration's data on request (PII, images, sealed fields, submission ids); " +
+      'keeps a tombstone: id, status, result code, status times. A running one ends FAILED (ERASED) first',
+    minArgs: 1,
+    maxArgs: 1,
+  },
   list: {
     args: '--status <STATUS> [--limit N] [--json]',
     summary: 'registrations in a status, longest there first: id<TAB>status<TAB>age',

@@ -129,7 +129,7 @@ export async function inspect(config: OpsConfig, id: string, io: Io): Promise<nu
 }
 
 export async function retry(
-  config: Config<'common' | 'pipeline' | 'producer'>,
+  config: Config<'common' | 'pipeline' | 'producer' | 'pii'>,
   args: string[],
   io: Io,
 ): Promise<number> {

@@ -4,12 +4,13 @@ import { producerOn, type Producer } from '../queues/producer.ts';
 import { createRuntime, type AppTracing } from './runtime.ts';
 
 /**
- * A producer configured like the workers (same prefix, image policy, PII key), on its own
+ * A producer configured like the workers (same prefix, image policy, PII keys), on its own
  * fail-fast connection: an enqueue or a status read errors at once while Redis is down.
+ * Without the `pii` section (a status read) it can read progress but not enqueue.
  * close() closes its queues and the connection.
  */
 export function createProducerApp(
-  config: Config<'common' | 'pipeline' | 'producer'>,
+  config: Config<'common' | 'pipeline' | 'producer'> & Partial<Config<'pii'>>,
   options: { name: string; logger?: Logger | undefined; tracing?: AppTracing | undefined },
 ): Producer {
   const runtime = createRuntime(config, {

@@ -1,4 +1,4 @@
-import { decodeKey, type Config } from '../lib/config.ts';
+import { piiKeys, type Config } from '../lib/config.ts';
 import type { ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
 import { imagePolicyFromConfig } from '../lib/images/index.ts';
@@ -8,13 +8,14 @@ import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Tracing } from '../lib/tracing/sdk.ts';
 import { connectRedis, type RedisOptions } from './redis.ts';
 
-export type RuntimeConfig = Config<'common' | 'pipeline'>;
+/** `pii` only for a process that seals or opens PII; without it nothing can be sealed. */
+export type RuntimeConfig = Config<'common' | 'pipeline'> & Partial<Config<'pii'>>;
 
 /**
  * What the worker, the listener and the producer share, built from the configuration in one
  * place: a Redis connection and, per partition (QUEUE_PARTITIONS, usually one), the record
- * store (with its retention), the queues (with their retry policy), the PII cipher (from
- * PII_ENCRYPTION_KEY) and the image policy. close() closes the queues, then the connection
+ * store (with its retention), the queues (with their retry policy), the PII cipher (from the
+ * `pii` section) and the image policy. close() closes the queues, then the connection
  * (bounded). The scrape-time gauges and /readyz read Redis on a connection of their own
  * (app/health.ts), never on this one.
  */
@@ -38,8 +39,6 @@ export type AppTracing = Pick<Tracing, 'tracer' | 'telemetry'>;
 export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): Runtime {
   const { common, pipeline } = config;
   const { logger } = options;
-  const key =
-    pipeline.PII_ENCRYPTION_KEY === undefined ? undefined : decodeKey(pipeline.PII_ENCRYPTION_KEY);
   const redis = connectRedis(common.redis, {
     ...options.connection,
     logger,
@@ -52,7 +51,8 @@ export function createRuntime(config: RuntimeConfig, options: RuntimeOptions): R
     prefixes: common.partitionPrefixes,
     retry: { attempts: pipeline.JOB_ATTEMPTS, backoffMs: pipeline.JOB_BACKOFF_MS },
     retentionMs: pipeline.RECORD_RETENTION_DAYS * 24 * 3600 * 1000,
-    cipher: createPiiCipher(key),
+    deadlineMs: pipeline.REGISTRATION_TIMEOUT_MS,
+    cipher: createPiiCipher(config.pii ? piiKeys(config.pii) : {}),
     images: imagePolicyFromConfig(pipeline),
     logger,
     tracer: options.tracing?.tracer,

@@ -9,7 +9,7 @@ import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
 import { startRedriver } from '../queues/redrive.ts';
 import { createRuntime, type AppTracing } from './runtime.ts';
 
-export type WorkerConfig = Config<'common' | 'esign' | 'pipeline'>;
+export type WorkerConfig = Config<'common' | 'esign' | 'pipeline' | 'pii'>;
 
 export interface WorkerApp {
   /** One per partition (QUEUE_PARTITIONS), in partition order. */
@@ -43,6 +43,7 @@ export function createWorkerApp(
     config: esign,
     redis: runtime.redis,
     keyPrefix: common.keyPrefix,
+    cipher: runtime.all[0]!.cipher,
     logger,
     metrics,
     tracer: tracing?.tracer,

@@ -140,10 +140,27 @@ export const pipelineSchema = z.object({
   STALLED_INTERVAL_MS: positive(30_000),
   /** Optional cap on Esign API jobs per second across all workers (0 = no limit). */
   ESIGN_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(0).default(0),
-  /** 32-byte key (base64 or hex) to encrypt the PII in registration records at rest. */
-  PII_ENCRYPTION_KEY: z.string().optional(),
+  /**
+   * How long after enqueue a registration ends TIMED_OUT at the latest, whatever its step; its
+   * keys in Redis expire some hours after that (docs/data-protection.md). Above POLL_GIVE_UP_MS.
+   */
+  REGISTRATION_TIMEOUT_MS: positive(48 * 60 * 60_000),
   /** How long a finished registration record is kept (status, idempotent re-enqueue). */
   RECORD_RETENTION_DAYS: z.coerce.number().min(1).default(30),
+});
+
+/**
+ * Sealing PII at rest (lib/pii-cipher.ts): wanted by every command that stores or opens it
+ * (worker, start, enqueue, retry), not by those that only read progress. A key is required
+ * unless PII_PLAINTEXT_ALLOWED=true says, explicitly, that plaintext in Redis is acceptable.
+ */
+export const piiSchema = z.object({
+  /** 32 bytes (64 hex characters or base64): the key that seals. */
+  PII_ENCRYPTION_KEY: z.string().optional(),
+  /** Keys that only open (rotation): comma-separated, each 32 bytes as hex or base64. */
+  PII_PREVIOUS_KEYS: csv,
+  /** Store PII in plaintext when no key is set; off by default. */
+  PII_PLAINTEXT_ALLOWED: flag,
 });
 
 /** What a process that only enqueues (or reads status) needs. */
@@ -235,6 +252,7 @@ export type CommonConfig = z.infer<typeof commonSchema>;
 export type EsignConfig = z.infer<typeof esignSchema>;
 export type PipelineConfig = z.infer<typeof pipelineSchema>;
 export type ProducerConfig = z.infer<typeof producerSchema>;
+export type PiiConfig = z.infer<typeof piiSchema>;
 export type ListenerConfig = z.infer<typeof listenerSchema>;
 export type OpsConfig = z.infer<typeof opsSchema>;
 export type UiConfig = z.infer<typeof uiSchema>;
@@ -245,6 +263,7 @@ const sections = {
   esign: esignSchema,
   pipeline: pipelineSchema,
   producer: producerSchema,
+  pii: piiSchema,
   listener: listenerSchema,
   ops: opsSchema,
   ui: uiSchema,
@@ -326,10 +345,47 @@ function crossCheck(env: Record<string, string | undefined>, wanted: readonly Se
       const max = Number(env[`IMAGE_MAX_${axis}`] ?? Number.NaN);
       if (min > max) problems.push(`IMAGE_MIN_${axis}: must not be above IMAGE_MAX_${axis}`);
     }
-  const key = env.PII_ENCRYPTION_KEY;
-  if (wanted.includes('pipeline') && key !== undefined && decodeKey(key) === undefined)
-    problems.push('PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64');
+  if (wanted.includes('pipeline')) {
+    const timeout = Number(env.REGISTRATION_TIMEOUT_MS ?? 48 * 60 * 60_000);
+    const giveUp = Number(env.POLL_GIVE_UP_MS ?? 24 * 60 * 60_000);
+    if (timeout <= giveUp) problems.push('REGISTRATION_TIMEOUT_MS: must be above POLL_GIVE_UP_MS');
+  }
+  if (wanted.includes('pii')) problems.push(...piiProblems(env));
   return problems;
+}
+
+function piiProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const key = env.PII_ENCRYPTION_KEY;
+  if (key === undefined && !['true', '1', 'yes'].includes(env.PII_PLAINTEXT_ALLOWED ?? ''))
+    problems.push(
+      'PII_ENCRYPTION_KEY: is required (32 bytes, hex or base64): PII is stored encrypted; ' +
+        'set PII_PLAINTEXT_ALLOWED=true to store it in plaintext instead',
+    );
+  if (key !== undefined && decodeKey(key) === undefined)
+    problems.push('PII_ENCRYPTION_KEY: must be 32 bytes, as 64 hex characters or base64');
+  const previous = (env.PII_PREVIOUS_KEYS ?? '').split(',').map((part) => part.trim());
+  if (previous.some((part) => part !== '' && decodeKey(part) === undefined))
+    problems.push('PII_PREVIOUS_KEYS: each key must be 32 bytes, as 64 hex characters or base64');
+  return problems;
+}
+
+/** The cipher's keys from a parsed `pii` section (validated by loadConfig). */
+export function piiKeys(pii: PiiConfig): {
+  key: Buffer | undefined;
+  previousKeys: Buffer[];
+  plaintextAllowed: boolean;
+} {
+  const decode = (text: string) => {
+    const key = decodeKey(text);
+    if (!key) throw new Error('a PII key is not 32 bytes');
+    return key;
+  };
+  return {
+    key: pii.PII_ENCRYPTION_KEY === undefined ? undefined : decode(pii.PII_ENCRYPTION_KEY),
+    previousKeys: pii.PII_PREVIOUS_KEYS.map(decode),
+    plaintextAllowed: pii.PII_PLAINTEXT_ALLOWED,
+  };
 }
 
 /** A 32-byte key from hex or base64, or undefined when it is neither. */

@@ -103,6 +103,8 @@ export async function adopt(
   const adopted = await applyTransition(ctx, registrationId, (current) =>
     adoptSubmission(current, state, pollJobId, ctx.now()),
   );
+  // Confirmed at Esign: the request (scrubbed by adoptSubmission) and images are not needed.
+  await ctx.imageStore.delete(registrationId);
   if (adopted.changed)
     ctx.logger.info(
       { registrationId, submissionId: state.submissionId, status: state.status },

@@ -2,7 +2,6 @@ import type { ConfirmMetadata } from '../lib/esign/schemas.ts';
 import { isWorkerError } from '../lib/errors.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
-import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
 import {
   claimConfirm,
   markConfirmed,
@@ -10,7 +9,13 @@ import {
 } from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, waitUntil, type StepContext, type StepOutcome } from './context.ts';
-import { applyTransition, openRequest, partnerUser, schedulePoll } from './record-helpers.ts';
+import {
+  applyTransition,
+  openRequest,
+  partnerUser,
+  schedulePoll,
+  type SealedRequest,
+} from './record-helpers.ts';
 
 /**
  * Step 4: confirm with the user's details, then schedule the fallback poll.
@@ -63,9 +68,12 @@ export async function confirm(data: StepJobData, ctx: StepContext): Promise<Step
       await sendUnderClaim(ctx, record, submission.submissionId, latest.confirmingAt ?? 0);
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
+    // markConfirmed scrubs the request: no later step sends it. The images went after upload;
+    // deleting again covers a registration adopted before both were uploaded.
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
       markConfirmed(current, submission.submissionId, pollJobId, ctx.now()),
     ));
+    await ctx.imageStore.delete(registrationId);
     ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');
   }
 
@@ -151,7 +159,7 @@ async function reachedEsign(ctx: StepContext, record: RegistrationRecord): Promi
   }
 }
 
-export function confirmMetadata(request: RegistrationRequest): ConfirmMetadata {
+export function confirmMetadata(request: SealedRequest): ConfirmMetadata {
   const { name, nik, dateOfBirth, email, phoneNumber, dataVerification } = request.userDetails;
   return {
     userDetails: {

@@ -4,6 +4,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import type { RegistrationResult } from '../lib/registration/record.ts';
+import type { ImageStore } from '../lib/registration/image-store.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import type { JobData, StepName } from '../lib/registration/jobs.ts';
 
@@ -31,6 +32,8 @@ export interface StepSettings {
 export interface StepContext {
   esign: EsignClient;
   store: RegistrationStore;
+  /** Inline images, sealed, apart from the record; deleted once both are uploaded. */
+  imageStore: ImageStore;
   cipher: PiiCipher;
   images: ImagePolicy;
   settings: StepSettings;

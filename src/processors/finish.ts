@@ -1,4 +1,5 @@
-import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
+import { jobIds } from '../lib/registration/jobs.ts';
+import { attemptOf, isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import { endRegistration, markPublished, type Ending } from '../lib/registration/transitions.ts';
 import type { StepContext } from './context.ts';
 import { applyTransition } from './record-helpers.ts';
@@ -41,10 +42,13 @@ export async function settleIfTerminal(
   return true;
 }
 
-/** The after-effects of a terminal record; a no-op once done. */
+/** The after-effects of a terminal record (images and deadline job gone too); a no-op once done. */
 export async function settle(ctx: StepContext, record: RegistrationRecord): Promise<void> {
   if (!record.result) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
+  if (record.deadlineAt !== undefined)
+    await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
+  await ctx.imageStore.delete(record.registrationId);
   await ctx.store.releaseInFlight(record);
   // The latest entry of the status: an earlier attempt (a retry) may have ended the same way.
   if (record.history.findLast((entry) => entry.status === record.status)?.published) return;

@@ -1,3 +1,5 @@
+import { documentTypes } from '../lib/esign/schemas.ts';
+import type { CreatedSubmission } from '../lib/esign/types.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import { attachSubmission } from '../lib/registration/transitions.ts';
 import { adopt, leftBehind } from './adopt.ts';
@@ -21,8 +23,9 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
     const found = await leftBehind(ctx, record);
     if (found && 'waitUntil' in found) return waitUntil(found.waitUntil);
     if (found) return adopt(ctx, record, found);
-    const created = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
+    const answer = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
     const at = ctx.now();
+    const created = sealUrls(ctx, record.registrationId, answer);
     await ctx.store.indexSubmission(created.submissionId, record.registrationId);
     ({ record } = await applyTransition(ctx, record.registrationId, (current) =>
       attachSubmission(current, created, at),
@@ -41,4 +44,19 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
     jobId: jobIds.step('upload', registrationId, generation),
     data: { registrationId },
   });
+}
+
+/** The answer with its presigned URLs sealed: they are credentials, valid for days. */
+function sealUrls(
+  ctx: StepContext,
+  registrationId: string,
+  created: CreatedSubmission,
+): CreatedSubmission {
+  const documents = Object.fromEntries(
+    documentTypes.map((type) => {
+      const doc = created.documents[type];
+      return [type, { ...doc, url: ctx.cipher.seal(doc.url, registrationId) }];
+    }),
+  ) as CreatedSubmission['documents'];
+  return { ...created, documents };
 }

@@ -2,6 +2,8 @@ import type { PartnerUser } from '../lib/esign/types.ts';
 import { permanent } from '../lib/errors.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
+import type { ImageSource } from '../lib/images/index.ts';
+import type { StoredImageSource } from '../lib/registration/image-store.ts';
 import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
 import type { Transition } from '../lib/registration/transitions.ts';
 import { proceed, type StepContext, type StepOutcome } from './context.ts';
@@ -10,17 +12,24 @@ export function partnerUser(record: RegistrationRecord): PartnerUser {
   return { userId: record.partnerUserId, userIdType: record.partnerUserIdType };
 }
 
+/** The request as sealed: an inline image is a mark, its bytes are in the image store. */
+export type SealedRequest = Omit<RegistrationRequest, 'images'> & {
+  images: Record<'ktp' | 'selfie', ImageSource | StoredImageSource>;
+};
+
 /** The sealed request (PII): only the steps that send it open it, and only in memory. */
-export function openRequest(ctx: StepContext, record: RegistrationRecord): RegistrationRequest {
+export function openRequest(ctx: StepContext, record: RegistrationRecord): SealedRequest {
   if (!record.sealedRequest)
     throw permanent('INTERNAL', `registration ${record.registrationId} has no request left`);
   try {
-    return JSON.parse(ctx.cipher.open(record.sealedRequest)) as RegistrationRequest;
+    const text = ctx.cipher.open(record.sealedRequest, record.registrationId);
+    return JSON.parse(text) as SealedRequest;
   } catch {
     // Not the parser's message: it quotes the text it choked on, which is PII.
     throw permanent(
       'INTERNAL',
-      `registration ${record.registrationId}: the sealed request cannot be read (wrong PII_ENCRYPTION_KEY?)`,
+      `registration ${record.registrationId}: the sealed request cannot be read ` +
+        '(a key missing from PII_ENCRYPTION_KEY/PII_PREVIOUS_KEYS, or sealed for another registration)',
     );
   }
 }

@@ -1,6 +1,7 @@
 import { documentTypes, type DocumentType } from '../lib/esign/schemas.ts';
 import { isWorkerError, permanent } from '../lib/errors.ts';
-import { openImage } from '../lib/images/index.ts';
+import { openImage, openImageBytes, type OpenedImage } from '../lib/images/index.ts';
+import { isStoredImage } from '../lib/registration/image-store.ts';
 import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import {
@@ -32,15 +33,16 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
     const submission: NonNullable<RegistrationRecord['submission']> = record.submission;
     const document = submission.documents[type];
     if (document.uploadedAt) continue;
-    if (document.expiresAt - EXPIRY_MARGIN_MS <= ctx.now())
+    if ((document.expiresAt ?? 0) - EXPIRY_MARGIN_MS <= ctx.now())
       return reinitiate(ctx, record, submission.submissionId, type);
 
-    const request = openRequest(ctx, record);
-    const source = type === 'KTP' ? request.images.ktp : request.images.selfie;
-    const image = await openImage(type, source, ctx.images, ctx.signal);
+    const url = document.url
+      ? ctx.cipher.open(document.url, registrationId)
+      : (document.legacyUrl ?? '');
+    const image = await openSource(ctx, record, type);
     try {
       await ctx.esign.uploadDocument(
-        document.url,
+        url,
         { body: image.stream, contentType: image.contentType, contentLength: image.contentLength },
         ctx.signal,
       );
@@ -50,7 +52,7 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
       // an object already confirmed (a confirm the record lost): Esign says what happened.
       if (
         refused === 'UPLOAD_URL_EXPIRED' ||
-        (refused === 'UPLOAD_FORBIDDEN' && document.expiresAt <= ctx.now())
+        (refused === 'UPLOAD_FORBIDDEN' && (document.expiresAt ?? 0) <= ctx.now())
       )
         return reinitiate(ctx, record, submission.submissionId, type);
       if (refused === 'UPLOAD_FORBIDDEN') return explainRefusal(ctx, record, type, error);
@@ -67,14 +69,34 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
     if (!record.submission) return initiateAgain(record);
   }
 
+  // markUploaded drops the URLs; the images are not needed any more either.
   ({ record } = await applyTransition(ctx, registrationId, (current) =>
     markUploaded(current, ctx.now()),
   ));
+  await ctx.imageStore.delete(registrationId);
   return proceed({
     step: 'confirm',
     jobId: jobIds.step('confirm', registrationId, record.generation),
     data: { registrationId },
   });
+}
+
+/** The document's image: from the image store (inline bytes), or its path or URL. */
+async function openSource(
+  ctx: StepContext,
+  record: RegistrationRecord,
+  type: DocumentType,
+): Promise<OpenedImage> {
+  const request = openRequest(ctx, record);
+  const source = type === 'KTP' ? request.images.ktp : request.images.selfie;
+  if (!isStoredImage(source)) return openImage(type, source, ctx.images, ctx.signal);
+  const bytes = await ctx.imageStore.get(record.registrationId, source.stored);
+  if (!bytes)
+    throw permanent(
+      'IMAGE_SOURCE_FAILED',
+      `${type} image is no longer stored (expired, erased, or never stored after a crash at enqueue)`,
+    );
+  return openImageBytes(type, bytes, ctx.images);
 }
 
 function initiateAgain(record: RegistrationRecord): StepOutcome {

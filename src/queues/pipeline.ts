@@ -12,10 +12,10 @@ import { finish } from '../processors/finish.ts';
 import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
 import { upload } from '../processors/upload.ts';
-import { jobIds, type StepName } from '../lib/registration/jobs.ts';
+import type { StepName } from '../lib/registration/jobs.ts';
 import { attemptOf } from '../lib/registration/record.ts';
 import { activeSpan } from '../lib/tracing/tracer.ts';
-import type { PipelineQueues, StepQueues } from './queues.ts';
+import { resultJobOptions, type PipelineQueues, type StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
@@ -56,6 +56,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
     store: services.store,
+    imageStore: services.imageStore,
     cipher: services.cipher,
     images: services.images,
     settings: deps.settings,
@@ -65,9 +66,11 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     signal,
     pausedWithin: (from, to) => pauses.pausedWithin(from, to),
     async publishResult(result) {
-      await queues.results.add('result', result, {
-        jobId: jobIds.result(result.registrationId, attemptOf(result)),
-      });
+      await queues.results.add(
+        'result',
+        result,
+        resultJobOptions(result.registrationId, attemptOf(result)),
+      );
     },
     async cancelJob(step, jobId) {
       // A job that is running cannot be removed; it then finds the record terminal and stops.

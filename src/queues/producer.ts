@@ -12,6 +12,8 @@ import { createDurableAck, noReplicaWait, type DurabilitySettings } from './dura
 import { openPartitionSet, type PartitionSet } from './partitions.ts';
 import { admitRequest } from './admit.ts';
 import { retryOn, type RetryOutcome } from './retry.ts';
+import { eraseRegistration, type EraseOutcome } from './erase.ts';
+import { addDeadline, sealIntake, storeImages } from './intake.ts';
 import { toView, type RegistrationView } from '../lib/registration/view.ts';
 
 export interface ProducerOptions {
@@ -27,6 +29,8 @@ export interface ProducerOptions {
   retry: RetrySettings;
   /** How long finished records are kept (default 30 days). */
   retentionMs?: number;
+  /** How long after enqueue a registration ends TIMED_OUT at the latest (default 48 h). */
+  registrationTimeoutMs?: number;
   /**
    * WAIT for this many replicas before an enqueue returns (REDIS_WAIT_REPLICAS; default none).
    * On Redis ≥ 7.2 with AOF on, the local fsync is awaited as well (WAITAOF).
@@ -60,13 +64,27 @@ export interface Producer {
   retryRegistration(registrationId: string, request?: unknown): Promise<RetryOutcome>;
   /** The record with PII left out, or undefined. */
   getRegistration(registrationId: string): Promise<RegistrationView | undefined>;
+  /** Erase one registration's data on request, keeping a tombstone (erase.ts). */
+  eraseRegistration(registrationId: string): Promise<EraseOutcome>;
   close(): Promise<void>;
 }
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3600 * 1000;
+export const DEFAULT_REGISTRATION_TIMEOUT_MS = 48 * 3600 * 1000;
 
-/** A producer on its own store and queues over the caller's connection (the public API). */
+/**
+ * A producer on its own store and queues over the caller's connection (the public API). It
+ * refuses a cipher without a key unless that cipher was made with `plaintextAllowed`: PII is
+ * stored encrypted unless the caller explicitly says otherwise.
+ */
 export function createProducer(options: ProducerOptions): Producer {
+  if (!options.cipher.encrypts) {
+    try {
+      options.cipher.seal('', 'probe');
+    } catch (error) {
+      throw new Error(`createProducer: ${(error as Error).message}`, { cause: error });
+    }
+  }
   const services = openPartitionSet({
     redis: options.redis,
     basePrefix: options.prefix,
@@ -77,6 +95,7 @@ export function createProducer(options: ProducerOptions): Producer {
     ),
     retry: options.retry,
     retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+    deadlineMs: options.registrationTimeoutMs ?? DEFAULT_REGISTRATION_TIMEOUT_MS,
     cipher: options.cipher,
     images: options.images,
     now: options.now,
@@ -92,7 +111,7 @@ export function producerOn(
   logger?: Logger,
 ): Producer {
   // Validation needs no partition: the first one's cipher and image policy are everyone's.
-  const { images, cipher, now, redis } = partitions.all[0]!;
+  const { images, now, redis } = partitions.all[0]!;
   const ack = createDurableAck(redis, durability, logger);
   // What the server can promise is found at start; a failure here is retried by the first enqueue.
   ack.detect().catch(() => undefined);
@@ -103,13 +122,15 @@ export function producerOn(
 
       const registrationId = request.registrationId ?? randomUUID();
       const partnerUserIdType = request.partnerUserIdType ?? defaultPartnerUserIdType;
-      const { store, queues } = await partitions.place(
+      const partition = await partitions.place(
         registrationId,
         partnerUserIdType,
         request.partnerUserId,
       );
+      const { store, queues } = partition;
       const addInitiate = initiateOn(queues);
       const at = now();
+      const intake = sealIntake(partition, request, registrationId);
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
         registrationId,
@@ -123,7 +144,8 @@ export function producerOn(
         previousSubmissionIds: [],
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
-        sealedRequest: cipher.seal(JSON.stringify({ ...request, registrationId })),
+        deadlineAt: at + partition.deadlineMs,
+        sealedRequest: intake.sealedRequest,
         imageKinds: {
           ktp: sourceKind(request.images.ktp),
           selfie: sourceKind(request.images.selfie),
@@ -134,17 +156,24 @@ export function producerOn(
         // If the holder never got its first job (a crash between create and add), give it
         // one now, so the slot it holds is one that will be freed.
         const holder = await store.get(outcome.registrationId);
-        if (holder?.status === 'QUEUED')
+        if (holder?.status === 'QUEUED') {
+          await addDeadline(partition, holder);
           await addInitiate(holder.registrationId, holder.generation);
+        }
         throw permanent(
           'REGISTRATION_IN_FLIGHT',
           `partner user already has registration ${outcome.registrationId} in flight; ` +
             'Esign answers polls per user, so one registration per user runs at a time',
         );
       }
+      // Inline images after the record: an existing registration keeps its own.
+      if (outcome.kind === 'created') await storeImages(partition, record, intake.inline);
       const current = outcome.kind === 'created' ? record : await store.require(registrationId);
       // Also for an existing one: a crash between create and add must not strand it.
-      if (current.status === 'QUEUED') await addInitiate(registrationId, current.generation);
+      if (current.status === 'QUEUED') {
+        await addDeadline(partition, current);
+        await addInitiate(registrationId, current.generation);
+      }
       await ack.confirm(registrationId);
       return { registrationId, created: outcome.kind === 'created', status: current.status };
     },
@@ -170,6 +199,11 @@ export function producerOn(
       const partition = await partitions.ofRegistration(registrationId);
       const record = await partition?.store.get(registrationId);
       return record ? toView(record) : undefined;
+    },
+
+    async eraseRegistration(registrationId) {
+      const partition = await partitions.ofRegistration(registrationId);
+      return partition ? eraseRegistration(partition, registrationId) : 'unknown';
     },
 
     close: () => partitions.close(),

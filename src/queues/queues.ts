@@ -1,7 +1,7 @@
 import { Queue, type JobsOptions, type Telemetry } from 'bullmq';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import type { Logger } from '../lib/logger.ts';
-import { RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
+import { jobIds, RESULTS_QUEUE, stepNames, type StepName } from '../lib/registration/jobs.ts';
 
 export interface RetrySettings {
   attempts: number;
@@ -10,17 +10,37 @@ export interface RetrySettings {
 
 /**
  * Retries: exponential backoff with jitter, so a burst of failures does not come back as a
- * burst. Finished jobs are kept a day (a replayed enqueue with the same id stays a no-op
- * meanwhile); the record, not the job id, prevents duplicates beyond that.
+ * burst. Finished jobs are kept an hour for `inspect` and the UI, at most KEPT_JOBS per queue;
+ * the record, not the job id, prevents duplicates beyond that (every step re-reads it and
+ * skips finished work, confirm is claimed in it). Bounded, so what a finished registration
+ * keeps in Redis for the retention is its record and index (bench/memory.ts). Failed jobs
+ * stay longer, for inspection, capped too.
  */
 export function stepJobOptions(retry: RetrySettings): JobsOptions {
   return {
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 24 * 3600, count: 100_000 },
-    removeOnFail: { age: 14 * 24 * 3600 },
+    removeOnComplete: { age: 3600, count: KEPT_JOBS },
+    removeOnFail: { age: 14 * 24 * 3600, count: KEPT_FAILED_JOBS },
   };
 }
+
+/** Finished jobs kept per queue (see stepJobOptions); failed ones longer, for inspection. */
+export const KEPT_JOBS = 1_000;
+export const KEPT_FAILED_JOBS = 10_000;
+/** BullMQ's events stream per queue (default 10,000 entries); nothing here reads it. */
+export const EVENTS_KEPT = 100;
+
+/**
+ * How a result is added: once per registration attempt. Its job id dedupes while the job is
+ * kept (an hour, capped); BullMQ's deduplication key (a few bytes, an hour) also covers a
+ * job already trimmed by the cap, and the record's `published` flag anything later.
+ */
+export function resultJobOptions(registrationId: string, attempt: number): JobsOptions {
+  const jobId = jobIds.result(registrationId, attempt);
+  return { jobId, deduplication: { id: jobId, ttl: RESULT_DEDUP_MS } };
+}
+const RESULT_DEDUP_MS = 3600 * 1000;
 
 export type StepQueues = Record<StepName, Queue>;
 
@@ -39,19 +59,28 @@ export function createQueues(
   resultsPrefix = prefix,
   telemetry?: Telemetry,
 ): PipelineQueues {
+  const streams = { events: { maxLen: EVENTS_KEPT } };
   // With telemetry, each add records the active trace in the job's options, and the worker
   // continues it: that is how one registration stays one trace across the steps.
-  const options = { connection, prefix, defaultJobOptions: stepJobOptions(retry), telemetry };
+  const options = {
+    connection,
+    prefix,
+    streams,
+    defaultJobOptions: stepJobOptions(retry),
+    telemetry,
+  };
   const steps = Object.fromEntries(
     stepNames.map((name) => [name, new Queue(name, options)]),
   ) as StepQueues;
+  // A result the consumer took is in the record too (status): kept an hour, capped.
   const results = new Queue(RESULTS_QUEUE, {
     connection,
     prefix: resultsPrefix,
+    streams,
     telemetry,
     defaultJobOptions: {
-      removeOnComplete: { age: 7 * 24 * 3600 },
-      removeOnFail: { age: 30 * 24 * 3600 },
+      removeOnComplete: { age: 3600, count: KEPT_JOBS },
+      removeOnFail: { age: 30 * 24 * 3600, count: KEPT_FAILED_JOBS },
     },
   });
   // Without a listener BullMQ prints every reconnect error; the connection already logs them.

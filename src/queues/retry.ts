@@ -4,6 +4,7 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { attemptOf } from '../lib/registration/record.ts';
 import { retryRefusal, retryRegistration, type RetryInput } from '../lib/registration/retry.ts';
 import { admitRequest } from './admit.ts';
+import { addDeadline, sealIntake, storeImages, type SealedIntake } from './intake.ts';
 import type { SharedServices } from './shared.ts';
 
 export interface RetryOutcome {
@@ -39,9 +40,11 @@ export async function retryOn(
   if (refusal) throw permanent('RETRY_REFUSED', refusal);
   const input = await retryInput(services, defaultPartnerUserIdType, record, request);
 
-  const outcome = await store.retry(registrationId, (current) =>
-    retryRegistration(current, input, services.now()),
-  );
+  // The new attempt has a deadline of its own (and its own deadline job, below).
+  const outcome = await store.retry(registrationId, (current) => {
+    const next = retryRegistration(current, input.retry, services.now());
+    return next === current ? next : { ...next, deadlineAt: services.now() + services.deadlineMs };
+  });
   if (outcome.kind === 'in-flight')
     throw permanent(
       'REGISTRATION_IN_FLIGHT',
@@ -53,6 +56,8 @@ export async function retryOn(
   // The new attempt is a trace of its own: its first step keeps it (pipeline.ts), so the
   // callbacks it gets join it, not the attempt before. A hint: a failure changes nothing.
   await services.tracing.contexts.forget(registrationId).catch(() => undefined);
+  await storeImages(services, outcome.record, input.inline);
+  await addDeadline(services, outcome.record);
   await addInitiate(registrationId, outcome.record.generation);
   return { registrationId, attempt: attemptOf(outcome.record), started: true };
 }
@@ -62,13 +67,14 @@ async function retryInput(
   defaultPartnerUserIdType: string,
   record: RegistrationRecord,
   given: unknown,
-): Promise<RetryInput> {
+): Promise<{ retry: RetryInput; inline: SealedIntake['inline'] }> {
   if (given === undefined) {
     if (record.sealedRequest === undefined)
       throw new ValidationError(`Retrying registration ${record.registrationId}`, [
         'its request was deleted when it ended: give the request again (retry <id> request.json)',
       ]);
-    return { sealedRequest: record.sealedRequest, imageKinds: record.imageKinds };
+    const retry = { sealedRequest: record.sealedRequest, imageKinds: record.imageKinds };
+    return { retry, inline: [] };
   }
   const request = await admitRequest(given, services.images);
   // Named, never quoted: user ids are compared, not echoed.
@@ -81,8 +87,15 @@ async function retryInput(
     problems.push('partnerUserIdType: is not the partner user id type of this registration');
   if (problems.length > 0) throw new ValidationError('The retried request', problems);
   const { registrationId } = record;
+  const { sealedRequest, inline } = sealIntake(services, request, registrationId);
   return {
-    sealedRequest: services.cipher.seal(JSON.stringify({ ...request, registrationId })),
-    imageKinds: { ktp: sourceKind(request.images.ktp), selfie: sourceKind(request.images.selfie) },
+    retry: {
+      sealedRequest,
+      imageKinds: {
+        ktp: sourceKind(request.images.ktp),
+        selfie: sourceKind(request.images.selfie),
+      },
+    },
+    inline,
   };
 }

@@ -5,6 +5,7 @@ import { within } from '../lib/deadline.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
 import { closeRedis } from '../lib/redis-close.ts';
+import { ImageStore } from '../lib/registration/image-store.ts';
 import { RegistrationStore } from '../lib/registration/store.ts';
 import { TraceContexts } from '../lib/registration/trace-context.ts';
 import type { Tracer } from '../lib/tracing/tracer.ts';
@@ -21,6 +22,10 @@ export interface SharedServices {
   /** QUEUE_PREFIX: every key and queue lives under it. */
   prefix: string;
   store: RegistrationStore;
+  /** Inline images, sealed, apart from the record. */
+  imageStore: ImageStore;
+  /** How long after enqueue a registration ends TIMED_OUT at the latest (REGISTRATION_TIMEOUT_MS). */
+  deadlineMs: number;
   /** Opened on first use, so a process that only reads records opens no queue. */
   readonly queues: PipelineQueues;
   cipher: PiiCipher;
@@ -41,6 +46,7 @@ export interface SharedServicesOptions {
   retry: RetrySettings;
   /** How long finished records are kept. */
   retentionMs: number;
+  deadlineMs: number;
   cipher: PiiCipher;
   images: ImagePolicy;
   /** The results queue's prefix when it is not `prefix` (partitions share one results queue). */
@@ -79,6 +85,8 @@ export function openSharedServices(options: SharedServicesOptions): SharedServic
     redis,
     prefix,
     store,
+    imageStore: new ImageStore(redis, prefix, options.cipher),
+    deadlineMs: options.deadlineMs,
     get queues() {
       queues ??= createQueues(
         redis,

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { createPiiCipher } from '../../src/lib/pii-cipher.ts';
 import type { Redis } from 'ioredis';
 import type { EsignConfig } from '../../src/lib/config.ts';
 import { isWorkerError, type WorkerError } from '../../src/lib/errors.ts';
@@ -47,6 +49,8 @@ export async function startClientHarness(): Promise<ClientHarness> {
   });
   const metrics = new Metrics({ defaultMetrics: false });
   const clients: EsignClient[] = [];
+  // One key for the harness, so every client of it opens the token the others cached.
+  const testCipher = createPiiCipher({ key: randomBytes(32) });
 
   const newClient: ClientHarness['newClient'] = (overrides = {}, extra = {}) => {
     const client = createEsignClient({
@@ -66,6 +70,7 @@ export async function startClientHarness(): Promise<ClientHarness> {
       },
       redis: extra.redis ?? redis,
       keyPrefix: prefix,
+      cipher: testCipher,
       logger,
       metrics,
       now: extra.now,

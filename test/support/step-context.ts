@@ -17,7 +17,7 @@ export interface StepHarness {
  * can run a step directly (start the stack `withoutWorker`: nothing else moves the record).
  */
 export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}): StepHarness {
-  const config = loadConfig(stack.env, ['common', 'esign', 'pipeline']);
+  const config = loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']);
   const logger = silentLogger();
   const metrics = new Metrics({ defaultMetrics: false });
   // The stack's configuration, so the store, cipher and image policy are the workers'.
@@ -26,6 +26,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
     config: config.esign,
     redis: runtime.redis,
     keyPrefix: stack.prefix,
+    cipher: runtime.all[0]!.cipher,
     logger,
     metrics,
   });
@@ -33,6 +34,7 @@ export function stepContext(stack: Stack, settings: Partial<StepSettings> = {}):
   const ctx: StepContext = {
     esign,
     store: partition.store,
+    imageStore: partition.imageStore,
     cipher: partition.cipher,
     images: partition.images,
     settings: {

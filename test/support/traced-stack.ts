@@ -3,6 +3,7 @@ import { expect } from 'vitest';
 import { exitWithin } from '../../demo/child-process.ts';
 import { createProducerApp } from '../../src/app/producer-app.ts';
 import { loadConfig } from '../../src/lib/config.ts';
+import { createPiiCipher } from '../../src/lib/pii-cipher.ts';
 import { startTracing, type Tracing } from '../../src/lib/tracing/sdk.ts';
 import { tracingSettings } from '../../src/lib/tracing/settings.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
@@ -64,7 +65,7 @@ export async function tracedRegistration(
   const who = person('completed');
   const producer = tracedProducer
     ? stack.producer
-    : createProducerApp(loadConfig(stack.env, ['common', 'pipeline', 'producer']), {
+    : createProducerApp(loadConfig(stack.env, ['common', 'pipeline', 'producer', 'pii']), {
         name: 'untraced-producer',
       });
   if (!tracedProducer) cleanups.push(() => producer.close());
@@ -84,8 +85,11 @@ export async function tracedRegistration(
   await worker.waitForLog('tracing on');
   const result = await stack.waitForResult(registrationId, 20_000);
   const redis = connect();
-  const token = await redis.hget(`${stack.prefix}:esign:token`, 'token');
+  // Sealed in Redis: opened with the stack's key, to look for it in what was exported.
+  const sealed = await redis.hget(`${stack.prefix}:esign:token`, 'sealedToken');
   redis.disconnect();
+  const cipher = createPiiCipher({ key: Buffer.from(stack.env.PII_ENCRYPTION_KEY ?? '', 'hex') });
+  const token = sealed === null ? null : cipher.open(sealed, 'esign:token');
 
   // SIGTERM flushes the child's spans; the shutdown here flushes ours.
   worker.process.kill('SIGTERM');

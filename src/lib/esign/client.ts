@@ -23,6 +23,7 @@ import {
   tokenResponseSchema,
   type ConfirmMetadata,
 } from './schemas.ts';
+import type { PiiCipher } from '../pii-cipher.ts';
 import { createTokenCache, type FetchedToken } from './token-cache.ts';
 import type {
   CreatedSubmission,
@@ -49,6 +50,8 @@ export interface EsignClientDeps {
   redis: RedisClient;
   /** Token keys go under `${keyPrefix}:esign:token`. */
   keyPrefix: string;
+  /** Seals the cached partner token in Redis. */
+  cipher: PiiCipher;
   logger: Logger;
   metrics?: Metrics | undefined;
   now?: (() => number) | undefined;
@@ -124,6 +127,7 @@ export function createEsignClient(deps: EsignClientDeps): EsignClient {
     keyPrefix: deps.keyPrefix,
     fetchToken,
     refreshMarginMs: config.TOKEN_REFRESH_MARGIN_SECONDS * 1000,
+    cipher: deps.cipher,
     logger,
     now,
     // Long enough for one token call including its connect; a crashed holder frees it after that.

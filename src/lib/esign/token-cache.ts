@@ -5,13 +5,18 @@ import type { RedisClient } from '../redis-topology.ts';
 import { retryable } from '../errors.ts';
 import { readFormat, storedFormat } from '../format.ts';
 import type { Logger } from '../logger.ts';
+import type { PiiCipher } from '../pii-cipher.ts';
 
 /**
  * The partner token, shared by every worker process through Redis (esign-api.md §3: cache
  * it, reuse it, renew it early, never fetch one per call).
  *
- * - Stored as a hash {v, token, expiresAt, refreshAt} under `${keyPrefix}:esign:token`, with a
- *   Redis TTL at its expiry so a dead token never lingers. `v` is its format (../format.ts): a
+ * - Stored as a hash {v, sealedToken, expiresAt, refreshAt} under `${keyPrefix}:esign:token`,
+ *   with a Redis TTL at its expiry so a dead token never lingers. The token is a credential:
+ *   sealed by the PII cipher (owner `esign:token`), never in plaintext. A `token` field in
+ *   plaintext is what the previous release wrote: used as it is, replaced at the next renewal
+ *   (the previous release sees no `token` in ours and fetches its own: a rolling deploy costs
+ *   a few extra token calls, nothing more). `v` is its format (../format.ts): a
  *   hash without one is format 0, the same fields; one a newer release wrote is refused
  *   (retryable FORMAT_TOO_NEW), never overwritten. The lock's value is an opaque owner id that
  *   only its writer compares, living seconds: it has no format.
@@ -36,6 +41,8 @@ export interface TokenCacheOptions {
   /** Calls the token endpoint. Its errors propagate to every waiting caller. */
   fetchToken: (signal?: AbortSignal) => Promise<FetchedToken>;
   refreshMarginMs: number;
+  /** Seals the token at rest. */
+  cipher: PiiCipher;
   logger: Logger;
   now?: (() => number) | undefined;
   /** How long the lock protects one fetch; must exceed the token call's own timeout. */
@@ -53,7 +60,13 @@ export interface TokenCache {
 }
 
 const releaseScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
-const invalidateScript = `if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+const invalidateScript = `
+local stored = redis.call('HGET', KEYS[1], 'sealedToken') or redis.call('HGET', KEYS[1], 'token')
+if stored == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** The sealed token's owner (AES-GCM additional data): it belongs to no registration. */
+const TOKEN_OWNER = 'esign:token';
 
 export const TOKEN_FORMAT_VERSION = 1;
 
@@ -87,10 +100,27 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const waitTimeoutMs = options.waitTimeoutMs ?? lockTtlMs + 5_000;
   const pollIntervalMs = options.pollIntervalMs ?? 50;
   let inFlight: Promise<string> | undefined;
+  // The stored form of the last token seen, so invalidate can compare what is in Redis.
+  let seen: { token: string; stored: string } | undefined;
+
+  function openToken(fields: Record<string, unknown>): string | undefined {
+    if (typeof fields.sealedToken === 'string') {
+      try {
+        const token = options.cipher.open(fields.sealedToken, TOKEN_OWNER);
+        seen = { token, stored: fields.sealedToken };
+        return token;
+      } catch {
+        // Sealed under a key this process lacks (a rotation under way): fetch a fresh one.
+        logger.warn('the cached partner token does not open with the configured PII keys');
+        return undefined;
+      }
+    }
+    return typeof fields.token === 'string' ? fields.token : undefined;
+  }
 
   async function read(): Promise<Cached | undefined> {
     const fields = readFormat(tokenFormat, await redis.hgetall(key));
-    const token = typeof fields.token === 'string' ? fields.token : undefined;
+    const token = openToken(fields);
     const expiresAt = Number(fields.expiresAt);
     const refreshAt = Number(fields.refreshAt);
     if (!token || !Number.isFinite(expiresAt) || !Number.isFinite(refreshAt)) return undefined;
@@ -107,12 +137,14 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     // A token shorter-lived than the margin would otherwise be "due for renewal" the moment
     // it arrives and be re-fetched on every call: renew such tokens at half their life.
     const refreshAt = fetched.expiresAt - Math.min(options.refreshMarginMs, lifetime / 2);
+    const sealedToken = options.cipher.seal(fetched.token, TOKEN_OWNER);
+    seen = { token: fetched.token, stored: sealedToken };
     await redis
       .multi()
       .del(key)
       .hset(key, {
         v: TOKEN_FORMAT_VERSION,
-        token: fetched.token,
+        sealedToken,
         expiresAt: fetched.expiresAt,
         refreshAt,
       })
@@ -180,7 +212,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
 
     async invalidate(token) {
-      await redis.eval(invalidateScript, 1, key, token);
+      const stored = seen?.token === token ? seen.stored : token;
+      await redis.eval(invalidateScript, 1, key, stored);
     },
   };
 }

@@ -8,7 +8,7 @@ export {
   type ImageSource,
 } from './source.ts';
 export { checkImageSource, checkImageSources } from './check.ts';
-export { openImage } from './open.ts';
+export { base64ImageBytes, openImage, openImageBytes } from './open.ts';
 export type { OpenedImage } from './opened-image.ts';
 export { imagePolicyFromConfig } from './policy.ts';
 export { sniffImageType, type ImageContentType } from './sniff.ts';

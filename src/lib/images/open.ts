@@ -36,6 +36,26 @@ export async function openImage(
 }
 
 function openBase64Image(doc: ImageDocument, text: string, policy: ImagePolicy): OpenedImage {
+  return openImageBytes(doc, base64ImageBytes(doc, text, policy), policy);
+}
+
+/** Inline image bytes (stored apart from the record, image-store.ts), checked again as read. */
+export function openImageBytes(
+  doc: ImageDocument,
+  bytes: Buffer,
+  policy: ImagePolicy,
+): OpenedImage {
+  if (bytes.length > policy.maxBytes)
+    throw permanent(
+      'IMAGE_TOO_LARGE',
+      `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
+    );
+  const contentType = inspectOrThrow(doc, bytes, imageLimits(policy));
+  return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
+}
+
+/** The bytes of a base64 source: size first, then one linear pass (base64.ts). */
+export function base64ImageBytes(doc: ImageDocument, text: string, policy: ImagePolicy): Buffer {
   const tooLarge = () =>
     permanent(
       'IMAGE_TOO_LARGE',
@@ -47,7 +67,5 @@ function openBase64Image(doc: ImageDocument, text: string, policy: ImagePolicy):
   if (normalised === undefined)
     throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
   if (decodedSize(normalised) > policy.maxBytes) throw tooLarge();
-  const bytes = decodeBase64(normalised);
-  const contentType = inspectOrThrow(doc, bytes, imageLimits(policy));
-  return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
+  return decodeBase64(normalised);
 }

@@ -8,11 +8,13 @@ import type { RegistrationRecord, RegistrationResult } from './record.ts';
  * The stored formats of the registration's values: the record, the job payloads and the
  * published result (the scheme: ../format.ts; the list of every stored value:
  * docs/design.md, "Stored formats"). Format 0 is what releases before versioning wrote: the
- * same fields as format 1, without the markers. Everything here reads formats 0 and 1 and
- * writes 1.
+ * same fields as format 1, without the markers. Jobs and results read formats 0 and 1 and
+ * write 1. The record reads 1 and 2 and writes 2: format 2 keeps upload URLs sealed (a
+ * format-1 plaintext URL becomes `legacyUrl`), inline images out of the record, a deadline,
+ * and writes `version` first, so the compare-and-set reads it without decoding the record.
  */
 
-export const RECORD_FORMAT_VERSION = 1;
+export const RECORD_FORMAT_VERSION = 2;
 export const JOB_FORMAT_VERSION = 1;
 /** Public: the `formatVersion` of every result on the `results` queue (README, "Results"). */
 export const RESULT_FORMAT_VERSION = 1;
@@ -31,12 +33,23 @@ export const recordFormat = storedFormat({
   name: 'registration record',
   marker: 'formatVersion',
   current: RECORD_FORMAT_VERSION,
-  oldest: 0,
-  // A format-0 record's result (there once it ended) is a format-0 result.
-  upgrades: {
-    0: ({ result, ...record }) => (result ? { ...record, result: readResult(result) } : record),
-  },
+  oldest: 1,
+  upgrades: { 1: upgradeRecord1 },
 });
+
+/** Format 1 held upload URLs in plaintext: kept as `legacyUrl` until uploads are done. */
+function upgradeRecord1(record: Record<string, unknown>): Record<string, unknown> {
+  const submission = record.submission as
+    { documents?: Record<string, Record<string, unknown>> } | undefined;
+  if (!submission?.documents) return record;
+  const documents = Object.fromEntries(
+    Object.entries(submission.documents).map(([type, doc]) => [
+      type,
+      { ...doc, url: '', ...(doc.url ? { legacyUrl: doc.url } : {}) },
+    ]),
+  );
+  return { ...record, submission: { ...submission, documents } };
+}
 
 /** One version for the payloads of every queue: they are declared together (jobs.ts). */
 export const jobFormat = storedFormat({
@@ -64,16 +77,42 @@ export function readRecord(text: string): RegistrationRecord {
     // Not the parser's message: it quotes the text, which may hold PII.
     throw permanent('FORMAT_UNSUPPORTED', 'registration record is not JSON');
   }
-  const record = readFormat(recordFormat, parsed) as unknown as RegistrationRecord;
+  const record = withFullResult(readFormat(recordFormat, parsed) as unknown as RegistrationRecord);
   // Checked here, not when a step opens it: a step must never take a newer envelope for a
   // broken one (that fails the registration for good).
   if (typeof record.sealedRequest === 'string') checkSealedFormat(record.sealedRequest);
   return record;
 }
 
-/** The record as it is written: always in the current format. */
+/**
+ * The record as it is written: always in the current format, `version` first, so the
+ * store's scripts find it with an anchored match instead of decoding the whole value.
+ */
 export function writeRecord(record: RegistrationRecord): string {
-  return JSON.stringify({ ...record, formatVersion: RECORD_FORMAT_VERSION });
+  const { version, ...rest } = record;
+  // The result's copies of the record's own fields are not stored twice (withFullResult).
+  const result = record.result && {
+    ...record.result,
+    registrationId: undefined,
+    partnerUserId: undefined,
+    partnerUserIdType: undefined,
+    ...(record.result.submissionId === record.submission?.submissionId && {
+      submissionId: undefined,
+    }),
+  };
+  return JSON.stringify({ version, ...rest, result, formatVersion: RECORD_FORMAT_VERSION });
+}
+
+/** The stored result with the fields it shares with its record put back (as published). */
+function withFullResult(record: RegistrationRecord): RegistrationRecord {
+  if (!record.result) return record;
+  const { registrationId, partnerUserId, partnerUserIdType } = record;
+  // A submission id left out was the record's own (writeRecord).
+  const submissionId = record.result.submissionId ?? record.submission?.submissionId ?? null;
+  return {
+    ...record,
+    result: { ...record.result, registrationId, partnerUserId, partnerUserIdType, submissionId },
+  };
 }
 
 /** What BullMQ stores as a job's data: the payload and its format version. */

@@ -50,6 +50,10 @@ export const jobIds = {
   completion(state: SubmissionState): string {
     return `${state.submissionId}-${state.status}-${state.result ?? 'NONE'}`;
   },
+  /** The registration's deadline: a delayed completion that ends it TIMED_OUT. */
+  deadline(registrationId: string, attempt: number): string {
+    return `${registrationId}-deadline-a${attempt}`;
+  },
   timeout(registrationId: string, generation: number): string {
     return `${registrationId}-timeout-g${generation}`;
   },

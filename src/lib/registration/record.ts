@@ -53,11 +53,19 @@ export function isTerminal(status: RegistrationStatus): boolean {
 
 export type ResultSource = 'callback' | 'poll' | 'worker';
 
-/** One document's upload URL and progress. Adopted submissions keep no URL: '' and 0. */
+/**
+ * One document's upload URL and progress. The presigned URL is a credential (valid for days):
+ * it is kept sealed (PII cipher, owner = the registration id) and dropped ('') once both
+ * uploads are done. Adopted submissions keep no URL: '' and 0.
+ */
 export interface StoredDocument {
-  url: string;
-  reference: string;
-  expiresAt: number;
+  /** The sealed URL, or '' when there is none (any more). Absent once the registration ended. */
+  url?: string | undefined;
+  /** A plaintext URL a format-1 record held (read for one release, never written). */
+  legacyUrl?: string | undefined;
+  /** Absent once the registration ended, with `expiresAt`: only the progress is kept. */
+  reference?: string | undefined;
+  expiresAt?: number | undefined;
   uploadedAt?: number | undefined;
   bytes?: number | undefined;
 }
@@ -149,9 +157,20 @@ export interface RegistrationRecord {
   history: HistoryEntry[];
   result?: RegistrationResult | undefined;
   error?: { code: string; message: string } | undefined;
-  /** The request, sealed by the PII cipher. Deleted once the registration is terminal. */
+  /**
+   * When the registration ends TIMED_OUT if nothing ended it before (a delayed `complete`
+   * job); its keys expire KEY_GRACE_MS after it. Absent on records of format 1.
+   */
+  deadlineAt?: number | undefined;
+  /**
+   * The request, sealed by the PII cipher (owner = the registration id); inline images are
+   * not in it (`{ stored }`: image-store.ts). Deleted once confirm succeeded or the
+   * registration ended.
+   */
   sealedRequest?: string | undefined;
   imageKinds: { ktp: string; selfie: string };
+  /** When its data was erased on request: the record is a tombstone (scrub.ts, eraseRecord). */
+  erasedAt?: number | undefined;
 }
 
 /** The attempt of a record or result; those written before retries existed are attempt 1. */

@@ -18,7 +18,9 @@ import { MOVE_IN_INDEX, statusIndexKey } from './status-index.ts';
  *   <p>:registrations-by-status:<STATUS>            ids by last write (status-index.ts)
  *
  * The record carries its format (`formatVersion`, format.ts): read in this release's formats,
- * always written in the current one. The two indexes hold a bare registration id, which the
+ * always written in the current one. An in-flight record (and the user's slot) expires
+ * KEY_GRACE_MS after the registration's deadline, by which the deadline job has ended it; an
+ * ended record lives for the retention. The two indexes hold a bare registration id, which the
  * scripts below and the previous release compare and look up as is: their format is their key
  * name, and a new one would take a new key (docs/design.md, "Stored formats"). The scripts read
  * the record's `version` and `result`, which every record format keeps.
@@ -41,17 +43,26 @@ end`;
 const CREATE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
 ${refuseHeldSlot('KEYS[2]', 'ARGV[2]', 'ARGV[3]')}
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('SET', KEYS[2], ARGV[2])
+if tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return {'created', ''}`;
 
 // The status index moves with the record, in the same script: KEYS[2] is the index of the
-// status read (the version check proves it current), KEYS[3] the one written.
+// status read (the version check proves it current), KEYS[3] the one written. The version is
+// read from the head of the value (writeRecord puts it first), so the script costs the same
+// whatever the record holds; only a record the previous release wrote (format 1) is decoded.
 const COMPARE_AND_SET = `
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
-if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return 0 end
+local version = string.match(current, '^{"version":(%d+),')
+if version then version = tonumber(version) else version = cjson.decode(current)['version'] end
+if version ~= tonumber(ARGV[1]) then return 0 end
 if tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 else
@@ -74,6 +85,12 @@ return {'retried', ''}`;
 const DELETE_IF_EQUAL = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
+
+/**
+ * How long an in-flight registration's keys outlive its deadline: the time the deadline job
+ * has to end it (TIMED_OUT, published) before anything of it can expire.
+ */
+export const KEY_GRACE_MS = 6 * 3600 * 1000;
 
 export type CreateOutcome =
   { kind: 'created' } | { kind: 'exists' } | { kind: 'in-flight'; registrationId: string };
@@ -135,6 +152,7 @@ export class RegistrationStore {
       record.registrationId,
       this.recordKey(''),
       String(record.updatedAt),
+      String(this.ttlOf(record)),
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
     return { kind: kind === 'exists' ? 'exists' : 'created' };
@@ -165,7 +183,7 @@ export class RegistrationStore {
       const next = change(structuredClone(current));
       if (!next) return current;
       const written = { ...next, version: current.version + 1, updatedAt: this.now() };
-      const ttl = written.result ? this.retentionMs : 0;
+      const ttl = this.ttlOf(written);
       const outcome = (await this.redis.eval(
         COMPARE_AND_SET,
         3,
@@ -182,6 +200,13 @@ export class RegistrationStore {
         throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
     }
     throw new Error(`registration ${id}: too many concurrent updates`);
+  }
+
+  /** ms the record's keys live from now: retention once ended, else until deadline + grace. */
+  ttlOf(record: RegistrationRecord): number {
+    if (record.result) return this.retentionMs;
+    if (record.deadlineAt === undefined) return 0;
+    return Math.max(1, record.deadlineAt + KEY_GRACE_MS - this.now());
   }
 
   /**
@@ -237,6 +262,12 @@ export class RegistrationStore {
       'PX',
       this.retentionMs * 2,
     );
+  }
+
+  /** Drop submission index entries, each only if it still names this registration. */
+  async dropSubmissionIndex(submissionIds: readonly string[], registrationId: string) {
+    for (const submissionId of submissionIds)
+      await this.redis.eval(DELETE_IF_EQUAL, 1, this.submissionKey(submissionId), registrationId);
   }
 
   async findBySubmission(submissionId: string): Promise<string | undefined> {

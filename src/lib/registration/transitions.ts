@@ -10,6 +10,7 @@ import {
   type SubmissionProgress,
 } from './record.ts';
 import { buildResult, type Ending } from './result.ts';
+import { compact, withoutUrls } from './scrub.ts';
 
 export type { Ending, TerminalStatus } from './result.ts';
 
@@ -90,9 +91,10 @@ export function adoptSubmission(
   };
   const adopted: RegistrationRecord = {
     ...record,
-    submission,
+    submission: withoutUrls(submission),
     confirmedAt: now,
     confirmingUntil: undefined,
+    sealedRequest: undefined,
     ...(!isTerminal(record.status) && { pollJobId }),
   };
   return advance(adopted, 'CONFIRMED', now, 'poll');
@@ -143,10 +145,14 @@ export function markDocumentUploaded(
  * current submission, and the status has not moved past it.
  */
 export function markUploaded(record: RegistrationRecord, now: number): RegistrationRecord {
-  const documents = record.submission?.documents;
+  const submission = record.submission;
+  const documents = submission?.documents;
   if (!documents || documentTypes.some((type) => documents[type].uploadedAt === undefined))
     return record;
-  return advance(record, 'UPLOADED', now);
+  const advanced = advance(record, 'UPLOADED', now);
+  if (advanced === record) return record;
+  // The presigned URLs are credentials, and nothing uses them any more.
+  return { ...advanced, submission: withoutUrls(submission) };
 }
 
 /**
@@ -219,6 +225,7 @@ export function markConfirmed(
     ...record,
     confirmedAt: now,
     confirmingUntil: undefined,
+    sealedRequest: undefined,
     ...(!isTerminal(record.status) && { pollJobId }),
   };
   return advance(confirmed, 'CONFIRMED', now);
@@ -291,6 +298,7 @@ export function endRegistration(
     result,
     error: ending.error,
     ...(ending.state && { lastState: ending.state }),
+    ...(record.submission && { submission: withoutUrls(record.submission) }),
     sealedRequest: undefined,
     history: [
       ...record.history,
@@ -307,11 +315,15 @@ export function endRegistration(
 
 /**
  * The result is on the results queue: flag the history entry of the current status, so a
- * later run does not publish it again. Guard: there is such an entry and it is not flagged.
+ * later run does not publish it again, and keep only what `status` shows for the retention
+ * (the result, the history, the submission's id and upload progress): the latest Esign state
+ * (the result holds it), the upload references, the deadline and the poll's id go. Guard:
+ * there is such an entry and it is not flagged.
  */
 export function markPublished(record: RegistrationRecord): RegistrationRecord {
   const index = record.history.findLastIndex((entry) => entry.status === record.status);
   const last = record.history[index];
   if (!last || last.published) return record;
-  return { ...record, history: record.history.with(index, { ...last, published: true }) };
+  const history = record.history.with(index, { ...last, published: true });
+  return compact({ ...record, history });
 }

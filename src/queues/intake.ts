@@ -1,0 +1,61 @@
+import { base64ImageBytes, type CheckDocument, type ImageSource } from '../lib/images/index.ts';
+import type { StoredImageSource } from '../lib/registration/image-store.ts';
+import { jobIds } from '../lib/registration/jobs.ts';
+import { attemptOf, type RegistrationRecord } from '../lib/registration/record.ts';
+import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
+import { writeJobData } from '../lib/registration/format.ts';
+import type { SharedServices } from './shared.ts';
+
+/**
+ * What enqueue and retry do with an admitted request before and after its record is written
+ * (docs/data-protection.md): inline images leave the request for their own sealed keys, the
+ * request is sealed to its registration, and the registration gets its deadline job.
+ */
+export interface SealedIntake {
+  sealedRequest: string;
+  /** Inline image bytes, stored once the record exists (storeImages). */
+  inline: [CheckDocument, Buffer][];
+}
+
+export function sealIntake(
+  services: SharedServices,
+  request: RegistrationRequest,
+  registrationId: string,
+): SealedIntake {
+  const inline: [CheckDocument, Buffer][] = [];
+  const keep = (doc: CheckDocument, source: ImageSource): ImageSource | StoredImageSource => {
+    if (!('base64' in source)) return source;
+    const type = doc === 'ktp' ? 'KTP' : 'SELFIE';
+    inline.push([doc, base64ImageBytes(type, source.base64, services.images)]);
+    return { stored: doc };
+  };
+  const images = {
+    ktp: keep('ktp', request.images.ktp),
+    selfie: keep('selfie', request.images.selfie),
+  };
+  const text = JSON.stringify({ ...request, images, registrationId });
+  return { sealedRequest: services.cipher.seal(text, registrationId), inline };
+}
+
+export async function storeImages(
+  services: SharedServices,
+  record: RegistrationRecord,
+  inline: SealedIntake['inline'],
+): Promise<void> {
+  for (const [doc, bytes] of inline)
+    await services.imageStore.put(record.registrationId, doc, bytes, services.store.ttlOf(record));
+}
+
+/** The delayed completion that ends the attempt TIMED_OUT at its deadline (a no-op if ended). */
+export async function addDeadline(services: SharedServices, record: RegistrationRecord) {
+  const { registrationId, deadlineAt } = record;
+  if (deadlineAt === undefined) return;
+  await services.queues.steps.complete.add(
+    'complete',
+    writeJobData({ registrationId, source: 'worker' as const, timedOut: true }),
+    {
+      jobId: jobIds.deadline(registrationId, attemptOf(record)),
+      delay: Math.max(0, deadlineAt - services.now()),
+    },
+  );
+}
