@@ -45,7 +45,7 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
       redisUrl: live.url,
       onStack: (started) => (stack = started),
     });
-    const { stack: local, users, ackedAt, workers } = load;
+    const { stack: local, users, ackedAt, calledAt, workers } = load;
 
     // Around the crash, Esign holds a third of the calls 1.5 s before applying them, so many
     // jobs are on their way while Redis dies and rolls back: their writes land on the older
@@ -120,11 +120,21 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
     const recovery =
       `${said('re-driven')} re-driven, ${said('submission adopted')} adopted, ` +
       `${said('storage refused an upload')} uploads refused as confirmed`;
-    return { users, views, ackedAt, windowStart, crashAt, sandbox: local.sandbox, local, recovery };
+    return {
+      users,
+      views,
+      ackedAt,
+      calledAt,
+      windowStart,
+      crashAt,
+      sandbox: local.sandbox,
+      local,
+      recovery,
+    };
   }
 
   function check(outcome: Awaited<ReturnType<typeof run>>) {
-    const { users, views, ackedAt, windowStart, crashAt, local } = outcome;
+    const { users, views, ackedAt, calledAt, windowStart, crashAt, local } = outcome;
     const lost: DemoUser[] = [];
     const wrong: string[] = [];
     for (const user of users) {
@@ -187,9 +197,12 @@ describe('Redis rolled back at a crash, during 300 registrations', () => {
     expect(wrong).toEqual([]);
     expect(twoSubmissionIds).toEqual([]);
     expect(twoConfirmed).toEqual([]);
-    for (const at of lostAcks) {
-      expect(at).toBeGreaterThanOrEqual(windowStart);
-      expect(at).toBeLessThanOrEqual(crashAt);
+    // A lost one's acknowledged enqueue overlapped the rolled-back window: it was answered
+    // after the copy, and called before the crash (its answer may be seen late on a busy box).
+    for (const user of lost) {
+      const id = user.request.registrationId;
+      expect(ackedAt.get(id) ?? 0).toBeGreaterThanOrEqual(windowStart);
+      expect(calledAt.get(id) ?? Infinity).toBeLessThanOrEqual(crashAt);
     }
     return { lost, reconfirmed };
   }

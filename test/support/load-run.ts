@@ -39,6 +39,11 @@ export interface LoadRun {
   users: DemoUser[];
   /** When each registration's enqueue returned (was acknowledged), by registrationId. */
   ackedAt: Map<string, number>;
+  /**
+   * When the enqueue call that was acknowledged began: its writes reached Redis between this
+   * and `ackedAt` (a loaded event loop can see the answer late, after a crash that followed it).
+   */
+  calledAt: Map<string, number>;
   /** Resolves once every user is enqueued. */
   enqueued: Promise<void>;
   workers: ReturnType<LocalStack['startProcess']>[];
@@ -70,12 +75,15 @@ export async function startLoadRun(options: {
   );
   const users = await createUsers(scenarios, stack.imageRoot);
   const ackedAt = new Map<string, number>();
+  const calledAt = new Map<string, number>();
   const enqueued = (async () => {
     for (const user of users) {
       for (;;) {
+        const called = Date.now();
         try {
           await stack.producer.enqueueRegistration(user.request);
           ackedAt.set(user.request.registrationId, Date.now());
+          calledAt.set(user.request.registrationId, called);
           break;
         } catch {
           await sleep(100);
@@ -84,7 +92,7 @@ export async function startLoadRun(options: {
       await sleep(15);
     }
   })();
-  return { stack, users, ackedAt, enqueued, workers };
+  return { stack, users, ackedAt, calledAt, enqueued, workers };
 }
 
 /** Once `fraction` of the users are acknowledged. */
