@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './support/cli.ts';
 import { connect, keysUnder } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
@@ -46,5 +47,27 @@ describe('the registration deadline', () => {
     // Ended: kept for the retention (30 days), far beyond the in-flight TTL.
     expect(await redis.pttl(key)).toBeGreaterThan(29 * 24 * 3600 * 1000);
     expect(await keysUnder(redis, `${stack.prefix}:registration-image:`)).toEqual([]);
+  });
+
+  it('moves out by the time the queues were paused (esign-worker pause), keys and all', async () => {
+    const { registrationId } = await stack.producer.enqueueRegistration(
+      registrationRequest(person('completed')),
+    );
+    const view = await stack.producer.getRegistration(registrationId);
+    const enqueuedAt = Date.parse(view!.history[0]!.at);
+    // Every step queue held for 3 s from just after the enqueue: the deadline job (2 s) must
+    // not end it until 2 s of unpaused time have passed.
+    // Paused at least the 3 s between the pause command's answer and the resume's call.
+    expect((await runCli(['pause'], stack.env)).code).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await runCli(['resume'], stack.env)).code).toBe(0);
+    const pausedMs = 3_000;
+
+    const result = await stack.waitForResult(registrationId, 20_000);
+    expect(result).toMatchObject({ status: 'TIMED_OUT', source: 'worker' });
+    const ended = await stack.producer.getRegistration(registrationId);
+    const timedOutAt = Date.parse(ended!.history.at(-1)!.at);
+    expect(timedOutAt - enqueuedAt).toBeGreaterThanOrEqual(2_000 + pausedMs);
+    expect(stack.logLines.some((line) => line.includes('deadline moved out'))).toBe(true);
   });
 });

@@ -1,7 +1,8 @@
 import { isTerminal } from '../lib/registration/record.ts';
 import type { CompleteJobData } from '../lib/registration/jobs.ts';
 import { applyProgress } from '../lib/registration/transitions.ts';
-import { done, type StepContext, type StepOutcome } from './context.ts';
+import { done, waitUntil, type StepContext, type StepOutcome } from './context.ts';
+import { postponedDeadline } from './deadline.ts';
 import { finish, settle } from './finish.ts';
 import { applyTransition } from './record-helpers.ts';
 
@@ -17,6 +18,8 @@ export async function complete(data: CompleteJobData, ctx: StepContext): Promise
     return done;
   }
   if (data.timedOut) {
+    const later = await postponedDeadline(ctx, record);
+    if (later !== undefined) return waitUntil(later);
     await finish(ctx, record.registrationId, { status: 'TIMED_OUT', source: data.source });
     return done;
   }

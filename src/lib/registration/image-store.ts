@@ -50,6 +50,12 @@ export class ImageStore {
     return sealed ? this.cipher.openBytes(sealed, `${registrationId}:${doc}`) : undefined;
   }
 
+  /** Both images live `ttlMs` from now (a deadline moved out); a no-op for one that is gone. */
+  async expire(registrationId: string, ttlMs: number): Promise<void> {
+    for (const doc of ['ktp', 'selfie'] as const)
+      await this.redis.pexpire(this.key(registrationId, doc), Math.max(1, ttlMs));
+  }
+
   /** Both images of a registration; a no-op when they are gone already. */
   async delete(registrationId: string): Promise<void> {
     await this.redis.del(this.key(registrationId, 'ktp'), this.key(registrationId, 'selfie'));

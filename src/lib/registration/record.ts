@@ -162,6 +162,8 @@ export interface RegistrationRecord {
    * job); its keys expire KEY_GRACE_MS after it. Absent on records of format 1.
    */
   deadlineAt?: number | undefined;
+  /** Paused time (`esign-worker pause`) already added to `deadlineAt` in this attempt. */
+  pauseCreditMs?: number | undefined;
   /**
    * The request, sealed by the PII cipher (owner = the registration id); inline images are
    * not in it (`{ stored }`: image-store.ts). Deleted once confirm succeeded or the

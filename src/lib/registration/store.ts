@@ -202,6 +202,16 @@ export class RegistrationStore {
     throw new Error(`registration ${id}: too many concurrent updates`);
   }
 
+  /** The user's slot lives as long as its in-flight record (after the deadline moved out). */
+  async expireSlot(record: RegistrationRecord): Promise<void> {
+    const ttl = this.ttlOf(record);
+    if (ttl > 0)
+      await this.redis.pexpire(
+        this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
+        ttl,
+      );
+  }
+
   /** ms the record's keys live from now: retention once ended, else until deadline + grace. */
   ttlOf(record: RegistrationRecord): number {
     if (record.result) return this.retentionMs;

@@ -280,6 +280,22 @@ export function applyProgress(
 }
 
 /**
+ * Move the deadline out by the time the queues were paused (`esign-worker pause`) during
+ * this attempt: `pausedMs` is all of it so far, of which `pauseCreditMs` was credited before,
+ * so a repeated run credits nothing twice. Guard: not ended, and more pause than credited.
+ */
+export function postponeDeadline(record: RegistrationRecord, pausedMs: number): RegistrationRecord {
+  const credited = record.pauseCreditMs ?? 0;
+  if (isTerminal(record.status) || record.deadlineAt === undefined || pausedMs <= credited)
+    return record;
+  return {
+    ...record,
+    deadlineAt: record.deadlineAt + (pausedMs - credited),
+    pauseCreditMs: pausedMs,
+  };
+}
+
+/**
  * End the registration: its result, and the PII scrubbed, in one write. Guard: it has not
  * ended yet (the first ending wins), and a state Esign reported is about our current
  * submission. Publishing, cancelling the poll and freeing the user's slot come after, outside.
