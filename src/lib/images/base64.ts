@@ -9,9 +9,11 @@
  * strings that long. The size is checked first (base64TooLong), then one loop over char codes.
  */
 
-/** Base64 text without whitespace or padding, and which alphabet it uses. */
+/** Valid base64 text, as given (whitespace and padding included), and what it holds. */
 export interface Base64Text {
-  unpadded: string;
+  text: string;
+  /** Characters that carry data: not whitespace, not padding. */
+  dataChars: number;
   urlSafe: boolean;
 }
 
@@ -26,13 +28,14 @@ export function base64TooLong(text: string, maxBytes: number): boolean {
 }
 
 /** What each ASCII code is in base64 text; everything else (and non-ASCII) is invalid. */
-const INVALID = 0;
+// 0: invalid (every code not set below).
 const DATA = 1;
 const STANDARD = 2; // + and /
 const URL_SAFE = 3; // - and _
 const PADDING = 4;
 const SPACE = 5; // tab, line feed, vertical tab, form feed, carriage return, space
-const classes = new Uint8Array(128);
+// 256 entries: every byte indexes inside it (an out-of-bounds read would deoptimise the loop).
+const classes = new Uint8Array(256);
 for (const [from, to] of [
   ['A', 'Z'],
   ['a', 'z'],
@@ -45,53 +48,56 @@ classes['='.charCodeAt(0)] = PADDING;
 classes.fill(SPACE, 0x09, 0x0e);
 classes[0x20] = SPACE;
 
-/** The normalised text, or undefined when it is not valid base64. Linear, no regex. */
+/**
+ * The text checked, or undefined when it is not valid base64. Linear, no regex, and over bytes:
+ * a loop of `charCodeAt` over a 14 M-character string costs ~200 ms here, the same loop over
+ * a Buffer ~15 ms. The text is ASCII-only first (its UTF-8 length is its length), so its latin1
+ * bytes are its characters.
+ */
 export function normaliseBase64(text: string): Base64Text | undefined {
+  if (Buffer.byteLength(text, 'utf8') !== text.length) return undefined;
+  const bytes = Buffer.from(text, 'latin1');
   let standard = false;
   let urlSafe = false;
-  let dataChars = 0;
+  let spaces = 0;
   let padding = 0;
-  // Whitespace is cut out by slicing around it: no per-character string building.
-  const pieces: string[] = [];
-  let pieceStart = 0;
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    const kind = code < 128 ? (classes[code] ?? INVALID) : INVALID;
-    if (kind === DATA && padding === 0) {
-      dataChars += 1;
-      continue;
-    }
-    if (kind === SPACE) {
-      if (index > pieceStart) pieces.push(text.slice(pieceStart, index));
-      pieceStart = index + 1;
-      continue;
-    }
-    if (kind === PADDING) {
+  let firstPadding = -1;
+  const length = bytes.length;
+  // Nearly every byte is a letter or digit: that case is one lookup and one compare.
+  for (let index = 0; index < length; index += 1) {
+    const kind = classes[bytes[index]!]!;
+    if (kind === DATA) continue;
+    if (kind === SPACE) spaces += 1;
+    else if (kind === PADDING) {
       padding += 1;
-      if (padding > 2) return undefined;
-      continue;
-    }
-    // Padding only at the end: data after it is an error, not a second image.
-    if (padding > 0 || kind === INVALID) return undefined;
-    if (kind === STANDARD) standard = true;
+      if (firstPadding < 0) firstPadding = index;
+    } else if (kind === STANDARD) standard = true;
     else if (kind === URL_SAFE) urlSafe = true;
-    dataChars += 1;
+    else return undefined;
   }
+  // Padding only at the end (at most two, whitespace around them): data after it is an
+  // error, not a second image.
+  if (padding > 2) return undefined;
+  if (firstPadding >= 0)
+    for (let index = firstPadding; index < length; index += 1) {
+      const kind = classes[bytes[index]!]!;
+      if (kind !== PADDING && kind !== SPACE) return undefined;
+    }
+  const dataChars = length - spaces - padding;
   if (standard && urlSafe) return undefined;
   // A single leftover character cannot encode a byte.
   if (dataChars % 4 === 1) return undefined;
   // Padding, when present, completes the last group of four.
   if (padding > 0 && (dataChars + padding) % 4 !== 0) return undefined;
-  if (pieceStart < text.length) pieces.push(text.slice(pieceStart));
-  const compact = pieces.length === 1 ? (pieces[0] ?? '') : pieces.join('');
-  return { unpadded: compact.slice(0, compact.length - padding), urlSafe };
+  return { text, dataChars, urlSafe };
 }
 
 /** Decoded size of normalised base64 text, without decoding it. */
 export function decodedSize(text: Base64Text): number {
-  return Math.floor((text.unpadded.length * 3) / 4);
+  return Math.floor((text.dataChars * 3) / 4);
 }
 
+/** Node's decoder skips whitespace and padding itself; the text was checked to hold no other. */
 export function decodeBase64(text: Base64Text): Buffer {
-  return Buffer.from(text.unpadded, text.urlSafe ? 'base64url' : 'base64');
+  return Buffer.from(text.text, text.urlSafe ? 'base64url' : 'base64');
 }
