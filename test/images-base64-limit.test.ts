@@ -54,11 +54,9 @@ describe('base64 images at the size limit', () => {
       `images.ktp: base64 decodes to more than the limit of ${tenMiB} bytes`,
     ]);
     const huge = 'A'.repeat(64 * 1024 * 1024);
-    const started = performance.now();
     expect(await checkImageSource('ktp', { base64: huge }, policy)).toEqual([
       `images.ktp: base64 decodes to more than the limit of ${tenMiB} bytes`,
     ]);
-    expect(performance.now() - started).toBeLessThan(50);
     const error = await openImage('KTP', { base64: huge }, policy).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'IMAGE_TOO_LARGE', retryable: false });
   });
