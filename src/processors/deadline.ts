@@ -14,6 +14,8 @@ export async function postponedDeadline(
   record: RegistrationRecord,
 ): Promise<number | undefined> {
   const now = ctx.now();
+  // Before the deadline, the timeout is the poll's give-up, which counted the pauses itself.
+  if (record.deadlineAt === undefined || now < record.deadlineAt) return undefined;
   const paused = await ctx.pausedWithin(attemptStart(record), now);
   if (paused <= (record.pauseCreditMs ?? 0)) return undefined;
   const { record: moved, changed } = await applyTransition(ctx, record.registrationId, (current) =>

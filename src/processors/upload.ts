@@ -69,11 +69,13 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
     if (!record.submission) return initiateAgain(record);
   }
 
-  // markUploaded drops the URLs; the images are not needed any more either.
+  // Both documents are marked uploaded, so the images are not needed any more, even by a
+  // re-run: deleted before the record says UPLOADED, so an UPLOADED record never has them.
+  // markUploaded drops the URLs.
+  await ctx.imageStore.delete(registrationId);
   ({ record } = await applyTransition(ctx, registrationId, (current) =>
     markUploaded(current, ctx.now()),
   ));
-  await ctx.imageStore.delete(registrationId);
   return proceed({
     step: 'confirm',
     jobId: jobIds.step('confirm', registrationId, record.generation),
