@@ -41,7 +41,21 @@ describe('traces through recovery', () => {
     const request = registrationRequest(person('completed'));
     const { registrationId } = await stack.producer.enqueueRegistration(request);
     expect((await stack.waitForResult(registrationId, 20_000)).status).toBe('FAILED');
-    const retried = await stack.producer.retryRegistration(registrationId, request);
+    // The result reaches the consumer a moment before the record notes it published; until
+    // then retry says to try again in a moment, as a user would.
+    let retried: Awaited<ReturnType<typeof stack.producer.retryRegistration>> | undefined;
+    await waitUntil(
+      async () => {
+        retried = await stack.producer
+          .retryRegistration(registrationId, request)
+          .catch((error: unknown) => {
+            if (String((error as Error).message).includes('not published yet')) return undefined;
+            throw error;
+          });
+        return retried !== undefined;
+      },
+      { timeoutMs: 10_000, what: 'the first attempt noted published' },
+    );
     expect(retried).toMatchObject({ attempt: 2, started: true });
     await waitUntil(
       () =>

@@ -18,8 +18,8 @@ export interface RedisServer {
   readonly process: ChildProcess;
   /** SIGKILL, and wait until it is gone. */
   kill(): Promise<void>;
-  /** Start it again, same arguments and port; resolves when it answers. */
-  restart(): Promise<void>;
+  /** Start it again, same arguments (and `extra`) and port; resolves when it answers. */
+  restart(extra?: string[]): Promise<void>;
 }
 
 export interface RedisCluster {
@@ -41,6 +41,8 @@ export interface RedisSentinelSet {
   env: Record<string, string>;
   /** The port the sentinels name as master now. */
   currentMasterPort(): Promise<number>;
+  /** The port every running sentinel names as master, or undefined while they disagree. */
+  agreedMasterPort(): Promise<number | undefined>;
   stop(): Promise<void>;
 }
 
@@ -64,8 +66,8 @@ export async function startRedisServer(
   } else {
     argv = [...base, '--save', '', '--appendonly', 'no', ...args];
   }
-  const spawnIt = () => {
-    const child = spawn('redis-server', argv, { stdio: 'ignore' });
+  const spawnIt = (extra: string[] = []) => {
+    const child = spawn('redis-server', [...argv, ...extra], { stdio: 'ignore' });
     const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     return { child, gone };
   };
@@ -80,9 +82,9 @@ export async function startRedisServer(
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       await gone;
     },
-    async restart() {
+    async restart(extra = []) {
       await server.kill();
-      current = spawnIt();
+      current = spawnIt(extra);
       await untilAnswers(port, 10_000);
     },
   };
@@ -232,9 +234,8 @@ export async function startRedisSentinel(replicas = 1): Promise<RedisSentinelSet
       started.push(sentinel);
       sentinels.push(sentinel);
     }
-    const currentMasterPort = async () => {
-      const alive = sentinels.find(isRunning) ?? sentinels[0]!;
-      const redis = quiet(new Redis(alive.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
+    const masterPortSeenBy = async (sentinel: RedisServer) => {
+      const redis = quiet(new Redis(sentinel.port, '127.0.0.1', { maxRetriesPerRequest: 1 }));
       try {
         const [, port] = (await redis.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', masterName)) as [
           string,
@@ -244,6 +245,11 @@ export async function startRedisSentinel(replicas = 1): Promise<RedisSentinelSet
       } finally {
         redis.disconnect();
       }
+    };
+    const currentMasterPort = () => masterPortSeenBy(sentinels.find(isRunning) ?? sentinels[0]!);
+    const agreedMasterPort = async () => {
+      const seen = new Set(await Promise.all(sentinels.filter(isRunning).map(masterPortSeenBy)));
+      return seen.size === 1 ? [...seen][0] : undefined;
     };
     return {
       master,
@@ -255,6 +261,7 @@ export async function startRedisSentinel(replicas = 1): Promise<RedisSentinelSet
         REDIS_SENTINEL_MASTER: masterName,
       },
       currentMasterPort,
+      agreedMasterPort,
       stop,
     };
   } catch (error) {
