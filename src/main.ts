@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describeFailure, exitCodes, parseCommandLine } from './app/cli.ts';
 import { loadTool, type ToolName } from './app/tools.ts';
-import type { ListenerConfig, TracingConfig } from './lib/config.ts';
+import type { ListenerConfig } from './lib/config.ts';
 import type { Logger } from './lib/logger.ts';
-import type { Tracing } from './lib/tracing/sdk.ts';
-import type { Producer } from './queues/producer.ts';
+import { enqueue, erase, status } from './app/producer-commands.ts';
+import { startTracingIfAsked } from './app/start-tracing.ts';
 
 /**
  * The CLI, and the only module that reads the environment, listens on ports and handles
@@ -42,11 +42,11 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return runTool(command, args);
     case 'enqueue':
-      return enqueue(args[0] ?? '-');
+      return enqueue(process.env, args[0] ?? '-', packageVersion());
     case 'status':
-      return status(args[0] ?? '');
+      return status(process.env, args[0] ?? '');
     case 'erase':
-      return erase(args[0] ?? '');
+      return erase(process.env, args[0] ?? '');
     case 'list':
     case 'reindex':
     case 'inspect':
@@ -93,7 +93,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   const logger = createLogger({ level: config.common.LOG_LEVEL });
   await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
-  const tracing = await startTracingIfAsked(config.tracing, logger);
+  const tracing = await startTracingIfAsked(config.tracing, { version: packageVersion(), logger });
   // One for the process: a Redis outage is one throttled line, not one per connection.
   const errors = createErrorLog(logger);
   // Closed at once, side by side (each bounded by SHUTDOWN_TIMEOUT_MS), then the ops endpoints:
@@ -144,26 +144,6 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
   ]);
   errors.flush();
   return 0;
-}
-
-/**
- * The OpenTelemetry SDK, started only when the OTEL_* variables ask for traces: otherwise it
- * is not even loaded (lib/tracing/settings.ts says when).
- */
-async function startTracingIfAsked(
-  config: TracingConfig,
-  logger?: Logger,
-): Promise<Tracing | undefined> {
-  const { tracingSettings } = await import('./lib/tracing/settings.ts');
-  const settings = tracingSettings(config, { serviceName: 'esign-worker' });
-  if (!settings) return undefined;
-  const { startTracing } = await import('./lib/tracing/sdk.ts');
-  const tracing = startTracing(settings, { version: packageVersion(), logger });
-  logger?.info(
-    { exporter: settings.exporter, serviceName: settings.serviceName, sampler: settings.sampler },
-    'tracing on',
-  );
-  return tracing;
 }
 
 /** An ops request still running at the end of a shutdown gets this long (it is bounded too). */
@@ -219,47 +199,6 @@ async function runTool(name: ToolName, args: string[]): Promise<number> {
   });
 }
 
-async function enqueue(source: string): Promise<number> {
-  const { readJson } = await import('./app/ops-commands.ts');
-  const read = await readJson(source, { err: console.error, stdin: process.stdin });
-  if (!read.ok) return exitCodes.invalid;
-  const request = read.value;
-  return withProducer('esign-enqueue', { seals: true }, async (producer) => {
-    const outcome = await producer.enqueueRegistration(request);
-    // stdout stays the id alone, for scripts; the notice goes to stderr.
-    if (!outcome.created)
-      console.error(
-        `registration ${outcome.registrationId} already exists (status ${outcome.status}): nothing new was enqueued`,
-      );
-    console.log(outcome.registrationId);
-    return exitCodes.ok;
-  });
-}
-
-async function status(id: string): Promise<number> {
-  return withProducer('esign-status', { seals: false }, async (producer) => {
-    const view = await producer.getRegistration(id);
-    if (!view) {
-      console.error(`registration ${id} does not exist`);
-      return exitCodes.unknownRegistration;
-    }
-    console.log(JSON.stringify(view, null, 2));
-    return exitCodes.ok;
-  });
-}
-
-/** Erasure on request: needs no PII key (nothing is opened), exits 3 for an unknown id. */
-async function erase(id: string): Promise<number> {
-  return withProducer('esign-erase', { seals: false }, async (producer) => {
-    if ((await producer.eraseRegistration(id)) === 'unknown') {
-      console.error(`registration ${id} does not exist`);
-      return exitCodes.unknownRegistration;
-    }
-    console.error(`registration ${id} erased; its tombstone keeps id, status and status times`);
-    return exitCodes.ok;
-  });
-}
-
 /** The operator's commands (app/ops-commands.ts); only retry needs the producer's settings. */
 async function opsCommand(
   command: 'list' | 'reindex' | 'inspect' | 'retry' | 'pause' | 'resume',
@@ -284,39 +223,6 @@ async function opsCommand(
     case 'pause':
     case 'resume':
       return ops.pauseOrResume(config, command, args, io);
-  }
-}
-
-/**
- * A producer configured from the environment for one command, closed after it. `seals`: the
- * command stores PII, so it needs PII_ENCRYPTION_KEY (or the explicit plaintext opt-out).
- */
-async function withProducer(
-  name: string,
-  options: { seals: boolean },
-  use: (producer: Producer) => Promise<number>,
-): Promise<number> {
-  const [{ loadConfig }, { createProducerApp }] = await Promise.all([
-    import('./lib/config.ts'),
-    import('./app/producer-app.ts'),
-  ]);
-  const config = loadConfig(process.env, [
-    'common',
-    'pipeline',
-    'producer',
-    'tracing',
-    ...(options.seals ? (['pii'] as const) : []),
-  ]);
-  if (name === 'esign-enqueue')
-    await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common);
-  // `enqueue` starts the registration's trace, so it traces when asked; `status` never does.
-  const tracing = name === 'esign-enqueue' ? await startTracingIfAsked(config.tracing) : undefined;
-  const producer = createProducerApp(config, { name, tracing });
-  try {
-    return await use(producer);
-  } finally {
-    await producer.close();
-    await tracing?.shutdown();
   }
 }
 
