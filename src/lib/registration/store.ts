@@ -4,7 +4,8 @@ import { permanent } from '../errors.ts';
 import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
 import { isTerminal, type RegistrationRecord } from './record.ts';
-import { MOVE_IN_INDEX, statusIndexKey } from './status-index.ts';
+import { statusIndexKey } from './status-index.ts';
+import { COMPARE_AND_SET, CREATE, DELETE_IF_EQUAL, RETRY } from './store-scripts.ts';
 
 /**
  * Registration records in Redis, one JSON value per registration, written with a
@@ -25,66 +26,6 @@ import { MOVE_IN_INDEX, statusIndexKey } from './status-index.ts';
  * name, and a new one would take a new key (docs/design.md, "Stored formats"). The scripts read
  * the record's `version` and `result`, which every record format keeps.
  */
-
-/**
- * Lua: answer {'in-flight', holder} when the user's slot `slot` is held by another registration
- * that has not ended; `self` is this registration's id, `records` the record keys' prefix.
- */
-const refuseHeldSlot = (slot: string, self: string, records: string) => `
-local holder = redis.call('GET', ${slot})
-if holder and holder ~= ${self} then
-  local held = redis.call('GET', ${records} .. holder)
-  if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
-end`;
-
-// The user's slot is taken over when its holder is gone (record expired or deleted) or has
-// ended (has a result) without freeing it, e.g. a crash between the result and the release:
-// a stale slot must never lock a user out for good.
-const CREATE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
-${refuseHeldSlot('KEYS[2]', 'ARGV[2]', 'ARGV[3]')}
-if tonumber(ARGV[5]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
-else
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('SET', KEYS[2], ARGV[2])
-end
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
-return {'created', ''}`;
-
-// The status index moves with the record, in the same script: KEYS[2] is the index of the
-// status read (the version check proves it current), KEYS[3] the one written. The version is
-// read from the head of the value (writeRecord puts it first), so the script costs the same
-// whatever the record holds; only a record the previous release wrote (format 1) is decoded.
-const COMPARE_AND_SET = `
-local current = redis.call('GET', KEYS[1])
-if not current then return -1 end
-local version = string.match(current, '^{"version":(%d+),')
-if version then version = tonumber(version) else version = cjson.decode(current)['version'] end
-if version ~= tonumber(ARGV[1]) then return 0 end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-${MOVE_IN_INDEX}
-return 1`;
-
-// A retry: the compare-and-set above, plus the user's slot claimed again by CREATE's rule.
-const RETRY = `
-local current = redis.call('GET', KEYS[1])
-if not current then return {'missing', ''} end
-if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return {'conflict', ''} end
-${refuseHeldSlot('KEYS[4]', 'ARGV[4]', 'ARGV[7]')}
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[4], ARGV[4])
-${MOVE_IN_INDEX}
-return {'retried', ''}`;
-
-const DELETE_IF_EQUAL = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
 /**
  * How long an in-flight registration's keys outlive its deadline: the time the deadline job

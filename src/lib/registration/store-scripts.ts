@@ -1,0 +1,67 @@
+import { MOVE_IN_INDEX } from './status-index.ts';
+
+/**
+ * The Lua scripts behind the registration store (store.ts): each touches the record, the
+ * user's in-flight slot and the status index in one step, all under one prefix (one slot on
+ * a Cluster).
+ */
+
+/**
+ * Lua: answer {'in-flight', holder} when the user's slot `slot` is held by another registration
+ * that has not ended; `self` is this registration's id, `records` the record keys' prefix.
+ */
+const refuseHeldSlot = (slot: string, self: string, records: string) => `
+local holder = redis.call('GET', ${slot})
+if holder and holder ~= ${self} then
+  local held = redis.call('GET', ${records} .. holder)
+  if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
+end`;
+
+// The user's slot is taken over when its holder is gone (record expired or deleted) or has
+// ended (has a result) without freeing it, e.g. a crash between the result and the release:
+// a stale slot must never lock a user out for good.
+export const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists', ''} end
+${refuseHeldSlot('KEYS[2]', 'ARGV[2]', 'ARGV[3]')}
+if tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], ARGV[2])
+end
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+return {'created', ''}`;
+
+// The status index moves with the record, in the same script: KEYS[2] is the index of the
+// status read (the version check proves it current), KEYS[3] the one written. The version is
+// read from the head of the value (writeRecord puts it first), so the script costs the same
+// whatever the record holds; only a record the previous release wrote (format 1) is decoded.
+export const COMPARE_AND_SET = `
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+local version = string.match(current, '^{"version":(%d+),')
+if version then version = tonumber(version) else version = cjson.decode(current)['version'] end
+if version ~= tonumber(ARGV[1]) then return 0 end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+${MOVE_IN_INDEX}
+return 1`;
+
+// A retry: the compare-and-set above, plus the user's slot claimed again by CREATE's rule.
+export const RETRY = `
+local current = redis.call('GET', KEYS[1])
+if not current then return {'missing', ''} end
+if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return {'conflict', ''} end
+${refuseHeldSlot('KEYS[4]', 'ARGV[4]', 'ARGV[7]')}
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[4], ARGV[4])
+${MOVE_IN_INDEX}
+return {'retried', ''}`;
+
+export const DELETE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
