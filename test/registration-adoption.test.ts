@@ -1,6 +1,6 @@
+import { queuedRecord } from './support/records.ts';
 import { describe, expect, it } from 'vitest';
 import type { SubmissionState } from '../src/lib/esign/schemas.ts';
-import { RECORD_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 import type { RegistrationRecord } from '../src/lib/registration/record.ts';
 import {
   adoptSubmission,
@@ -31,22 +31,13 @@ function state(status: SubmissionState['status'], submissionId = 'sub-1'): Submi
   return { submissionId, status, processedAt: new Date(T0 + 5).toISOString() };
 }
 
-const queued: RegistrationRecord = frozen({
-  formatVersion: RECORD_FORMAT_VERSION,
-  registrationId: 'reg-1',
-  partnerUserId: 'user-1',
-  partnerUserIdType: 'PHONE',
-  status: 'QUEUED',
-  version: 1,
-  enqueuedAt: T0,
-  updatedAt: T0,
-  generation: 0,
-  previousSubmissionIds: [],
-  pollAttempts: 0,
-  history: [{ status: 'QUEUED', at: T0, source: 'worker' }],
-  sealedRequest: 'sealed',
-  imageKinds: { ktp: 'path', selfie: 'path' },
-});
+const queued: RegistrationRecord = frozen(
+  queuedRecord(T0, {
+    version: 1,
+    sealedRequest: 'sealed',
+    imageKinds: { ktp: 'path', selfie: 'path' },
+  }),
+);
 const document = (name: string) => ({
   url: `https://storage.test/${name}`,
   reference: `ref-${name}`,

@@ -1,6 +1,6 @@
+import { queuedRecord } from './support/records.ts';
 import { describe, expect, it } from 'vitest';
 import { overlap } from '../src/lib/pause-ledger.ts';
-import { RECORD_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 import { jobIds } from '../src/lib/registration/jobs.ts';
 import type { RegistrationRecord } from '../src/lib/registration/record.ts';
 import { retryRefusal, retryRegistration } from '../src/lib/registration/retry.ts';
@@ -14,22 +14,7 @@ import {
 
 const T0 = Date.UTC(2025, 0, 1);
 
-const queued: RegistrationRecord = {
-  formatVersion: RECORD_FORMAT_VERSION,
-  registrationId: 'reg-1',
-  partnerUserId: 'user-1',
-  partnerUserIdType: 'PHONE',
-  status: 'QUEUED',
-  version: 3,
-  enqueuedAt: T0,
-  updatedAt: T0,
-  generation: 0,
-  previousSubmissionIds: [],
-  pollAttempts: 0,
-  history: [{ status: 'QUEUED', at: T0, source: 'worker' }],
-  sealedRequest: 'sealed-request',
-  imageKinds: { ktp: 'path', selfie: 'url' },
-};
+const queued: RegistrationRecord = queuedRecord(T0);
 const documents = {
   KTP: { url: 'https://storage.test/k', reference: 'k', expiresAt: T0 + 900_000 },
   SELFIE: { url: 'https://storage.test/s', reference: 's', expiresAt: T0 + 900_000 },

@@ -1,3 +1,4 @@
+import { queuedRecord } from './support/records.ts';
 import { describe, expect, it } from 'vitest';
 import type { SubmissionState } from '../src/lib/esign/schemas.ts';
 import type { CreatedSubmission } from '../src/lib/esign/types.ts';
@@ -17,7 +18,7 @@ import {
   releaseConfirmClaim,
   type Transition,
 } from '../src/lib/registration/transitions.ts';
-import { RECORD_FORMAT_VERSION, RESULT_FORMAT_VERSION } from '../src/lib/registration/format.ts';
+import { RESULT_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 
 /**
  * The record's named transitions, without Redis: each applies once, and a stale or replayed
@@ -72,22 +73,7 @@ function state(
 
 // Each stage is built from the one before with the transitions under test; each is checked
 // against literal expectations in its own test below.
-const queued: RegistrationRecord = frozen({
-  formatVersion: RECORD_FORMAT_VERSION,
-  registrationId: 'reg-1',
-  partnerUserId: 'user-1',
-  partnerUserIdType: 'PHONE',
-  status: 'QUEUED',
-  version: 3,
-  enqueuedAt: T0,
-  updatedAt: T0,
-  generation: 0,
-  previousSubmissionIds: [],
-  pollAttempts: 0,
-  history: [{ status: 'QUEUED', at: T0, source: 'worker' }],
-  sealedRequest: 'sealed-request',
-  imageKinds: { ktp: 'path', selfie: 'url' },
-});
+const queued: RegistrationRecord = frozen(queuedRecord(T0));
 const initiated = frozen(attachSubmission(queued, created('sub-1'), T0 + 1));
 const ktpUploaded = frozen(
   markDocumentUploaded(initiated, { submissionId: 'sub-1', document: 'KTP', bytes: 100 }, T0 + 2),

@@ -16,7 +16,7 @@ import type { RegistrationRecord, RegistrationResult } from './record.ts';
 
 export const RECORD_FORMAT_VERSION = 2;
 export const JOB_FORMAT_VERSION = 1;
-/** Public: the `formatVersion` of every result on the `results` queue (README, "Results"). */
+/** Public: the `formatVersion` of every result on the `results` queue (docs/results.md). */
 export const RESULT_FORMAT_VERSION = 1;
 
 const unchanged = (value: Record<string, unknown>) => value;

@@ -76,7 +76,7 @@ export interface SubmissionProgress {
   documents: Record<DocumentType, StoredDocument>;
 }
 
-/** What the enqueuing service receives on the `results` queue (documented in the README, "Results"). */
+/** What the enqueuing service receives on the `results` queue (documented in docs/results.md). */
 export interface RegistrationResult {
   /** The shape of this object (1); absent on results published before it was versioned. */
   formatVersion: typeof RESULT_FORMAT_VERSION;
