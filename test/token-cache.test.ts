@@ -186,6 +186,55 @@ describe('token cache (real Redis)', () => {
     expect(state.calls).toBe(2);
   });
 
+  it('serves a fresh token from memory: no Redis command until its refresh time', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const tokens = cache(fetchToken);
+    expect(await tokens.get()).toBe('token-1');
+    // Every command that names the token's key, from any client (the key is this test's own).
+    const monitor = await connect().monitor();
+    const touched: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((arg) => arg.startsWith(tokenKey(prefix)))) touched.push(String(args[0]));
+    });
+    try {
+      // Another process renews it meanwhile: ours is still fresh, so this one keeps it.
+      await other
+        .multi()
+        .del(tokenKey(prefix))
+        .hset(tokenKey(prefix), {
+          token: 'from-elsewhere',
+          expiresAt: clock + 40 * minute,
+          refreshAt: clock + 35 * minute,
+        })
+        .exec();
+      clock += 24 * minute; // 6 minutes left: still outside the 5-minute margin
+      for (let call = 0; call < 50; call += 1) expect(await tokens.get()).toBe('token-1');
+      await other.ping(); // MONITOR lines of our commands arrive before this one's reply
+      expect(touched.filter((command) => !['del', 'hset'].includes(command))).toEqual([]);
+      clock += 2 * minute; // past our refresh time: Redis is read again, and has a fresh one
+      expect(await tokens.get()).toBe('from-elsewhere');
+      expect(state.calls).toBe(1);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  it('after a 401 in one process, another serving the same token from memory drops it at its own 401', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    const a = cache(fetchToken);
+    const b = cache(fetchToken, { redis: other });
+    expect(await a.get()).toBe('token-1');
+    expect(await b.get()).toBe('token-1');
+    await a.invalidate('token-1');
+    expect(await a.get()).toBe('token-2');
+    // b has not called Esign since: it still holds token-1 until its own call is refused.
+    expect(await b.get()).toBe('token-1');
+    await b.invalidate('token-1'); // must not delete token-2, which a just stored
+    expect(await b.get()).toBe('token-2');
+    expect(await a.get()).toBe('token-2');
+    expect(state.calls).toBe(2);
+  });
+
   it('hands a fetch failure to every waiting caller, and tries again on the next call', async () => {
     const { state, fetchToken } = issuer(30 * minute, now);
     state.fail = true;

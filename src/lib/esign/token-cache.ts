@@ -27,6 +27,12 @@ import type { PiiCipher } from '../pii-cipher.ts';
  *   is shared, so N concurrent calls cost at most one lock attempt.
  * - `invalidate(token)` drops the cached token only if it is still the one that failed, so a
  *   late 401 cannot throw away a fresh token another process just fetched.
+ * - Each process also keeps the token it last read or stored in memory and serves it from
+ *   there until its `refreshAt`: in steady state an Esign call costs no Redis round trip for
+ *   its token. Redis stays the shared truth for renewal (past refreshAt every process reads it
+ *   again, and one fetches under the lock) and for revocation: a 401 drops the token from this
+ *   process's memory as well as from Redis, and another process that still holds the revoked
+ *   token in memory learns of it from its own 401 (one failed call, then it reads Redis).
  */
 
 export interface FetchedToken {
@@ -100,6 +106,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const waitTimeoutMs = options.waitTimeoutMs ?? lockTtlMs + 5_000;
   const pollIntervalMs = options.pollIntervalMs ?? 50;
   let inFlight: Promise<string> | undefined;
+  // The token this process last read or stored, served without Redis until its refreshAt.
+  let memo: Cached | undefined;
   // The stored form of the last token seen, so invalidate can compare what is in Redis.
   let seen: { token: string; stored: string } | undefined;
 
@@ -124,7 +132,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     const expiresAt = Number(fields.expiresAt);
     const refreshAt = Number(fields.refreshAt);
     if (!token || !Number.isFinite(expiresAt) || !Number.isFinite(refreshAt)) return undefined;
-    return { token, expiresAt, refreshAt };
+    memo = { token, expiresAt, refreshAt };
+    return memo;
   }
 
   const usable = (cached: Cached | undefined): cached is Cached =>
@@ -139,6 +148,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     const refreshAt = fetched.expiresAt - Math.min(options.refreshMarginMs, lifetime / 2);
     const sealedToken = options.cipher.seal(fetched.token, TOKEN_OWNER);
     seen = { token: fetched.token, stored: sealedToken };
+    memo = { token: fetched.token, expiresAt: fetched.expiresAt, refreshAt };
     await redis
       .multi()
       .del(key)
@@ -191,6 +201,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
 
   return {
     async get(signal) {
+      if (usable(memo)) return memo.token;
       const cached = await read();
       if (cached && cached.refreshAt > now()) return cached.token;
       if (!inFlight) {
@@ -212,6 +223,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
 
     async invalidate(token) {
+      if (memo?.token === token) memo = undefined;
       const stored = seen?.token === token ? seen.stored : token;
       await redis.eval(invalidateScript, 1, key, stored);
     },
