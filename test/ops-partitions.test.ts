@@ -1,7 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisClient } from '../src/lib/redis-topology.ts';
 import { runCli } from './support/cli.ts';
+import { connectTopology } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { startStack, type Stack } from './support/stack.ts';
 import { until } from './support/until.ts';
@@ -13,10 +15,13 @@ import { until } from './support/until.ts';
  */
 describe('ops commands over partitions', { timeout: 120_000 }, () => {
   let stack: Stack;
+  let redis: RedisClient;
   beforeAll(async () => {
     stack = await startStack({ env: { QUEUE_PARTITIONS: '3' } });
+    redis = connectTopology();
   });
   afterAll(async () => {
+    redis.disconnect();
     await stack.close();
   });
   const cli = (...args: string[]) => runCli(args, stack.env);
@@ -35,9 +40,11 @@ describe('ops commands over partitions', { timeout: 120_000 }, () => {
       await Promise.all(
         completed.map(async ({ registrationId }) => {
           const partitions = stack.worker?.pipelines ?? [];
-          for (const [index, pipeline] of partitions.entries())
-            if (await pipeline.queues.steps.initiate.getJob(`${registrationId}-initiate-g0`))
-              return index;
+          // The partition whose prefix holds the record (its step jobs are gone once done).
+          for (const [index, pipeline] of partitions.entries()) {
+            const key = `${String(pipeline.queues.steps.initiate.opts.prefix)}:registration:${registrationId}`;
+            if (await redis.exists(key)) return index;
+          }
           return -1;
         }),
       ),

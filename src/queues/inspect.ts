@@ -7,8 +7,9 @@ import type { PipelineQueues } from './queues.ts';
  * The BullMQ jobs of one registration (`esign-worker inspect`). Step jobs carry only the
  * registration id, so they are found by their deterministic ids (lib/registration/jobs.ts),
  * not by a scan: every generation's initiate/upload/confirm and timeout, its polls, the
- * completions of each of its submissions, and one result per attempt. Finished jobs are
- * removed after a day (failed ones after 14), so older ones are simply not listed.
+ * completions of each of its submissions, and one result per attempt. A step job is removed
+ * as soon as it completes (the record's history says what it did), a failed one after 14
+ * days, a consumed result after an hour: what is gone is simply not listed.
  */
 export interface JobSummary {
   queue: StepName | typeof RESULTS_QUEUE;

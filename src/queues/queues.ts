@@ -10,22 +10,25 @@ export interface RetrySettings {
 
 /**
  * Retries: exponential backoff with jitter, so a burst of failures does not come back as a
- * burst. Finished jobs are kept an hour for `inspect` and the UI, at most KEPT_JOBS per queue;
- * the record, not the job id, prevents duplicates beyond that (every step re-reads it and
- * skips finished work, confirm is claimed in it). Bounded, so what a finished registration
- * keeps in Redis for the retention is its record and index (bench/memory.ts). Failed jobs
- * stay longer, for inspection, capped too.
+ * burst. A step job is removed as soon as it completes: the record is the registration's
+ * history (its `history`, status and timestamps), and a kept job would cost about 1.5 KB per
+ * step per registration for nothing the record does not say. Its deterministic id still
+ * dedupes an add while the job waits or runs; an add replayed after it completed (a stalled
+ * job run again, a duplicate callback, a re-drive) runs the step once more, and the record
+ * makes that run a no-op (every step re-reads it and skips finished work, confirm is claimed
+ * in it, statuses only move forward, a result is published once). Failed jobs are kept, for
+ * `inspect`, the UI and `retry`, capped.
  */
 export function stepJobOptions(retry: RetrySettings): JobsOptions {
   return {
     attempts: retry.attempts,
     backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-    removeOnComplete: { age: 3600, count: KEPT_JOBS },
+    removeOnComplete: true,
     removeOnFail: { age: 14 * 24 * 3600, count: KEPT_FAILED_JOBS },
   };
 }
 
-/** Finished jobs kept per queue (see stepJobOptions); failed ones longer, for inspection. */
+/** Consumed results kept per queue (see createQueues); failed jobs longer, for inspection. */
 export const KEPT_JOBS = 1_000;
 export const KEPT_FAILED_JOBS = 10_000;
 /** BullMQ's events stream per queue (default 10,000 entries); nothing here reads it. */
