@@ -1,11 +1,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isWorkerError, type WorkerError } from '../src/lib/errors.ts';
-import { boundedReads, DeadlineError } from '../src/lib/images/deadline.ts';
+import { boundedFileReads, DeadlineError } from '../src/lib/images/deadline.ts';
 import { checkImageSource, openImage, type ImagePolicy } from '../src/lib/images/index.ts';
 import { syntheticJpeg } from '../sandbox/synthetic-images.ts';
 
@@ -137,21 +137,38 @@ describe('path sources: what is actually opened', () => {
 
 describe('bounded reads', () => {
   it('gives up on a read that never returns, and on abort', async () => {
-    const stuck = new Readable({ read: () => undefined });
-    const started = performance.now();
-    const timedOut = await boundedReads(stuck, 100, undefined)
-      .next()
-      .catch((error: unknown) => error);
-    expect(timedOut).toBeInstanceOf(DeadlineError);
-    expect((timedOut as DeadlineError).reason).toBe('timeout');
-    expect(performance.now() - started).toBeLessThan(1_000);
-    expect(stuck.destroyed).toBe(true);
+    // A FIFO opened read-write: a read waits for a writer's bytes, forever if none come (as a
+    // hung mount would). Written to afterwards, so the thread-pool reads end with the test.
+    const dir = await mkdtemp(join(tmpdir(), 'esign-bounded-'));
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const writer = await open(fifo, constants.O_RDWR | constants.O_NONBLOCK);
+    try {
+      const stuck = await open(fifo, constants.O_RDWR);
+      const timedOut = await boundedFileReads(stuck, 100, undefined)
+        .next()
+        .catch((error: unknown) => error);
+      expect(timedOut).toBeInstanceOf(DeadlineError);
+      expect((timedOut as DeadlineError).reason).toBe('timeout');
 
-    const controller = new AbortController();
-    const waiting = boundedReads(new Readable({ read: () => undefined }), 60_000, controller.signal)
-      .next()
-      .catch((error: unknown) => error);
-    controller.abort();
-    expect(((await waiting) as DeadlineError).reason).toBe('aborted');
+      const controller = new AbortController();
+      const waiting = boundedFileReads(
+        await open(fifo, constants.O_RDWR),
+        60_000,
+        controller.signal,
+      )
+        .next()
+        .catch((error: unknown) => error);
+      controller.abort();
+      expect(((await waiting) as DeadlineError).reason).toBe('aborted');
+    } finally {
+      // Non-blocking, a pipe's worth at a time: enough for both abandoned reads to return.
+      for (let write = 0; write < 4; write += 1) {
+        await writer.write(Buffer.alloc(64 * 1024)).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await writer.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, buildConnector, request, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { describeIssues, permanent, type WorkerError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { statusClass, type Metrics, type StatusClass } from '../metrics.ts';
 import { inSpan, type Tracer } from '../tracing/tracer.ts';
+import { trackWrites } from '../write-pool.ts';
 import { classifyFailure, classifyStatus } from './classify.ts';
 import type { EsignEndpoint } from './types.ts';
 
@@ -22,10 +23,23 @@ export interface AgentTimeouts {
   requestTimeoutMs: number;
 }
 
-/** One connection pool per origin, shared by every call of a client. */
+/**
+ * One connection pool per origin, shared by every call of a client. Its sockets give the file
+ * chunks an upload lends them back to the read pool once written (../write-pool.ts).
+ */
 export function createEsignAgent(timeouts: AgentTimeouts): Agent {
+  const connect = buildConnector({ timeout: timeouts.connectTimeoutMs });
   return new Agent({
-    connect: { timeout: timeouts.connectTimeoutMs },
+    connect: (options, callback) => {
+      connect(options, (error, socket) => {
+        if (error) {
+          callback(error, null);
+          return;
+        }
+        trackWrites(socket);
+        callback(null, socket);
+      });
+    },
     headersTimeout: timeouts.requestTimeoutMs,
     bodyTimeout: timeouts.requestTimeoutMs,
   });

@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import type { FileHandle } from 'node:fs/promises';
+import { giveBack, lend, takeBuffer } from '../write-pool.ts';
 
 /**
  * Time bounds for reading image sources. A read of a local file can still wait forever: a FIFO
@@ -67,28 +68,37 @@ export function withDeadline<T>(
 }
 
 /**
- * The chunks of a stream, each read bounded by `ms` and the signal. A read that does not come
- * back in time is abandoned: the stream is destroyed (its file descriptor closes once the
- * stuck operation returns) and a DeadlineError is thrown to the consumer.
+ * The chunks of a file from its start to its end (a file that grew is then refused as changed,
+ * guarded-stream.ts), each read bounded by `ms` and the signal. Chunks are read into pooled
+ * buffers that the upload's socket gives back once it has written them (../write-pool.ts):
+ * a fresh buffer per chunk would be garbage V8 frees late, tens of MiB at a time. A read that
+ * does not come back in time is abandoned with its buffer (never reused: the read may still
+ * fill it), a DeadlineError goes to the consumer, and the handle closes once that read returns.
  */
-export async function* boundedReads(
-  stream: Readable,
+export async function* boundedFileReads(
+  handle: FileHandle,
   ms: number,
   signal: AbortSignal | undefined,
 ): AsyncGenerator<Buffer> {
-  const iterator = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let waiting = false;
   try {
     for (;;) {
-      waiting = true;
-      const next = await withDeadline(iterator.next(), ms, signal);
-      waiting = false;
-      if (next.done) return;
-      yield next.value;
+      const buffer = takeBuffer();
+      // From the descriptor's own position (ours alone, opened for this read, at 0).
+      const { bytesRead } = await withDeadline(
+        handle.read(buffer, 0, buffer.length, null),
+        ms,
+        signal,
+      );
+      if (bytesRead === 0) {
+        giveBack(buffer);
+        return;
+      }
+      const chunk = buffer.subarray(0, bytesRead);
+      lend(chunk, buffer);
+      yield chunk;
     }
   } finally {
-    // Never await a read that is still pending: it may never return.
-    if (waiting) stream.destroy();
-    else await iterator.return?.();
+    // Not awaited: closing waits for a read still pending, which may never return.
+    void handle.close().catch(() => undefined);
   }
 }

@@ -1,5 +1,5 @@
 import { permanent, retryable, type WorkerError } from '../errors.ts';
-import { boundedReads, DeadlineError } from './deadline.ts';
+import { boundedFileReads, DeadlineError } from './deadline.ts';
 import { sniffAndGuard } from './guarded-stream.ts';
 import { imageLimits, readTimeoutMs } from './policy.ts';
 import { openInsideRoot, type SafeOpen } from './safe-open.ts';
@@ -35,9 +35,8 @@ export async function openPathImage(
     );
   }
 
-  const stream = handle.createReadStream({ start: 0, autoClose: true });
   const { stream: guarded, contentType } = await sniffAndGuard(
-    boundedReads(stream, timeoutMs, signal),
+    boundedFileReads(handle, timeoutMs, signal),
     {
       doc,
       expectedLength: size,
