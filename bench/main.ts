@@ -45,6 +45,10 @@ try {
     settings.push(
       await runSetting(options, setting, redis, listener, log, async (stack) => {
         if (!last) return;
+        // Before the intake: its callbacks leave thousands of `complete` jobs that the fresh
+        // worker measured here would otherwise work through while the uploads run.
+        log('worker RSS: 20 concurrent registrations × 2 × 10 MiB images by path');
+        rss = await measureRss(stack);
         if (options.partitions === 1) {
           log('callback intake: listener vs bare Queue.add');
           intake = await measureIntake(stack, options.quick);
@@ -52,8 +56,6 @@ try {
           // Its submissions are indexed under the base prefix, not through the directory.
           log('callback intake: not measured with --partitions above 1');
         }
-        log('worker RSS: 20 concurrent registrations × 2 × 10 MiB images by path');
-        rss = await measureRss(stack);
       }),
     );
   }
