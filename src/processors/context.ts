@@ -41,6 +41,11 @@ export interface StepContext {
   metrics: Metrics;
   now: () => number;
   signal: AbortSignal;
+  /**
+   * True once the worker is shutting down: a submission job stops between its steps (the
+   * record holds its progress) instead of starting the next one. Absent: never.
+   */
+  draining?: (() => boolean) | undefined;
   /** How long within [from, to] any step queue was paused (`esign-worker pause`): not counted. */
   pausedWithin(from: number, to: number): Promise<number>;
   /** Put a terminal result on the results queue, once per attempt. */
