@@ -1,5 +1,5 @@
 import type { SubmissionState } from '../esign/schemas.ts';
-import type { RegistrationRecord, ResultSource } from './record.ts';
+import { isTerminal, type RegistrationRecord, type ResultSource } from './record.ts';
 
 /**
  * The step queues, in flow order, and the outbound results queue. `initiate` is the
@@ -22,7 +22,8 @@ export const SUBMISSION_QUEUE = 'initiate' satisfies StepName;
  * before its uploads) or ended goes to initiate, which only schedules the poll or settles it.
  */
 export function submissionStepOf(record: RegistrationRecord): SubmissionStep {
-  if (!record.submission || record.confirmedAt !== undefined) return 'initiate';
+  if (!record.submission || record.confirmedAt !== undefined || isTerminal(record.status))
+    return 'initiate';
   return record.status === 'UPLOADED' ? 'confirm' : 'upload';
 }
 
