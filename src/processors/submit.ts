@@ -5,6 +5,7 @@ import {
   type StepJobData,
   type SubmissionStep,
 } from '../lib/registration/jobs.ts';
+import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { confirm } from './confirm.ts';
 import type { StepContext, StepOutcome } from './context.ts';
 import { initiate } from './initiate.ts';
@@ -12,7 +13,7 @@ import { upload } from './upload.ts';
 
 const steps = { initiate, upload, confirm } satisfies Record<
   SubmissionStep,
-  (data: StepJobData, ctx: StepContext) => Promise<StepOutcome>
+  (data: StepJobData, ctx: StepContext, known?: RegistrationRecord) => Promise<StepOutcome>
 >;
 
 /**
@@ -40,13 +41,17 @@ export async function submit(
   ctx: StepContext,
   gate: StepGate,
 ): Promise<StepOutcome> {
-  let step = submissionStepOf(await ctx.store.require(data.registrationId));
+  // The record just read, then as each step wrote it: a step reads it itself only when the
+  // step before did not say (a checkpoint is the record in Redis either way).
+  let record: RegistrationRecord | undefined = await ctx.store.require(data.registrationId);
+  let step = submissionStepOf(record);
   // Each generation takes at most initiate → upload → confirm, and a re-run of a step found
   // out of date; generations are bounded by MAX_REINITIATIONS (REINITIATION_LIMIT).
   const maxSteps = 4 * (ctx.settings.maxReinitiations + 2);
   for (let run = 1; ; run++) {
-    const current = step;
-    const outcome = await gate(current, () => steps[current](data, ctx));
+    const current: SubmissionStep = step;
+    const known = record;
+    const outcome: StepOutcome = await gate(current, () => steps[current](data, ctx, known));
     const next = inProcess(outcome);
     if (!next) return outcome;
     if (run >= maxSteps)
@@ -56,6 +61,7 @@ export async function submit(
       );
     if (ctx.draining?.()) return { next: [], waitUntil: ctx.now() };
     step = next;
+    record = outcome.record;
   }
 }
 
