@@ -8,6 +8,7 @@ import { Metrics } from '../src/lib/metrics.ts';
 import { writeJobData } from '../src/lib/registration/format.ts';
 import { jobIds } from '../src/lib/registration/jobs.ts';
 import { initiate } from '../src/processors/initiate.ts';
+import { submit, type StepGate } from '../src/processors/submit.ts';
 import { upload } from '../src/processors/upload.ts';
 import { connect } from './support/redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
@@ -134,4 +135,32 @@ describe('the submission as one job', () => {
       expect(await counted('esign_worker_step_duration_seconds', { step: 'confirm' })).toBe(1);
       expect(await counted('esign_worker_step_duration_seconds', { step: 'initiate' })).toBe(0);
     });
+
+  it('stops between steps while draining, and the next run resumes where the record is', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    const ran: string[] = [];
+    const gate: StepGate = (step, run) => {
+      ran.push(step);
+      return run();
+    };
+    const uploads = () => stack.sandbox.inspect().calls.upload['200'] ?? 0;
+    const uploadsBefore = uploads();
+
+    // A worker shutting down: the step under way finishes, the next is not started.
+    const stopped = await submit(data, { ...harness.ctx, draining: () => true }, gate);
+    expect(stopped.next).toEqual([]);
+    expect(stopped.waitUntil).toBeTypeOf('number');
+    expect(ran).toEqual(['initiate']);
+    expect((await stack.producer.getRegistration(registrationId))?.status).toBe('INITIATED');
+    expect(uploads()).toBe(uploadsBefore);
+
+    // The job taken up again: from upload, not from the start; then the fallback poll.
+    const finished = await submit(data, harness.ctx, gate);
+    expect(ran).toEqual(['initiate', 'upload', 'confirm']);
+    expect(finished.next.map((next) => next.step)).toEqual(['poll']);
+    expect(uploads() - uploadsBefore).toBe(2);
+    expect(confirmsOf(request.partnerUserId)).toEqual([1]);
+  });
 });
