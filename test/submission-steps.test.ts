@@ -121,10 +121,12 @@ describe('Semaphore', () => {
   it('holds at most its limit, and hands a slot to waiters in arrival order', async () => {
     const semaphore = new Semaphore(2);
     const order: number[] = [];
+    const waits: boolean[] = [];
     const gates = [gate(), gate(), gate(), gate()];
     const runs = gates.map((g, index) =>
-      semaphore.run(never, async () => {
+      semaphore.run(never, async (waited) => {
         order.push(index);
+        waits[index] = waited;
         await g.opened;
       }),
     );
@@ -139,6 +141,8 @@ describe('Semaphore', () => {
     for (const g of gates) g.open();
     await Promise.all(runs);
     expect(order).toEqual([0, 1, 2, 3]);
+    // Told whether they waited: what they read before may be out of date.
+    expect(waits).toEqual([false, false, true, true]);
     expect(semaphore.state).toEqual({ held: 0, waiting: 0 });
   });
 

@@ -1,6 +1,7 @@
 /**
  * At most `limit` holders at once, in this process; the rest wait in arrival order. A wait
  * ends early when its signal aborts (shutdown), with the signal's reason, holding nothing.
+ * `fn` is told whether it had to wait (what it read before may be out of date).
  */
 export class Semaphore {
   private held = 0;
@@ -11,10 +12,10 @@ export class Semaphore {
     this.limit = limit;
   }
 
-  async run<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
-    await this.acquire(signal);
+  async run<T>(signal: AbortSignal, fn: (waited: boolean) => Promise<T>): Promise<T> {
+    const waited = await this.acquire(signal);
     try {
-      return await fn();
+      return await fn(waited);
     } finally {
       this.release();
     }
@@ -25,16 +26,17 @@ export class Semaphore {
     return { held: this.held, waiting: this.waiting.length };
   }
 
-  private acquire(signal: AbortSignal): Promise<void> {
+  /** Resolves true when it had to wait for a slot. */
+  private acquire(signal: AbortSignal): Promise<boolean> {
     signal.throwIfAborted();
     if (this.held < this.limit) {
       this.held += 1;
-      return Promise.resolve();
+      return Promise.resolve(false);
     }
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const granted = () => {
         signal.removeEventListener('abort', aborted);
-        resolve();
+        resolve(true);
       };
       const aborted = () => {
         const index = this.waiting.indexOf(granted);

@@ -26,6 +26,8 @@ import {
  * timeout, a network error, an abort, a shutdown), the request may still arrive, so the lease
  * stands: the retry waits it out, then asks Esign (the poll API) whether our submission has
  * left INITIATED, and sends again only if it has not.
+ *
+ * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
  */
 export async function confirm(
   data: StepJobData,

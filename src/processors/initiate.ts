@@ -15,6 +15,8 @@ import { applyTransition, partnerUser, schedulePoll } from './record-helpers.ts'
  *
  * Before creating one, it asks Esign (the poll API) what this user has: a submission a lost
  * write of this registration left behind is adopted instead (see adopt.ts for the rule).
+ *
+ * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
  */
 export async function initiate(
   data: StepJobData,

@@ -18,15 +18,20 @@ const steps = { initiate, upload, confirm } satisfies Record<
 
 /**
  * How the adapter runs one step of a submission job: its per-step concurrency gate, duration
- * metric and span around `run` (queues/step-gates.ts). Waiting for the gate ends with `signal`.
+ * metric and span around `run` (queues/step-gates.ts), telling it whether it waited for its
+ * slot. Waiting for the gate ends with `signal`.
  */
-export type StepGate = <T>(step: SubmissionStep, run: () => Promise<T>) => Promise<T>;
+export type StepGate = <T>(
+  step: SubmissionStep,
+  run: (waited: boolean) => Promise<T>,
+) => Promise<T>;
 
 /**
  * The submission phase as one job: initiate, upload, confirm in turn, starting wherever the
  * record says (submissionStepOf) and handing over in-process instead of through a job per step.
- * Each step still re-reads the record and writes its progress there before the next starts, so
- * the record is the checkpoint: a crash, a retry or a second run resumes at the step it shows,
+ * Each step writes its progress to the record (compare-and-set) before the next starts, and the
+ * next starts from the record as written (no second read): the record is the checkpoint, so a
+ * crash, a retry or a second run resumes at the step it shows,
  * and every step stays safe to run twice. Whatever is not the next submission step in-process
  * (the fallback poll, a wait, the end) is returned for the adapter, as a step's outcome was.
  *
@@ -51,7 +56,10 @@ export async function submit(
   for (let run = 1; ; run++) {
     const current: SubmissionStep = step;
     const known = record;
-    const outcome: StepOutcome = await gate(current, () => steps[current](data, ctx, known));
+    // After a wait for the step's slot the record may have moved on: the step reads it.
+    const outcome: StepOutcome = await gate(current, (waited) =>
+      steps[current](data, ctx, waited ? undefined : known),
+    );
     const next = inProcess(outcome);
     if (!next) return outcome;
     if (run >= maxSteps)

@@ -22,6 +22,8 @@ const EXPIRY_MARGIN_MS = 60_000;
  * most), marking each document uploaded as soon as storage accepts it, so a retry re-sends
  * only what is missing. An expired URL means a new submission (no refresh API exists); a
  * storage refusal that is not expiry is explained by asking Esign (explainRefusal).
+ *
+ * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
  */
 export async function upload(
   data: StepJobData,

@@ -20,12 +20,12 @@ export function stepGates(
     submissionSteps.map((step) => [step, new Semaphore(concurrency[step])]),
   ) as Record<SubmissionStep, Semaphore>;
   return (signal) =>
-    <T>(step: SubmissionStep, run: () => Promise<T>) =>
-      semaphores[step].run(signal, () =>
+    <T>(step: SubmissionStep, run: (waited: boolean) => Promise<T>) =>
+      semaphores[step].run(signal, (waited) =>
         inSpan(tracer, `esign.step.${step}`, { attributes: { 'esign.step': step } }, async () => {
           const stop = metrics.stepDuration.startTimer({ step });
           try {
-            return await run();
+            return await run(waited);
           } finally {
             stop();
           }
