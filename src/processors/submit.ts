@@ -30,8 +30,8 @@ export type StepGate = <T>(
  * The submission phase as one job: initiate, upload, confirm in turn, starting wherever the
  * record says (submissionStepOf) and handing over in-process instead of through a job per step.
  * Each step writes its progress to the record (compare-and-set) before the next starts, and the
- * next starts from the record as written (no second read): the record is the checkpoint, so a
- * crash, a retry or a second run resumes at the step it shows,
+ * next starts from the record as written (read again only after a wait for its slot): the
+ * record is the checkpoint, so a crash, a retry or a second run resumes at the step it shows,
  * and every step stays safe to run twice. Whatever is not the next submission step in-process
  * (the fallback poll, a wait, the end) is returned for the adapter, as a step's outcome was.
  *
