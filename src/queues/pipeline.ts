@@ -107,15 +107,15 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     running,
     onFinalFailure,
   };
-  /**
-   * A registration enqueued without trace context (a producer with tracing off, or from an
-   * earlier release) gets its trace here, at its first step: kept like the enqueue's, so the
-   * callback still joins it. One SET NX per initiate, only with tracing on.
-   */
   const { concurrency } = deps;
   const gates = stepGates(concurrency, deps.metrics, services.tracing.tracer);
   /** The submission phase, one job (processors/submit.ts), under this process's step limits. */
   const submission = (data: StepJobData, ctx: StepContext) => submit(data, ctx, gates(ctx.signal));
+  /**
+   * A registration enqueued without trace context (a producer with tracing off, or from an
+   * earlier release) gets its trace here, at its first step: kept like the enqueue's, so the
+   * callback still joins it. One SET NX per submission job, only with tracing on.
+   */
   const rememberTrace =
     (process: typeof submission): typeof submission =>
     async (data, ctx) => {
@@ -180,9 +180,10 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       // Graceful first: no new jobs, active ones finish. Past the timeout, abort them: their
       // Esign calls end and the adapter gives each job back to the queue. (BullMQ's close(true)
       // after a close() only returns the pending close, which waits for the jobs: it forced
-      // nothing.) A submission job stops at its next step boundary (draining). What is waited for is our processors, not BullMQ's close: that also QUITs
-      // its connections, which waits for ever while Redis is down. A processor stuck past the
-      // grace (on a Redis call, which no signal cancels) is left to BullMQ's lock expiry.
+      // nothing.) A submission job stops at its next step boundary (draining). What is waited
+      // for is our processors, not BullMQ's close: that also QUITs its connections, which
+      // waits for ever while Redis is down. A processor stuck past the grace (on a Redis call,
+      // which no signal cancels) is left to BullMQ's lock expiry.
       draining = true;
       const closing = Promise.allSettled(workers.map((worker) => worker.close()));
       const started = Date.now();
