@@ -3,8 +3,9 @@
 // registrations to their result, and prints two figures per registration:
 //   - what stays for the retention: MEMORY USAGE of the record and the submission index
 //     (the keys that outlive the registration for RECORD_RETENTION_DAYS);
-//   - the used_memory delta over the N: the above plus what BullMQ keeps for an hour (finished
-//     jobs, at most 1,000 per queue; dedup keys) and its events streams (capped: queues.ts).
+//   - the used_memory delta over the N: the above plus what BullMQ keeps for an hour (consumed
+//     results, at most 1,000; dedup keys; step jobs are removed as they complete) and its events
+//     streams (capped: queues.ts).
 // `node bench/memory.ts [N=300]`; exits 1 if the retained figure is above 2 KiB.
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -72,7 +73,7 @@ try {
     `kept for the retention, per reg.:   ${perRegistration} B (MEMORY USAGE of record + index; record JSON ${recordSize} B)`,
   );
   console.log(
-    `used_memory delta, per reg.:        ${perDelta} B (with BullMQ's finished jobs of the last hour, capped)`,
+    `used_memory delta, per reg.:        ${perDelta} B (with the consumed results of the last hour, capped)`,
   );
   console.log(`image keys left:                    ${left}`);
   console.log(`target:                             ${TARGET} B per finished registration`);
