@@ -20,7 +20,7 @@ import type { ServiceTracing } from './shared.ts';
  * everysec`, a failover) while a worker still runs a job. The job finishes after the restart
  * and BullMQ marks it completed (its lock from before the loss is still there), but the
  * record's progress and the next job it added are gone: the record points at a step whose
- * job is completed, and adding that job id again is a no-op. Nothing would ever move it.
+ * job is completed (and removed), and nothing would ever add it again or move the record.
  *
  * So each worker looks, at start and every REDRIVE_INTERVAL_MS, at the registrations holding a
  * user's slot (every unfinished one) that have not changed for REDRIVE_AFTER_MS (a younger one
