@@ -70,9 +70,8 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
   }
 
   // Both documents are marked uploaded, so the images are not needed any more, even by a
-  // re-run: deleted before the record says UPLOADED, so an UPLOADED record never has them.
-  // markUploaded drops the URLs.
-  await ctx.imageStore.delete(registrationId);
+  // re-run: the store deletes them in the write that says UPLOADED, so an UPLOADED record
+  // never has them. markUploaded drops the URLs.
   ({ record } = await applyTransition(ctx, registrationId, (current) =>
     markUploaded(current, ctx.now()),
   ));

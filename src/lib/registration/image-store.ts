@@ -1,6 +1,7 @@
 import type { RedisClient } from '../redis-topology.ts';
 import type { CheckDocument } from '../images/source.ts';
 import type { PiiCipher } from '../pii-cipher.ts';
+import { StoreKeys } from './store-keys.ts';
 
 /**
  * Inline (base64) images, kept out of the registration record: each is stored once, as
@@ -36,7 +37,7 @@ export class ImageStore {
   }
 
   key(registrationId: string, doc: CheckDocument): string {
-    return `${this.prefix}:registration-image:${registrationId}:${doc}`;
+    return new StoreKeys(this.prefix).image(registrationId, doc);
   }
 
   async put(registrationId: string, doc: CheckDocument, bytes: Buffer, ttlMs: number) {
