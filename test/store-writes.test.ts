@@ -97,7 +97,12 @@ describe('the store writes', () => {
     const { registrationId } = await created();
     await store.require(registrationId);
     // Another process writes in between.
-    const elsewhere = new RegistrationStore({ redis: other, prefix, retentionMs: RETENTION });
+    const elsewhere = new RegistrationStore({
+      redis: other,
+      prefix,
+      retentionMs: RETENTION,
+      now: () => clock,
+    });
     await elsewhere.update(registrationId, (record) => ({ ...record, generation: 7 }));
 
     const counts = await commandsDuring(() =>
@@ -115,7 +120,12 @@ describe('the store writes', () => {
   it('checks a "no change" verdict of its first guess against Redis', async () => {
     const { registrationId } = await created();
     await store.update(registrationId, (record) => ({ ...record, pollAttempts: 1 }));
-    const elsewhere = new RegistrationStore({ redis: other, prefix, retentionMs: RETENTION });
+    const elsewhere = new RegistrationStore({
+      redis: other,
+      prefix,
+      retentionMs: RETENTION,
+      now: () => clock,
+    });
     await elsewhere.update(registrationId, (record) => ({ ...record, pollAttempts: 0 }));
     // On the guess (pollAttempts 1) this changes nothing; on the record as it is, it does.
     const written = await store.update(registrationId, (record) =>
