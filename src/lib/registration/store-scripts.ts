@@ -39,6 +39,15 @@ if holder and holder ~= ${self} then
   if held and cjson.decode(held)['result'] == nil then return {'in-flight', holder} end
 end`;
 
+/**
+ * Lua: `version`, the version of the stored record `current`, read from the head of the value
+ * (writeRecord puts it first), so it costs the same whatever the record holds; only a record
+ * the previous release wrote (format 1) is decoded.
+ */
+const READ_VERSION = `
+local version = string.match(current, '^{"version":(%d+),')
+if version then version = tonumber(version) else version = cjson.decode(current)['version'] end`;
+
 // The user's slot is taken over when its holder is gone (record expired or deleted) or has
 // ended (has a result) without freeing it, e.g. a crash between the result and the release:
 // a stale slot must never lock a user out for good.
@@ -56,10 +65,8 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
 return {'created', ''}`);
 
 // The status index moves with the record, in the same script: KEYS[2] is the index of the
-// status read (the version check proves it current), KEYS[3] the one written. The version is
-// read from the head of the value (writeRecord puts it first), so the script costs the same
-// whatever the record holds; only a record the previous release wrote (format 1) is decoded.
-// A stale read gets the record as it is back, so the caller retries without another GET.
+// status read (the version check proves it current), KEYS[3] the one written. A stale read
+// gets the record as it is back, so the caller retries without another GET.
 //
 // What the write implies is done in it, so no crash can come between (ARGV[7..9], '1' or ''):
 // the images go when the record reaches UPLOADED, a confirmation or an end (KEYS[5], KEYS[6]);
@@ -68,8 +75,7 @@ return {'created', ''}`);
 export const COMPARE_AND_SET = new StoreScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
-local version = string.match(current, '^{"version":(%d+),')
-if version then version = tonumber(version) else version = cjson.decode(current)['version'] end
+${READ_VERSION}
 if version ~= tonumber(ARGV[1]) then return current end
 if tonumber(ARGV[3]) > 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
@@ -86,7 +92,8 @@ return 1`);
 export const RETRY = new StoreScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return {'missing', ''} end
-if cjson.decode(current)['version'] ~= tonumber(ARGV[1]) then return {'conflict', ''} end
+${READ_VERSION}
+if version ~= tonumber(ARGV[1]) then return {'conflict', ''} end
 ${refuseHeldSlot('KEYS[4]', 'ARGV[4]', 'ARGV[7]')}
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[4])
