@@ -72,7 +72,6 @@ export class RegistrationStore {
 
   /** Atomically: create the record and claim the user's in-flight slot, or say why not. */
   async create(record: RegistrationRecord): Promise<CreateOutcome> {
-    const text = writeRecord(record);
     const [kind, holder] = (await CREATE.run(
       this.redis,
       [
@@ -81,7 +80,7 @@ export class RegistrationStore {
         this.keys.status(record.status),
       ],
       [
-        text,
+        writeRecord(record),
         record.registrationId,
         this.keys.record(''),
         String(record.updatedAt),
@@ -89,9 +88,8 @@ export class RegistrationStore {
       ],
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
-    if (kind === 'exists') return { kind };
-    this.recent.remember(record.registrationId, text);
-    return { kind: 'created' };
+    // Not remembered: its first step reads it again anyway (a job starts from Redis).
+    return { kind: kind === 'exists' ? 'exists' : 'created' };
   }
 
   async get(id: string): Promise<RegistrationRecord | undefined> {
