@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RegistrationRecord } from '../src/lib/registration/record.ts';
 import { statusIndexKey } from '../src/lib/registration/status-index.ts';
 import { StoreKeys } from '../src/lib/registration/store-keys.ts';
+import { COMPARE_AND_SET } from '../src/lib/registration/store-scripts.ts';
 import { RegistrationStore } from '../src/lib/registration/store.ts';
 import { queuedRecord } from './support/records.ts';
 import { startPrivateRedis, type PrivateRedis } from './support/private-redis.ts';
@@ -35,8 +36,10 @@ describe('the store writes', () => {
     other.disconnect();
     await server.close();
   });
-  beforeEach(() => {
+  beforeEach(async () => {
     store = new RegistrationStore({ redis, prefix, retentionMs: RETENTION, now: () => clock });
+    // As on a server that has run one write already (the first one sends the source: NOSCRIPT).
+    await other.script('LOAD', COMPARE_AND_SET.source);
   });
 
   async function created(overrides: Partial<RegistrationRecord> = {}): Promise<RegistrationRecord> {
@@ -71,8 +74,6 @@ describe('the store writes', () => {
 
   it('writes a transition from the record just read in one script call, no GET before it', async () => {
     const { registrationId } = await created();
-    // The first write on this server sends the source once (NOSCRIPT), later ones the SHA.
-    await store.update(registrationId, (record) => ({ ...record, pollAttempts: 5 }));
     await store.require(registrationId);
     const counts = await commandsDuring(() =>
       store.update(registrationId, (record) => ({ ...record, pollAttempts: 1 })),
@@ -206,6 +207,28 @@ describe('the store writes', () => {
     expect(await redis.zscore(statusIndexKey(prefix, 'FAILED'), registrationId)).toBe(
       String(clock),
     );
+  });
+
+  it('reads records in one MGET for a sweep, without taking them as first guesses', async () => {
+    const first = await created();
+    const second = await created();
+    const elsewhere = new RegistrationStore({
+      redis: other,
+      prefix,
+      retentionMs: RETENTION,
+      now: () => clock,
+    });
+    const ids = [first.registrationId, 'reg-none', second.registrationId];
+    const read = await commandsDuring(async () => {
+      const records = await elsewhere.getMany(ids);
+      expect(records.map((record) => record?.registrationId)).toEqual([ids[0], undefined, ids[2]]);
+    });
+    expect(read).toEqual({ mget: 1 });
+    // Not remembered: the next write reads the record first.
+    const counts = await commandsDuring(() =>
+      elsewhere.update(first.registrationId, (record) => ({ ...record, pollAttempts: 4 })),
+    );
+    expect(counts).toEqual({ evalsha: 1, get: 2, set: 1 });
   });
 
   it('leaves a slot another registration holds when this one ends', async () => {

@@ -11,19 +11,16 @@ import { writeEffects } from './write-effects.ts';
 /**
  * Registration records in Redis, one JSON value per registration, written with a
  * compare-and-set on `version` (a Lua script), so concurrent steps and callbacks never
- * overwrite each other's progress. Safe on one shared connection (no WATCH). A transition
- * costs one round trip: it starts from the record this process last read or wrote
- * (recent-records.ts), and what the write implies (the status index, the images, the user's
- * slot, the submission index) is done in the same script (store-scripts.ts).
- * Its keys: store-keys.ts.
- *
- * The record carries its format (`formatVersion`, format.ts): read in this release's formats,
- * always written in the current one. An in-flight record (and the user's slot) expires
- * KEY_GRACE_MS after the registration's deadline, by which the deadline job has ended it; an
- * ended record lives for the retention. The two indexes hold a bare registration id, which the
- * scripts below and the previous release compare and look up as is: their format is their key
- * name, and a new one would take a new key (docs/design.md, "Stored formats"). The scripts read
- * the record's `version` and `result`, which every record format keeps.
+ * overwrite each other's progress. Safe on one shared connection (no WATCH). A transition is
+ * one round trip: from the record this process last read or wrote (recent-records.ts), with
+ * what the write implies in the same script (write-effects.ts, store-scripts.ts). Keys:
+ * store-keys.ts. The record carries its format (`formatVersion`, format.ts): read in this
+ * release's formats, written in the current one. An in-flight record (and the user's slot)
+ * expires KEY_GRACE_MS after the registration's deadline, by which the deadline job has ended
+ * it; an ended record lives for the retention. The indexes hold a bare registration id, which
+ * the scripts and the previous release compare and look up as is: their format is their key
+ * name (docs/design.md, "Stored formats"). The scripts read the record's `version` and
+ * `result`, which every record format keeps.
  */
 
 /**
@@ -103,6 +100,13 @@ export class RegistrationStore {
     return record;
   }
 
+  /** As `get`, in one MGET; not remembered (a sweep would push out the steps' records). */
+  async getMany(ids: readonly string[]): Promise<(RegistrationRecord | undefined)[]> {
+    if (ids.length === 0) return [];
+    const texts = await this.redis.mget(ids.map((id) => this.keys.record(id)));
+    return texts.map((text) => (text === null ? undefined : readRecord(text)));
+  }
+
   async require(id: string): Promise<RegistrationRecord> {
     const record = await this.get(id);
     if (!record) throw this.missing(id);
@@ -160,11 +164,7 @@ export class RegistrationStore {
     return permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
   }
 
-  /**
-   * The compare-and-set of `written` over `current` (COMPARE_AND_SET), with what the write
-   * implies (write-effects.ts): 1 written, -1 no record, or the record's text as it is when
-   * `current` was stale. A new submission is placed in the partition directory first.
-   */
+  /** 1 written, -1 no record, or the record's text when `current` was stale (store-scripts.ts). */
   private async compareAndSet(
     current: RegistrationRecord,
     written: RegistrationRecord,
@@ -172,6 +172,7 @@ export class RegistrationStore {
   ): Promise<unknown> {
     const id = written.registrationId;
     const { dropImages, ends, newSubmissionId } = writeEffects(current, written);
+    // The partition directory (QUEUE_PARTITIONS > 1) learns a new submission before its index.
     if (newSubmissionId !== undefined) await this.beforeIndexSubmission?.(newSubmissionId);
     return COMPARE_AND_SET.run(
       this.redis,
@@ -250,8 +251,7 @@ export class RegistrationStore {
         return { kind, record: written };
       }
       if (kind === 'in-flight') return { kind, registrationId: holder };
-      if (kind === 'missing')
-        throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+      if (kind === 'missing') throw this.missing(id);
     }
     throw new Error(`registration ${id}: too many concurrent updates`);
   }
