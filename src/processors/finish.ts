@@ -26,7 +26,7 @@ export async function finish(
       'registration finished',
     );
   }
-  await settle(ctx, record);
+  await settle(ctx, record, changed);
 }
 
 /**
@@ -42,14 +42,24 @@ export async function settleIfTerminal(
   return true;
 }
 
-/** The after-effects of a terminal record (images and deadline job gone too); a no-op once done. */
-export async function settle(ctx: StepContext, record: RegistrationRecord): Promise<void> {
+/**
+ * The after-effects of a terminal record (images and deadline job gone too); a no-op once done.
+ * `endedHere`: this run's write ended it, and the store's script dropped the images and freed
+ * the user's slot with that write (store.ts); a record found ended may predate that.
+ */
+export async function settle(
+  ctx: StepContext,
+  record: RegistrationRecord,
+  endedHere = false,
+): Promise<void> {
   if (!record.result) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
   if (record.deadlineAt !== undefined)
     await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
-  await ctx.imageStore.delete(record.registrationId);
-  await ctx.store.releaseInFlight(record);
+  if (!endedHere) {
+    await ctx.imageStore.delete(record.registrationId);
+    await ctx.store.releaseInFlight(record);
+  }
   // The latest entry of the status: an earlier attempt (a retry) may have ended the same way.
   if (record.history.findLast((entry) => entry.status === record.status)?.published) return;
   await ctx.publishResult(record.result);
