@@ -69,7 +69,8 @@ export class RegistrationStore {
     return `${this.prefix}:registration:${id}`;
   }
 
-  private submissionKey(submissionId: string): string {
+  /** The submission index's key (the callback sink looks it up inside its add script). */
+  submissionKey(submissionId: string): string {
     return `${this.prefix}:registration-by-submission:${submissionId}`;
   }
 

@@ -1,0 +1,92 @@
+import { Job, type Queue } from 'bullmq';
+// BullMQ's own add script (its includes inlined), the one Queue.add runs for a standard job.
+import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
+import type { RedisClient } from '../lib/redis-topology.ts';
+import { writeJobData } from '../lib/registration/format.ts';
+import type { CompleteJobData } from '../lib/registration/jobs.ts';
+
+/**
+ * A callback's `complete` job, added in ONE round trip: a script that looks the submission up
+ * in the store's index and, only when a registration has it, runs BullMQ's own add script
+ * (the text BullMQ ships, unchanged, with the arguments BullMQ builds for it: `Job.addJob`
+ * hands them to our stand-in client). So a callback for an unknown submission adds nothing,
+ * the job is exactly what `Queue.add` would have made, and whether it already existed
+ * (a duplicate callback: the job id is the (submissionId, status, result) triple) is told by
+ * the same script instead of a `getJob` first.
+ *
+ * The job's data is written with the registration id left empty, and the script puts the id
+ * it found there: the stored payload is the same `CompleteJobData` as before (format 1).
+ */
+
+export type IndexedAddOutcome =
+  | { kind: 'accepted' | 'duplicate'; registrationId: string }
+  | { kind: 'unknown' };
+
+/** The payload up to the registration id's value, as writeJobData lays it out. */
+const DATA_HEAD = '{"registrationId":""';
+
+const SCRIPT_NAME = 'esignAddIndexedCompletion';
+const BULLMQ_KEYS = addStandardJob.keys;
+
+/**
+ * KEYS[1..9]: BullMQ's (addStandardJob); KEYS[10]: the submission index; KEYS[11]: the job's
+ * own key. ARGV: BullMQ's three, the second being the data with an empty registration id.
+ * BullMQ's script runs as a function whose KEYS and ARGV are its arguments, so nothing of it
+ * is edited. Returns {'unknown'} or {'accepted'|'duplicate', registrationId, BullMQ's answer}.
+ */
+const lua = `
+local registrationId = redis.call('GET', KEYS[${BULLMQ_KEYS + 1}])
+if not registrationId then return {'unknown'} end
+local head = '${DATA_HEAD}'
+if string.sub(ARGV[2], 1, #head) ~= head then
+  return redis.error_reply('ERR esign: completion data not in the expected layout')
+end
+local existed = redis.call('EXISTS', KEYS[${BULLMQ_KEYS + 2}])
+local data = '{"registrationId":' .. cjson.encode(registrationId) .. string.sub(ARGV[2], #head + 1)
+local bullmqKeys = {}
+for i = 1, ${BULLMQ_KEYS} do bullmqKeys[i] = KEYS[i] end
+local function bullmqAdd(KEYS, ARGV)
+${addStandardJob.content}
+end
+local added = bullmqAdd(bullmqKeys, {ARGV[1], data, ARGV[3]})
+return {existed == 1 and 'duplicate' or 'accepted', registrationId, added}
+`;
+
+type ScriptReply = [string, string?, (string | number)?];
+type ScriptClient = RedisClient & {
+  [SCRIPT_NAME]?: (...args: (string | Buffer)[]) => Promise<ScriptReply>;
+};
+
+/**
+ * Add `complete` for `data` (its registrationId is filled in by Redis) to `queue`, under
+ * `jobId`, only if `indexKey` names a registration.
+ */
+export async function addIndexedCompletion(
+  redis: RedisClient,
+  queue: Queue,
+  indexKey: string,
+  jobId: string,
+  data: Omit<CompleteJobData, 'registrationId'>,
+): Promise<IndexedAddOutcome> {
+  const client = redis as ScriptClient;
+  if (!client[SCRIPT_NAME])
+    client.defineCommand(SCRIPT_NAME, { numberOfKeys: BULLMQ_KEYS + 2, lua });
+  const payload = writeJobData({ registrationId: '', ...data });
+  const job = new Job(queue, 'complete', payload, { ...queue.defaultJobOptions, jobId }, jobId);
+  let reply: ScriptReply | undefined;
+  // BullMQ builds the arguments of its add script and hands them to `runCommand`: ours runs
+  // them inside the script above. Any other command means a job this path was not made for.
+  const standIn = {
+    async runCommand(name: string, args: (string | Buffer)[]) {
+      if (!name.startsWith(`${addStandardJob.name}:`))
+        throw new Error(`a callback's completion would need BullMQ's ${name}`);
+      const keys = args.slice(0, BULLMQ_KEYS);
+      const argv = args.slice(BULLMQ_KEYS);
+      reply = await client[SCRIPT_NAME]!(...keys, indexKey, queue.toKey(jobId), ...argv);
+      return reply[0] === 'unknown' ? jobId : reply[2];
+    },
+  };
+  await job.addJob(standIn as unknown as Parameters<Job['addJob']>[0]);
+  if (!reply || reply[0] === 'unknown' || reply[1] === undefined) return { kind: 'unknown' };
+  return { kind: reply[0] === 'duplicate' ? 'duplicate' : 'accepted', registrationId: reply[1] };
+}
