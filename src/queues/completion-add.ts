@@ -19,8 +19,7 @@ import type { CompleteJobData } from '../lib/registration/jobs.ts';
  */
 
 export type IndexedAddOutcome =
-  | { kind: 'accepted' | 'duplicate'; registrationId: string }
-  | { kind: 'unknown' };
+  { kind: 'accepted' | 'duplicate'; registrationId: string } | { kind: 'unknown' };
 
 /** The payload up to the registration id's value, as writeJobData lays it out. */
 const DATA_HEAD = '{"registrationId":""';

@@ -8,7 +8,7 @@ import { createCallbackAuth } from './auth.ts';
 import { maxBodyBytes, readJsonBody } from './body.ts';
 import { createHttpApp, type HttpApp } from './http-app.ts';
 import { createSourceCheck } from './ip-allowlist.ts';
-import { sendJson } from './respond.ts';
+import { sendJson, sendOk } from './respond.ts';
 import type { CallbackSink, SinkOutcome } from './sink.ts';
 import { activeSpan, inSpan, type Tracer } from '../tracing/tracer.ts';
 
@@ -156,14 +156,15 @@ export function createCallbackListener(deps: CallbackListenerDeps): HttpApp {
       return;
     }
     count(outcome);
+    // Exactly 200: Esign treats anything else, even another 2xx, as a failure. Answered before
+    // the line is logged: the log is not what Esign waits for.
+    sendOk(res);
     if (outcome === 'unknown')
       logger.warn(
         { submissionId: state.submissionId, outcome },
         'callback for an unknown submission',
       );
     else logger.info({ ...fields, outcome }, 'callback accepted');
-    // Exactly 200: Esign treats anything else, even another 2xx, as a failure.
-    sendJson(res, 200, { ok: true });
   }
 
   function reject(
