@@ -1,6 +1,7 @@
-// `npm run bench:intake`: only P2 (issue 11), quicker than the whole bench: its own Redis, one
-// listener process, and the bench's intake measurement (bench/intake.ts) repeated --rounds
-// times. `--cpu-prof DIR` writes the listener's CPU profile there (node --cpu-prof).
+// `npm run bench:intake`: only P2 (issue 11), without the rest of the bench: its own Redis, one
+// listener process, and the bench's intake measurement (bench/intake.ts; --quick's rounds, or
+// the full run's with --full). `--cpu-prof DIR` writes the CPU profiles of the listener and
+// the bare process there (node --cpu-prof), to see where a callback's time goes.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { startCli, exitWithin } from '../demo/child-process.ts';
@@ -9,14 +10,14 @@ import { loadConfig } from '../src/lib/config.ts';
 import { killChildrenOnSignal, track } from './children.ts';
 import { measureIntake, type IntakeSide } from './intake.ts';
 import { startOwnRedis } from './own-redis.ts';
-import { spread } from './stats.ts';
+import { formatSpread, spread } from './stats.ts';
 
 const argv = process.argv.slice(2);
 const option = (name: string): string | undefined => {
   const at = argv.indexOf(name);
   return at < 0 ? undefined : argv[at + 1];
 };
-const rounds = Number(option('--rounds') ?? 3);
+const full = argv.includes('--full');
 const profileDir = option('--cpu-prof');
 
 killChildrenOnSignal();
@@ -43,36 +44,21 @@ try {
   const ready = await listener.waitForLog('listener ready', 30_000);
   const { keyPrefix } = loadConfig(env, ['common']).common;
   const stack = { env, keyPrefix, listenerUrl: String(ready.url), callbackSecret, listener };
-  const f = (side: IntakeSide): string =>
-    [
-      side.redisCpuMsPerCallback[0] ?? 0,
-      side.redisCommandsPerCallback[0] ?? 0,
-      side.redisReadsPerCallback[0] ?? 0,
-    ]
-      .map((x) => x.toFixed(3))
-      .join('/');
-  const ratios: number[] = [];
-  const cpuRatios: number[] = [];
-  for (let round = 0; round < rounds; round += 1) {
-    const result = await measureIntake(stack, true, redis.masters);
-    const [l = 0] = result.listener.perSecond;
-    const [b = 0] = result.bare.perSecond;
-    const [lc = 0] = result.listener.cpuMsPerCallback;
-    const [bc = 0] = result.bare.cpuMsPerCallback;
-    cpuRatios.push(lc / bc);
-    ratios.push(l / b);
-    console.log(
-      `round ${round + 1}: listener ${l.toFixed(0)}/s bare ${b.toFixed(0)}/s ratio ${(l / b).toFixed(2)}; ` +
-        `CPU ms/callback listener ${lc.toFixed(3)} bare ${bc.toFixed(3)}; ` +
-        `Redis ms/cmds/reads per callback listener ${f(result.listener)} bare ${f(result.bare)}; ` +
-        `at ${result.rate}/s listener p50 ${result.listener.p50.toFixed(2)} p99 ${result.listener.p99.toFixed(2)} ms, ` +
-        `bare p50 ${result.bare.p50.toFixed(2)} p99 ${result.bare.p99.toFixed(2)} ms; ` +
-        `failures ${result.listener.failures}/${result.bare.failures}`,
-    );
-  }
-  console.log(
-    `median ratio ${spread(ratios).median.toFixed(2)}; CPU per callback, listener ÷ bare ${spread(cpuRatios).median.toFixed(2)}`,
+  const result = await measureIntake(stack, !full, redis.masters);
+  const ratio = spread(
+    result.listener.perSecond.map((l, i) => l / (result.bare.perSecond[i] ?? l)),
   );
+  const line = (name: string, side: IntakeSide): string =>
+    `${name}: ${formatSpread(spread(side.perSecond), 0)}/s; per callback CPU ` +
+    `${formatSpread(spread(side.cpuMsPerCallback), 3)} ms, Redis CPU ` +
+    `${formatSpread(spread(side.redisCpuMsPerCallback), 3)} ms, ` +
+    `${formatSpread(spread(side.redisCommandsPerCallback), 1)} commands, ` +
+    `${formatSpread(spread(side.redisReadsPerCallback), 2)} socket reads; ` +
+    `at ${result.rate}/s p50 ${side.p50.toFixed(2)} ms p99 ${side.p99.toFixed(2)} ms; ` +
+    `${side.failures} failed`;
+  console.log(line('listener', result.listener));
+  console.log(line('bare    ', result.bare));
+  console.log(`ratio ${formatSpread(ratio, 2)}`);
 } finally {
   listener.process.kill('SIGTERM');
   await exitWithin(listener, 15_000, 'listener').catch(() => listener.kill());

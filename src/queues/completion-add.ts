@@ -30,8 +30,11 @@ const BULLMQ_KEYS = addStandardJob.keys;
 /**
  * KEYS[1..9]: BullMQ's (addStandardJob); KEYS[10]: the submission index; KEYS[11]: the job's
  * own key. ARGV: BullMQ's three, the second being the data with an empty registration id.
- * BullMQ's script runs as a function whose KEYS and ARGV are its arguments, so nothing of it
- * is edited. Returns {'unknown'} or {'accepted'|'duplicate', registrationId, BullMQ's answer}.
+ * BullMQ's script runs as a function whose KEYS, ARGV and `redis` are its arguments, so
+ * nothing of it is edited; its `redis` passes every call through, noting the answer of its own
+ * EXISTS on the job's key (BullMQ asks it to tell a duplicate id), so the duplicate costs no
+ * command of ours. Returns {'unknown'} or {'accepted'|'duplicate', registrationId, BullMQ's
+ * answer}.
  */
 const lua = `
 local registrationId = redis.call('GET', KEYS[${BULLMQ_KEYS + 1}])
@@ -40,15 +43,24 @@ local head = '${DATA_HEAD}'
 if string.sub(ARGV[2], 1, #head) ~= head then
   return redis.error_reply('ERR esign: completion data not in the expected layout')
 end
-local existed = redis.call('EXISTS', KEYS[${BULLMQ_KEYS + 2}])
+local jobKey = KEYS[${BULLMQ_KEYS + 2}]
+local existed = false
+local watched = setmetatable({
+  call = function(...)
+    local reply = redis.call(...)
+    local command, key = ...
+    if key == jobKey and string.upper(command) == 'EXISTS' then existed = reply == 1 end
+    return reply
+  end,
+}, { __index = redis })
 local data = '{"registrationId":' .. cjson.encode(registrationId) .. string.sub(ARGV[2], #head + 1)
 local bullmqKeys = {}
 for i = 1, ${BULLMQ_KEYS} do bullmqKeys[i] = KEYS[i] end
-local function bullmqAdd(KEYS, ARGV)
+local function bullmqAdd(KEYS, ARGV, redis)
 ${addStandardJob.content}
 end
-local added = bullmqAdd(bullmqKeys, {ARGV[1], data, ARGV[3]})
-return {existed == 1 and 'duplicate' or 'accepted', registrationId, added}
+local added = bullmqAdd(bullmqKeys, {ARGV[1], data, ARGV[3]}, watched)
+return {existed and 'duplicate' or 'accepted', registrationId, added}
 `;
 
 type ScriptReply = [string, string?, (string | number)?];
