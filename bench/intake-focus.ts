@@ -36,6 +36,7 @@ const env: Record<string, string> = {
   METRICS_PORT: '0',
   CALLBACK_PORT: '0',
   CALLBACK_HOST: '127.0.0.1',
+  ...(process.env.LOG_LEVEL && { LOG_LEVEL: process.env.LOG_LEVEL }),
   ...(profileDir && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
 };
 const listener = startCli('listener', env);

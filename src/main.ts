@@ -90,7 +90,7 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     ...(needsWorker ? (['esign', 'pii'] as const) : []),
     ...(needsListener ? (['listener'] as const) : []),
   ]);
-  const logger = createLogger({ level: config.common.LOG_LEVEL, bufferedStdout: true });
+  const logger = createLogger({ level: config.common.LOG_LEVEL });
   await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
   const metrics = new Metrics();
   const tracing = await startTracingIfAsked(config.tracing, { version: packageVersion(), logger });

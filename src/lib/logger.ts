@@ -45,8 +45,20 @@ function normalise(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, '');
 }
 
+/**
+ * Every logged key is checked, on every line: the verdicts are remembered (the keys are the
+ * code's own field names, and a partner's or an error's; bounded all the same).
+ */
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 10_000;
+
 export function isSensitiveKey(key: string): boolean {
-  return sensitiveKeys.has(normalise(key));
+  let sensitive = verdicts.get(key);
+  if (sensitive === undefined) {
+    sensitive = sensitiveKeys.has(normalise(key));
+    if (verdicts.size < MAX_VERDICTS) verdicts.set(key, sensitive);
+  }
+  return sensitive;
 }
 
 /** A deep copy of `value` with every sensitive key's value replaced. Cycles are cut. */
@@ -73,18 +85,7 @@ export interface LoggerSettings {
   /** Where lines go; stdout when absent. Tests pass a stream to read what was logged. */
   destination?: DestinationStream;
   base?: Record<string, unknown>;
-  /**
-   * Write stdout asynchronously (the long-running commands): under load, lines that come
-   * while a write is in flight go out together in the next one, instead of one blocking
-   * write(2) per line on the request path (a callback's line cost the listener about a tenth
-   * of its CPU). What is buffered is written synchronously at exit (pino's exit handler);
-   * a SIGKILL loses at most the lines of the write in flight. Past 8 MiB (a stdout nobody
-   * reads) lines are dropped rather than the process growing.
-   */
-  bufferedStdout?: boolean;
 }
-
-const BUFFERED_STDOUT_LIMIT = 8 * 1024 * 1024;
 
 export function createLogger(settings: LoggerSettings): Logger {
   const options: LoggerOptions = {
@@ -94,13 +95,7 @@ export function createLogger(settings: LoggerSettings): Logger {
     serializers: { err: (error: unknown) => redactDeep(error) },
     formatters: { log: (object) => redactDeep(object) as Record<string, unknown> },
   };
-  if (settings.destination) return pino(options, settings.destination);
-  if (settings.bufferedStdout)
-    return pino(
-      options,
-      pino.destination({ dest: 1, sync: false, maxLength: BUFFERED_STDOUT_LIMIT }),
-    );
-  return pino(options);
+  return settings.destination ? pino(options, settings.destination) : pino(options);
 }
 
 /** A logger that drops everything, for library callers that pass none. */

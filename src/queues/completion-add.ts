@@ -1,4 +1,4 @@
-import { Job, type Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue } from 'bullmq';
 // BullMQ's own add script (its includes inlined), the one Queue.add runs for a standard job.
 import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
 import type { RedisClient } from '../lib/redis-topology.ts';
@@ -68,6 +68,14 @@ type ScriptClient = RedisClient & {
   [SCRIPT_NAME]?: (...args: (string | Buffer)[]) => Promise<ScriptReply>;
 };
 
+/** The queue's default job options, read once (BullMQ's getter copies them on every read). */
+const defaults = new WeakMap<Queue, JobsOptions>();
+function defaultsOf(queue: Queue): JobsOptions {
+  let options = defaults.get(queue);
+  if (!options) defaults.set(queue, (options = queue.defaultJobOptions));
+  return options;
+}
+
 /**
  * Add `complete` for `data` (its registrationId is filled in by Redis) to `queue`, under
  * `jobId`, only if `indexKey` names a registration.
@@ -83,7 +91,7 @@ export async function addIndexedCompletion(
   if (!client[SCRIPT_NAME])
     client.defineCommand(SCRIPT_NAME, { numberOfKeys: BULLMQ_KEYS + 2, lua });
   const payload = writeJobData({ registrationId: '', ...data });
-  const job = new Job(queue, 'complete', payload, { ...queue.defaultJobOptions, jobId }, jobId);
+  const job = new Job(queue, 'complete', payload, { ...defaultsOf(queue), jobId }, jobId);
   let reply: ScriptReply | undefined;
   // BullMQ builds the arguments of its add script and hands them to `runCommand`: ours runs
   // them inside the script above. Any other command means a job this path was not made for.
