@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exitWithin, startCli, waitUntil, type ChildCli } from '../demo/child-process.ts';
 import { startLocalStack, type LocalStack } from '../demo/local-stack.ts';
 import { capturingLogger } from './support/listener.ts';
-import { startOwnRedis, type OwnRedis } from './support/own-redis.ts';
+import { startPrivateRedis, type PrivateRedis } from './support/private-redis.ts';
 import { person, registrationRequest } from './support/requests.ts';
 import { uniquePrefix } from './support/redis.ts';
 import { callbackSecret, sandboxCredentials } from './support/stack.ts';
@@ -25,13 +25,13 @@ interface Service {
 }
 
 describe('a Redis outage under a running worker and listener', () => {
-  let redis: OwnRedis;
+  let redis: PrivateRedis;
   let stack: LocalStack;
   let children: ChildCli[];
 
   beforeEach(async () => {
     children = [];
-    redis = await startOwnRedis();
+    redis = await startPrivateRedis();
     stack = await startLocalStack({
       redisUrl: redis.url,
       prefix: uniquePrefix('outage'),
@@ -53,10 +53,10 @@ describe('a Redis outage under a running worker and listener', () => {
   afterEach(async () => {
     await Promise.all(children.map((child) => child.kill()));
     // So the stack's own parts close cleanly: a frozen Redis runs again, a killed one restarts.
-    redis.thaw();
-    await redis.restart().catch(() => undefined);
+    redis.resume();
+    await redis.start().catch(() => undefined);
     await stack.close();
-    await redis.stop();
+    await redis.close();
   });
 
   async function start(command: 'worker' | 'listener' | 'start'): Promise<Service> {
@@ -164,7 +164,7 @@ describe('a Redis outage under a running worker and listener', () => {
     // has Redis commands out (the job's, BullMQ's blocking fetch, lock renewals) that get no
     // answer, and neither QUIT nor BullMQ's close returns while they wait.
     await stack.producer.enqueueRegistration(registrationRequest(person('completed')));
-    redis.freeze();
+    redis.pause();
     for (const service of services) await expectDownReported(service);
     await Promise.all(services.map(expectStopInTime));
   }, 60_000);
@@ -180,7 +180,7 @@ describe('a Redis outage under a running worker and listener', () => {
     expect((await get(`${ops}/metrics`)).text).toMatch(/^esign_worker_redis_up 0$/m);
     expect(child.lines.join('\n')).not.toContain('"worker ready"');
 
-    await redis.restart();
+    await redis.start();
     await child.waitForLog('worker ready');
     await waitUntil(() => healthy({ child, ops }), {
       timeoutMs: 15_000,
@@ -194,7 +194,7 @@ describe('a Redis outage under a running worker and listener', () => {
     await redis.kill();
     for (const service of services) await expectDownReported(service);
 
-    await redis.restart();
+    await redis.start();
     for (const service of services)
       await waitUntil(() => healthy(service), {
         timeoutMs: 15_000,

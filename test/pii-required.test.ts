@@ -57,6 +57,10 @@ describe('PII_ENCRYPTION_KEY is required to store PII', () => {
       expect(result.stderr, args.join(' ')).toContain('PII_ENCRYPTION_KEY: is required');
       expect(result.stderr).toContain('PII_PLAINTEXT_ALLOWED=true');
     }
+    // The environment is judged before the input: no key is named even for empty input.
+    const empty = await run(['enqueue', '-'], env, '');
+    expect(empty.code).not.toBe(0);
+    expect(empty.stderr).toContain('PII_ENCRYPTION_KEY: is required');
     expect(await redis.keys(`${prefix}:*`)).toEqual([]);
   });
 

@@ -11,11 +11,12 @@ type Env = Record<string, string | undefined>;
 
 export async function enqueue(env: Env, source: string, version: string): Promise<number> {
   const { readJson } = await import('./ops-commands.ts');
-  const read = await readJson(source, { err: console.error, stdin: process.stdin });
-  if (!read.ok) return exitCodes.invalid;
-  const request = read.value;
+  // The environment is checked first (withProducer): a missing PII_ENCRYPTION_KEY is named
+  // before any input is read, whatever the input.
   return withProducer(env, 'esign-enqueue', { seals: true, version }, async (producer) => {
-    const outcome = await producer.enqueueRegistration(request);
+    const read = await readJson(source, { err: console.error, stdin: process.stdin });
+    if (!read.ok) return exitCodes.invalid;
+    const outcome = await producer.enqueueRegistration(read.value);
     // stdout stays the id alone, for scripts; the notice goes to stderr.
     if (!outcome.created)
       console.error(

@@ -109,8 +109,17 @@ export function createPiiCipher(keys: PiiKeys = {}): PiiCipher {
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       cipher.setAAD(Buffer.from(owner, 'utf8'));
-      const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-      return Buffer.concat([Buffer.from(`v2.${keyId(key)}.`), iv, cipher.getAuthTag(), body]);
+      // Images are up to 10 MiB: one copy of the body, not one per concat. GCM is a stream
+      // mode: final() adds no bytes, it computes the tag.
+      const body = cipher.update(plain);
+      cipher.final();
+      const head = Buffer.from(`v2.${keyId(key)}.`);
+      const sealed = Buffer.allocUnsafe(head.length + 28 + body.length);
+      head.copy(sealed, 0);
+      iv.copy(sealed, head.length);
+      cipher.getAuthTag().copy(sealed, head.length + 12);
+      body.copy(sealed, head.length + 28);
+      return sealed;
     },
     openBytes(sealed, owner) {
       const head = sealed.subarray(0, 16).toString('latin1');
@@ -129,7 +138,10 @@ export function createPiiCipher(keys: PiiKeys = {}): PiiCipher {
       decipher.setAAD(Buffer.from(owner, 'utf8'));
       decipher.setAuthTag(tag);
       try {
-        return Buffer.concat([decipher.update(sealed.subarray(start + 28)), decipher.final()]);
+        // final() only checks the tag (GCM adds no bytes): no concat, no copy of the image.
+        const plain = decipher.update(sealed.subarray(start + 28));
+        decipher.final();
+        return plain;
       } catch {
         throw new Error('sealed PII does not open: another owner, or damaged');
       }

@@ -1,4 +1,9 @@
-import { base64ImageBytes, type CheckDocument, type ImageSource } from '../lib/images/index.ts';
+import {
+  base64ImageBytes,
+  type CheckDocument,
+  type DecodedImages,
+  type ImageSource,
+} from '../lib/images/index.ts';
 import type { StoredImageSource } from '../lib/registration/image-store.ts';
 import { jobIds } from '../lib/registration/jobs.ts';
 import { attemptOf, type RegistrationRecord } from '../lib/registration/record.ts';
@@ -21,12 +26,14 @@ export function sealIntake(
   services: SharedServices,
   request: RegistrationRequest,
   registrationId: string,
+  decoded: DecodedImages = {},
 ): SealedIntake {
   const inline: [CheckDocument, Buffer][] = [];
   const keep = (doc: CheckDocument, source: ImageSource): ImageSource | StoredImageSource => {
     if (!('base64' in source)) return source;
+    // Decoded once, by the check that admitted the request (admit.ts).
     const type = doc === 'ktp' ? 'KTP' : 'SELFIE';
-    inline.push([doc, base64ImageBytes(type, source.base64, services.images)]);
+    inline.push([doc, decoded[doc] ?? base64ImageBytes(type, source.base64, services.images)]);
     return { stored: doc };
   };
   const images = {

@@ -118,7 +118,7 @@ export function producerOn(
 
   const producer: Producer = {
     async enqueueRegistration(input) {
-      const request = await admitRequest(input, images);
+      const { request, decoded } = await admitRequest(input, images);
 
       const registrationId = request.registrationId ?? randomUUID();
       const partnerUserIdType = request.partnerUserIdType ?? defaultPartnerUserIdType;
@@ -130,7 +130,7 @@ export function producerOn(
       const { store, queues } = partition;
       const addInitiate = initiateOn(queues);
       const at = now();
-      const intake = sealIntake(partition, request, registrationId);
+      const intake = sealIntake(partition, request, registrationId, decoded);
       const record: RegistrationRecord = {
         formatVersion: RECORD_FORMAT_VERSION,
         registrationId,

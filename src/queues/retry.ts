@@ -76,7 +76,7 @@ async function retryInput(
     const retry = { sealedRequest: record.sealedRequest, imageKinds: record.imageKinds };
     return { retry, inline: [] };
   }
-  const request = await admitRequest(given, services.images);
+  const { request, decoded } = await admitRequest(given, services.images);
   // Named, never quoted: user ids are compared, not echoed.
   const problems: string[] = [];
   if (request.registrationId !== undefined && request.registrationId !== record.registrationId)
@@ -87,7 +87,7 @@ async function retryInput(
     problems.push('partnerUserIdType: is not the partner user id type of this registration');
   if (problems.length > 0) throw new ValidationError('The retried request', problems);
   const { registrationId } = record;
-  const { sealedRequest, inline } = sealIntake(services, request, registrationId);
+  const { sealedRequest, inline } = sealIntake(services, request, registrationId, decoded);
   return {
     retry: {
       sealedRequest,

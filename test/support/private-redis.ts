@@ -6,19 +6,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { answersPing, freeLoopbackPort } from '../../demo/redis-discovery.ts';
 
 /**
- * A redis-server of the test's own, for tests that must stop, kill or reconfigure Redis (the
- * shared one is never touched): a free loopback port, its own working directory (for AOF
- * files), started with the given arguments. `kill(signal)` stops this process only;
- * `start()` starts it again on the same port and directory.
+ * A redis-server of the test's own, for tests that must stop, kill, freeze or reconfigure Redis
+ * (the shared one is never touched): a free loopback port, its own working directory (for AOF
+ * files), started with the given arguments, no RDB snapshots (so, unless AOF is asked for, a
+ * restart comes back empty, as a Redis that lost its data would). `kill(signal)` stops this
+ * process only; `start()` starts it again on the same port and directory. (Cluster and Sentinel
+ * set-ups: redis-servers.ts.)
  */
 export interface PrivateRedis {
   port: number;
   url: string;
   dir: string;
   pid(): number | undefined;
+  /** Start it again on the same port and directory; a no-op while it runs. */
   start(): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
-  /** SIGSTOP / SIGCONT: alive but silent (connections stay open), then back. */
+  /**
+   * SIGSTOP / SIGCONT: alive but silent (connections stay open, commands get no answer), as a
+   * Redis stuck on a slow disk or behind a network that drops packets; then back.
+   */
   pause(): void;
   resume(): void;
   /** Kill it and remove its directory. */
@@ -31,8 +37,16 @@ export async function startPrivateRedis(args: readonly string[] = []): Promise<P
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
+  const running = (): ChildProcess | undefined =>
+    child && child.exitCode === null && child.signalCode === null ? child : undefined;
+  // A run cut short (a timed-out hook, Ctrl-C) must not leave the server behind.
+  const killOnExit = () => running()?.kill('SIGKILL');
+  process.once('exit', killOnExit);
 
   const start = async () => {
+    // Already up: a second server on the port would fail to bind, and the first one would be
+    // forgotten, never stopped.
+    if (running()) return;
     const started = spawn(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', ...args],
@@ -53,9 +67,9 @@ export async function startPrivateRedis(args: readonly string[] = []): Promise<P
   };
 
   const kill = async (signal: NodeJS.Signals = 'SIGKILL') => {
-    const running = child;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    running.kill(signal);
+    const server = running();
+    if (!server) return;
+    server.kill(signal); // SIGKILL ends a frozen process too
     await exited;
   };
 
@@ -71,6 +85,7 @@ export async function startPrivateRedis(args: readonly string[] = []): Promise<P
     resume: () => child?.kill('SIGCONT'),
     async close() {
       await kill('SIGKILL');
+      process.off('exit', killOnExit);
       await rm(dir, { recursive: true, force: true });
     },
   };

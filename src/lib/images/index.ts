@@ -7,7 +7,7 @@ export {
   type ImagePolicy,
   type ImageSource,
 } from './source.ts';
-export { checkImageSource, checkImageSources } from './check.ts';
+export { checkImageSource, checkImageSources, type DecodedImages } from './check.ts';
 export { base64ImageBytes, openImage, openImageBytes } from './open.ts';
 export type { OpenedImage } from './opened-image.ts';
 export { imagePolicyFromConfig } from './policy.ts';

@@ -1,5 +1,5 @@
 import { permanent } from '../errors.ts';
-import { base64TooLong, decodeBase64, decodedSize, normaliseBase64 } from './base64.ts';
+import { base64Bytes, base64TooLong } from './base64.ts';
 import { bufferStream, inspectOrThrow } from './guarded-stream.ts';
 import { openPathImage } from './open-path.ts';
 import { openUrlImage } from './open-url.ts';
@@ -63,9 +63,8 @@ export function base64ImageBytes(doc: ImageDocument, text: string, policy: Image
     );
   // Size first: nothing scans text that could not be an allowed image anyway.
   if (base64TooLong(text, policy.maxBytes)) throw tooLarge();
-  const normalised = normaliseBase64(text);
-  if (normalised === undefined)
-    throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
-  if (decodedSize(normalised) > policy.maxBytes) throw tooLarge();
-  return decodeBase64(normalised);
+  const bytes = base64Bytes(text);
+  if (bytes === undefined) throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
+  if (bytes.length > policy.maxBytes) throw tooLarge();
+  return bytes;
 }

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { base64Bytes } from '../src/lib/images/base64.ts';
+
+/**
+ * base64Bytes answers from a round trip when the text is canonical and from a per-byte check
+ * otherwise; both must follow the same rules: either alphabet (not mixed), padding optional,
+ * whitespace ignored, anything else refused rather than silently skipped.
+ */
+const variants = (bytes: Buffer): Record<string, string> => {
+  const standard = bytes.toString('base64');
+  const url = bytes.toString('base64url');
+  const padding = '='.repeat((4 - (url.length % 4)) % 4);
+  return {
+    standard,
+    'standard unpadded': standard.replace(/=+$/, ''),
+    url,
+    'url padded': url + padding,
+    'wrapped at 76': standard.replace(/.{76}/g, '$&\r\n'),
+    'spaces around': ` \t${standard}\n`,
+  };
+};
+
+describe('base64Bytes', () => {
+  it('gives back the bytes of every accepted spelling, for every length mod 3', () => {
+    for (const length of [0, 1, 2, 3, 4, 5, 57, 58, 59, 200, 1001]) {
+      const bytes = randomBytes(length);
+      for (const [name, text] of Object.entries(variants(bytes)))
+        expect(base64Bytes(text)?.equals(bytes), `${length} bytes, ${name}`).toBe(true);
+    }
+  });
+
+  it('accepts a last character with non-zero spare bits, as the decoder reads it', () => {
+    // "QR==" is not canonical ("QQ==" is) but decodes to the same byte.
+    expect(base64Bytes('QR==')).toEqual(Buffer.from([0x41]));
+    expect(base64Bytes('QR')).toEqual(Buffer.from([0x41]));
+  });
+
+  it('refuses what the decoder would silently skip or truncate', () => {
+    const text = randomBytes(300).toString('base64');
+    const refused = {
+      'a character outside both alphabets': `${text.slice(0, 100)}*${text.slice(100)}`,
+      'non-ASCII': `${text.slice(0, 100)}é${text.slice(100)}`,
+      'both alphabets': `${text.slice(0, 8)}+-${text.slice(10)}`,
+      'data after padding': 'QQ==QUFB',
+      'three padding characters': 'QQ===',
+      'padding that does not complete a group': 'QQ=',
+      'one leftover character': 'QUFBQ',
+    };
+    for (const [name, bad] of Object.entries(refused))
+      expect(base64Bytes(bad), name).toBeUndefined();
+  });
+});
