@@ -4,6 +4,7 @@ import { writeJobData } from '../lib/registration/format.ts';
 import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
 import { activeSpan, inSpan } from '../lib/tracing/tracer.ts';
 import { addIndexedCompletion } from './completion-add.ts';
+import type { Logger } from '../lib/logger.ts';
 import type { PartitionSet } from './partitions.ts';
 import type { SharedServices } from './shared.ts';
 
@@ -18,27 +19,38 @@ import type { SharedServices } from './shared.ts';
  * on, the callback (a trace of its own: Esign sends none of ours) and the registration's trace
  * are linked both ways, and the `complete` job is added by `Queue.add` inside the
  * registration's trace, so its processing and the published result stay in that one trace:
- * that takes the registration id and its trace first (two more round trips).
+ * that takes the registration id and its trace first (two more round trips). The same steps,
+ * without the trace, are the way back if BullMQ is not as the script expects.
  */
-export function createCallbackSink(partitions: Pick<PartitionSet, 'ofSubmission'>): CallbackSink {
+export function createCallbackSink(
+  partitions: Pick<PartitionSet, 'ofSubmission'>,
+  logger?: Logger,
+): CallbackSink {
+  let warned = false;
   return {
     async accept(state: SubmissionState): Promise<SinkOutcome> {
       const partition = await partitions.ofSubmission(state.submissionId);
       if (!partition) return 'unknown';
-      if (partition.tracing.tracer) return acceptTraced(partition, state);
-      const added = await addIndexedCompletion(
-        partition.redis,
-        partition.queues.steps.complete,
-        partition.store.submissionKey(state.submissionId),
-        jobIds.completion(state),
-        { source: 'callback', state },
-      );
-      return added.kind;
+      if (!partition.tracing.tracer) {
+        const added = await addIndexedCompletion(
+          partition.redis,
+          partition.queues.steps.complete,
+          partition.store.submissionKey(state.submissionId),
+          jobIds.completion(state),
+          { source: 'callback', state },
+        );
+        if (added) return added.kind;
+        if (!warned)
+          logger?.warn('callbacks taken in steps: BullMQ is not as completion-add.ts expects');
+        warned = true;
+      }
+      return acceptInSteps(partition, state);
     },
   };
 }
 
-async function acceptTraced(partition: SharedServices, state: SubmissionState) {
+/** The registration looked up first, then `Queue.add`: with tracing, or if the script cannot. */
+async function acceptInSteps(partition: SharedServices, state: SubmissionState) {
   const { tracer, contexts } = partition.tracing;
   const completeQueue = partition.queues.steps.complete;
   const jobId = jobIds.completion(state);
@@ -54,7 +66,7 @@ async function acceptTraced(partition: SharedServices, state: SubmissionState) {
   const registrationId = replies[0]?.[1] as string | null;
   const existed = replies[1]?.[1] as number;
   if (!registrationId) return 'unknown';
-  const registrationTrace = await contexts.find(registrationId);
+  const registrationTrace = tracer ? await contexts.find(registrationId) : undefined;
   const callback = activeSpan(tracer);
   if (registrationTrace) callback.link(registrationTrace);
   const data: CompleteJobData = { registrationId, source: 'callback', state };

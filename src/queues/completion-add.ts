@@ -1,6 +1,4 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
-// BullMQ's own add script (its includes inlined), the one Queue.add runs for a standard job.
-import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
 import type { RedisClient } from '../lib/redis-topology.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import type { CompleteJobData } from '../lib/registration/jobs.ts';
@@ -16,7 +14,29 @@ import type { CompleteJobData } from '../lib/registration/jobs.ts';
  *
  * The job's data is written with the registration id left empty, and the script puts the id
  * it found there: the stored payload is the same `CompleteJobData` as before (format 1).
+ *
+ * It leans on BullMQ's insides (its script file, `Job.addJob` handing the arguments over), so
+ * it steps aside rather than fail: when the script is not where this release of BullMQ keeps
+ * it, or BullMQ asks for another command, or the script itself errs, `addIndexedCompletion`
+ * answers `undefined` from then on and the sink adds the job in steps (a look-up, then
+ * `Queue.add`). test/callback-sink.test.ts fails if that happens with the locked BullMQ.
  */
+
+/** BullMQ's own add script (its includes inlined), the one Queue.add runs for a standard job. */
+const addStandardJob = await import('bullmq/dist/esm/scripts/addStandardJob-9.js').then(
+  (module) => module.addStandardJob,
+  () => undefined,
+);
+let supported = addStandardJob !== undefined && typeof Job.prototype.addJob === 'function';
+
+/** Whether callbacks are taken in one round trip (false: in steps, see above). */
+export function indexedCompletionSupported(): boolean {
+  return supported;
+}
+
+/** The script's own failure (not Redis being busy, full or away): BullMQ changed under us. */
+class Unsupported extends Error {}
+const scriptFailure = /user_script|esign-completion-layout/;
 
 export type IndexedAddOutcome =
   { kind: 'accepted' | 'duplicate'; registrationId: string } | { kind: 'unknown' };
@@ -25,7 +45,7 @@ export type IndexedAddOutcome =
 const DATA_HEAD = '{"registrationId":""';
 
 const SCRIPT_NAME = 'esignAddIndexedCompletion';
-const BULLMQ_KEYS = addStandardJob.keys;
+const BULLMQ_KEYS = addStandardJob?.keys ?? 0;
 
 /**
  * KEYS[1..9]: BullMQ's (addStandardJob); KEYS[10]: the submission index; KEYS[11]: the job's
@@ -41,7 +61,7 @@ local registrationId = redis.call('GET', KEYS[${BULLMQ_KEYS + 1}])
 if not registrationId then return {'unknown'} end
 local head = '${DATA_HEAD}'
 if string.sub(ARGV[2], 1, #head) ~= head then
-  return redis.error_reply('ERR esign: completion data not in the expected layout')
+  return redis.error_reply('ERR esign-completion-layout: the data is not laid out as expected')
 end
 local jobKey = KEYS[${BULLMQ_KEYS + 2}]
 local existed = false
@@ -57,7 +77,7 @@ local data = '{"registrationId":' .. cjson.encode(registrationId) .. string.sub(
 local bullmqKeys = {}
 for i = 1, ${BULLMQ_KEYS} do bullmqKeys[i] = KEYS[i] end
 local function bullmqAdd(KEYS, ARGV, redis)
-${addStandardJob.content}
+${addStandardJob?.content ?? ''}
 end
 local added = bullmqAdd(bullmqKeys, {ARGV[1], data, ARGV[3]}, watched)
 return {existed and 'duplicate' or 'accepted', registrationId, added}
@@ -78,7 +98,8 @@ function defaultsOf(queue: Queue): JobsOptions {
 
 /**
  * Add `complete` for `data` (its registrationId is filled in by Redis) to `queue`, under
- * `jobId`, only if `indexKey` names a registration.
+ * `jobId`, only if `indexKey` names a registration. `undefined`: this path is not available
+ * (see above); nothing was added, or what was is the same job a `Queue.add` of it will find.
  */
 export async function addIndexedCompletion(
   redis: RedisClient,
@@ -86,26 +107,34 @@ export async function addIndexedCompletion(
   indexKey: string,
   jobId: string,
   data: Omit<CompleteJobData, 'registrationId'>,
-): Promise<IndexedAddOutcome> {
+): Promise<IndexedAddOutcome | undefined> {
+  if (!supported || !addStandardJob) return undefined;
   const client = redis as ScriptClient;
   if (!client[SCRIPT_NAME])
     client.defineCommand(SCRIPT_NAME, { numberOfKeys: BULLMQ_KEYS + 2, lua });
   const payload = writeJobData({ registrationId: '', ...data });
   const job = new Job(queue, 'complete', payload, { ...defaultsOf(queue), jobId }, jobId);
+  const scriptName = `${addStandardJob.name}:`;
   let reply: ScriptReply | undefined;
   // BullMQ builds the arguments of its add script and hands them to `runCommand`: ours runs
   // them inside the script above. Any other command means a job this path was not made for.
   const standIn = {
     async runCommand(name: string, args: (string | Buffer)[]) {
-      if (!name.startsWith(`${addStandardJob.name}:`))
-        throw new Error(`a callback's completion would need BullMQ's ${name}`);
+      if (!name.startsWith(scriptName)) throw new Unsupported(`BullMQ asked for ${name}`);
       const keys = args.slice(0, BULLMQ_KEYS);
       const argv = args.slice(BULLMQ_KEYS);
       reply = await client[SCRIPT_NAME]!(...keys, indexKey, queue.toKey(jobId), ...argv);
       return reply[0] === 'unknown' ? jobId : reply[2];
     },
   };
-  await job.addJob(standIn as unknown as Parameters<Job['addJob']>[0]);
+  try {
+    await job.addJob(standIn as unknown as Parameters<Job['addJob']>[0]);
+  } catch (error) {
+    if (!(error instanceof Unsupported) && !scriptFailure.test((error as Error).message ?? ''))
+      throw error;
+    supported = false;
+    return undefined;
+  }
   if (!reply || reply[0] === 'unknown' || reply[1] === undefined) return { kind: 'unknown' };
   return { kind: reply[0] === 'duplicate' ? 'duplicate' : 'accepted', registrationId: reply[1] };
 }
