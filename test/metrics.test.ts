@@ -12,6 +12,7 @@ import {
   statusClass,
   type QueueName,
 } from '../src/lib/metrics.ts';
+import { submissionSteps } from '../src/lib/registration/jobs.ts';
 import { promtool } from './support/promtool.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
@@ -45,6 +46,7 @@ function exerciseEveryMetric(metrics: Metrics): void {
     metrics.jobs.inc({ queue, outcome: 'failed' });
     metrics.jobDuration.observe({ queue }, 0.042);
   }
+  for (const step of submissionSteps) metrics.stepDuration.observe({ step }, 0.031);
   for (const code of errorCodes) metrics.jobErrors.inc({ queue: 'upload', code });
   for (const endpoint of endpoints) {
     metrics.observeEsignRequest(endpoint, statusClass(200), 0.12);

@@ -27,7 +27,7 @@ const HOLD_MS = 6_000;
 describe('SIGTERM with confirms in flight, then a restart', () => {
   let stack: Stack;
   let redis: Redis;
-  let confirmQueue: Queue;
+  let submissionQueue: Queue;
   let first: ChildCli | undefined;
   let successor: WorkerApp | undefined;
   let env: Record<string, string>;
@@ -35,7 +35,8 @@ describe('SIGTERM with confirms in flight, then a restart', () => {
   beforeAll(async () => {
     stack = await startStack({ worker: 'none' });
     redis = connect();
-    confirmQueue = new Queue('confirm', { connection: redis, prefix: stack.prefix });
+    // The submission queue: confirm runs inside its jobs.
+    submissionQueue = new Queue('initiate', { connection: redis, prefix: stack.prefix });
     env = {
       ...stack.env,
       METRICS_PORT: '0',
@@ -49,7 +50,7 @@ describe('SIGTERM with confirms in flight, then a restart', () => {
   afterAll(async () => {
     await first?.kill();
     await successor?.close();
-    await confirmQueue.close();
+    await submissionQueue.close();
     await redis.quit();
     await stack.close();
   });
@@ -98,15 +99,15 @@ describe('SIGTERM with confirms in flight, then a restart', () => {
       const result = await stack.waitForResult(registrationId, 30_000);
       expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
     }
-    // Every held confirm has been applied, and every confirm job has run out (those waiting
+    // Every held confirm has been applied, and every submission job has run out (those waiting
     // for their lease to end included): only now would a second confirm have shown.
     await waitUntil(
       async () => {
         if (Date.now() < heldAt + HOLD_MS) return false;
-        const counts = await confirmQueue.getJobCounts('active', 'waiting', 'delayed');
+        const counts = await submissionQueue.getJobCounts('active', 'waiting', 'delayed');
         return Object.values(counts).every((count) => count === 0);
       },
-      { timeoutMs: 20_000, what: 'the confirm jobs to run out', everyMs: 100 },
+      { timeoutMs: 20_000, what: 'the submission jobs to run out', everyMs: 100 },
     );
     const users = new Set(registrations.map((r) => r.partnerUserId));
     const ours = stack.sandbox.inspect().submissions.filter((s) => users.has(s.userId));

@@ -124,7 +124,7 @@ describe('registration under faults', () => {
     expect(submissionOf(result.submissionId)?.confirmCount).toBe(1);
   });
 
-  it('a 429 pauses the whole confirm queue, for every worker, for its Retry-After', async () => {
+  it('a 429 on confirm pauses the whole submission queue, for every worker, for its Retry-After', async () => {
     // A second worker app on the same queues, like another process of the service.
     const second = createWorkerApp(
       loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']),
@@ -146,13 +146,14 @@ describe('registration under faults', () => {
       const other = await stack.producer.enqueueRegistration(
         registrationRequest(person('completed')),
       );
-      // While the pause set by the 429 lasts, no worker of the queue sends a confirm (with
-      // QUEUE_PARTITIONS, every partition's confirm queue is paused: Esign's limit is one).
+      // While the pause set by the 429 lasts, no worker of the queue sends a confirm: confirm
+      // runs in the submission (initiate) job, so that queue is paused (with QUEUE_PARTITIONS,
+      // every partition's: Esign's limit is one).
       const { partitionPrefixes } = loadConfig(stack.env, ['common']).common;
       const pauseLeft = async () =>
         Math.min(
           ...(await Promise.all(
-            partitionPrefixes.map((prefix) => redis.pttl(`${prefix}:confirm:limiter`)),
+            partitionPrefixes.map((prefix) => redis.pttl(`${prefix}:initiate:limiter`)),
           )),
         );
       let looked = 0;

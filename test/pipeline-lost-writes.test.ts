@@ -174,12 +174,12 @@ describe('after lost writes', () => {
     const atEsign = submissionsOf(request.partnerUserId);
     expect(atEsign.map((s) => [s.submissionId, s.confirmCount])).toEqual([[submissionId, 1]]);
     // Its re-drive job ran and, having succeeded, is gone (finished jobs are not kept): the
-    // worker said it re-drove this registration's upload.
+    // worker said it re-drove this registration's submission (the one job that uploads).
     const redrives = workerLines
       .map((line) => JSON.parse(line) as { msg?: string; registrationId?: string; jobId?: string })
       .filter(
         (entry) => entry.msg?.endsWith(': re-driven') && entry.registrationId === registrationId,
       );
-    expect(redrives.map((entry) => entry.jobId)).toContain(`${registrationId}-upload-g0-r1`);
+    expect(redrives.map((entry) => entry.jobId)).toContain(`${registrationId}-initiate-g0-r1`);
   }, 60_000);
 });

@@ -126,11 +126,12 @@ describe('SIGTERM', () => {
     expect(exit).toEqual({ code: 0, signal: null });
     expect(await activeJobs()).toBe(0);
     // Given back as it was: waiting for the next worker, no attempt used, not failed.
-    const confirmQueue = queues[stepNames.indexOf('confirm')] as Queue;
-    const [given] = await confirmQueue.getWaiting();
+    // The submission job (confirm runs in it) is the one given back.
+    const submissionQueue = queues[stepNames.indexOf('initiate')] as Queue;
+    const [given] = await submissionQueue.getWaiting();
     expect(given?.data).toEqual({ v: 1, registrationId: registrations[0]?.registrationId });
     expect(given?.attemptsMade).toBe(0);
-    expect(await confirmQueue.getFailedCount()).toBe(0);
+    expect(await submissionQueue.getFailedCount()).toBe(0);
 
     await finishedByAFreshWorker(registrations);
   }, 60_000);

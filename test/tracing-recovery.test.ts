@@ -24,7 +24,7 @@ describe('traces through recovery', () => {
     const redrive = run.trace.find((s) => s.name === 'esign.registration.redrive');
     expect(redrive?.parentSpanId).toBe(run.root.spanId);
     const names = run.trace.map((s) => s.name);
-    for (const name of ['process initiate', 'process confirm', 'add results.result'])
+    for (const name of ['process initiate', 'esign.step.confirm', 'add results.result'])
       expect(names, name).toContain(name);
   });
 
@@ -122,7 +122,7 @@ describe('traces through recovery', () => {
     // job's span, so the FAILED result is published in the registration's trace.
     const publish = trace.find((s) => s.name === 'add results.result');
     const job = trace.find((s) => s.spanId === publish?.parentSpanId);
-    expect(job?.name).toBe('process upload');
+    expect(job?.name).toBe('process initiate');
     expect(job?.service).toBe('esign-worker-child');
   }, 60_000);
 });

@@ -21,14 +21,13 @@ describe('traces', () => {
     for (const name of [
       'add initiate.initiate',
       'process initiate',
+      'esign.step.initiate',
       'esign.token',
       'esign.get_submission',
       'esign.create_submission',
-      'add upload.upload',
-      'process upload',
+      'esign.step.upload',
       'esign.upload',
-      'add confirm.confirm',
-      'process confirm',
+      'esign.step.confirm',
       'esign.confirm',
       'add poll.poll',
       'esign.callback.accept',
@@ -38,6 +37,12 @@ describe('traces', () => {
     ])
       expect(names, name).toContain(name);
     expect(names.filter((name) => name === 'esign.upload')).toHaveLength(2);
+    // The submission is one job: its steps are spans inside it, not jobs of their own.
+    for (const name of ['add upload.upload', 'process upload', 'add confirm.confirm'])
+      expect(names, name).not.toContain(name);
+    const job = trace.find((s) => s.name === 'process initiate');
+    for (const step of ['initiate', 'upload', 'confirm'])
+      expect(trace.find((s) => s.name === `esign.step.${step}`)?.parentSpanId).toBe(job?.spanId);
     // Both processes wrote into the one trace: context travelled through Redis.
     expect(new Set(trace.map((s) => s.service))).toEqual(
       new Set(['esign-test', 'esign-worker-child']),
@@ -75,7 +80,7 @@ describe('traces', () => {
     });
     expect(run.status).toBe('COMPLETED');
     const names = run.trace.map((s) => s.name);
-    for (const name of ['process confirm', 'process poll', 'esign.get_submission'])
+    for (const name of ['esign.step.confirm', 'process poll', 'esign.get_submission'])
       expect(names, name).toContain(name);
     expect(names).toContain('add results.result');
     expect(run.spans.filter((s) => s.name.startsWith('esign.callback'))).toEqual([]);
@@ -86,7 +91,7 @@ describe('traces', () => {
     const run = await tracedRegistration(cleanups, { env: { QUEUE_PARTITIONS: '3' } });
     expect(run.status).toBe('COMPLETED');
     const names = run.trace.map((s) => s.name);
-    for (const name of ['process confirm', 'esign.callback.accept', 'process complete'])
+    for (const name of ['esign.step.confirm', 'esign.callback.accept', 'process complete'])
       expect(names, name).toContain(name);
     expect(names).toContain('add results.result');
     expectNothingLeaked(run);
@@ -97,7 +102,7 @@ describe('traces', () => {
     expect(run.status).toBe('COMPLETED');
     expect(run.root.name).toBe('process initiate');
     const names = run.trace.map((s) => s.name);
-    for (const name of ['process confirm', 'esign.callback.accept', 'process complete'])
+    for (const name of ['esign.step.confirm', 'esign.callback.accept', 'process complete'])
       expect(names, name).toContain(name);
     expect(names).toContain('add results.result');
     expectNothingLeaked(run);
@@ -117,7 +122,7 @@ describe('traces', () => {
     });
     expect(confirm?.status.code).toBe(2); // ERROR
     const names = run.trace.map((s) => s.name);
-    expect(names).toContain('process confirm');
+    expect(names).toContain('esign.step.confirm');
     expect(names).toContain('add results.result');
     expectNothingLeaked(run);
   });

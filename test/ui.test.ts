@@ -28,7 +28,7 @@ describe('esign-worker ui', () => {
   let ui: UiApp;
   let url: string;
   let people: TestPerson[];
-  let failedUpload: Job;
+  let failedSubmission: Job;
 
   beforeAll(async () => {
     gifServer = createServer((_req, res) => res.end(Buffer.from('GIF89a\x01\x00\x01\x00;')));
@@ -56,11 +56,12 @@ describe('esign-worker ui', () => {
     // The result is published as the step gives up; the job is marked failed right after.
     let failed: Job | undefined;
     for (let tries = 0; !failed; tries += 1) {
-      if (tries > 100) throw new Error('no failed upload job');
+      if (tries > 100) throw new Error('no failed submission job');
       await new Promise((resolve) => setTimeout(resolve, 50));
-      [failed] = (await queue('upload').getJobs(['failed'])) as [Job?];
+      // The upload step fails inside the registration's submission job (`initiate` queue).
+      [failed] = (await queue('initiate').getJobs(['failed'])) as [Job?];
     }
-    failedUpload = failed;
+    failedSubmission = failed;
 
     ui = createUiApp(
       loadConfig(
@@ -103,7 +104,7 @@ describe('esign-worker ui', () => {
       poll: ['attempt', 'registrationId', 'v'],
       complete: ['registrationId', 'source', 'state', 'timedOut', 'v'],
     };
-    let seen = 0;
+    const seen = new Map<string, number>();
     for (const name of queueNames) {
       const jobs = await queue(name).getJobs([
         'completed',
@@ -113,7 +114,7 @@ describe('esign-worker ui', () => {
         'active',
       ]);
       for (const job of jobs) {
-        seen += 1;
+        seen.set(name, (seen.get(name) ?? 0) + 1);
         const data = job.data as Record<string, unknown>;
         if (name !== 'results')
           expect(allowedKeys[name], `${name} job data`).toEqual(
@@ -127,7 +128,11 @@ describe('esign-worker ui', () => {
         );
       }
     }
-    expect(seen).toBeGreaterThan(10);
+    // One submission job and one result per registration, and the completions of the two
+    // that reached Esign's verdict: every kind of job data was looked at.
+    expect(seen.get('initiate')).toBe(3);
+    expect(seen.get('results')).toBe(3);
+    expect(seen.get('complete')).toBeGreaterThanOrEqual(2);
     // …and what the UI's API hands the browser, every queue's latest jobs.
     for (const name of queueNames) {
       const res = await fetch(
@@ -170,15 +175,15 @@ describe('esign-worker ui', () => {
     for (const action of [
       'retry/failed',
       'clean/failed',
-      `${failedUpload.id}/retry`,
-      `${failedUpload.id}/clean`,
+      `${failedSubmission.id}/retry`,
+      `${failedSubmission.id}/clean`,
       'pause',
     ]) {
-      const res = await fetch(`${url}/api/queues/upload/${action}`, { method: 'PUT', headers });
+      const res = await fetch(`${url}/api/queues/initiate/${action}`, { method: 'PUT', headers });
       expect(res.status, action).toBe(405);
     }
-    expect(await queue('upload').getJobState(failedUpload.id ?? '')).toBe('failed');
-    expect(await queue('upload').isPaused()).toBe(false);
+    expect(await queue('initiate').getJobState(failedSubmission.id ?? '')).toBe('failed');
+    expect(await queue('initiate').isPaused()).toBe(false);
   });
 
   it('shows the six queues and a failed job with its reason in a real browser, without PII', async () => {
@@ -194,22 +199,22 @@ describe('esign-worker ui', () => {
       await mkdir(screenshotDir, { recursive: true });
       await page.screenshot({ path: `${screenshotDir}ui-screenshot.png` });
 
-      // The failed upload: open the queue, its failed tab, then the job itself.
-      await page.getByRole('link', { name: 'upload', exact: true }).first().click();
+      // The submission that failed at upload: open the queue, its failed tab, then the job.
+      await page.getByRole('link', { name: 'initiate', exact: true }).first().click();
       await page
         .getByRole('link', { name: /failed/i })
         .first()
         .click();
       await page
-        .getByRole('link', { name: String(failedUpload.id) })
+        .getByRole('link', { name: String(failedSubmission.id) })
         .first()
         .click();
-      await page.waitForURL(new RegExp(`/queue/upload/${failedUpload.id}(\\?|$)`));
+      await page.waitForURL(new RegExp(`/queue/initiate/${failedSubmission.id}(\\?|$)`));
       await page.getByRole('tab', { name: 'Error' }).click();
-      await page.getByText(failedUpload.failedReason).first().waitFor({ timeout: 15_000 });
-      expect(failedUpload.failedReason).toMatch(/^IMAGE_INVALID: .*SELFIE/);
+      await page.getByText(failedSubmission.failedReason).first().waitFor({ timeout: 15_000 });
+      expect(failedSubmission.failedReason).toMatch(/^IMAGE_INVALID: .*SELFIE/);
       const jobPage = await page.locator('body').innerText();
-      expect(jobPage).toContain(failedUpload.failedReason);
+      expect(jobPage).toContain(failedSubmission.failedReason);
       expectNoPii(jobPage);
       await page.screenshot({ path: `${screenshotDir}ui-failed-job.png` });
 

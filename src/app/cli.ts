@@ -104,7 +104,9 @@ export const commands = {
     minArgs: 0,
     maxArgs: 5,
     details:
-      `Steps: ${stepList}.\nPrints each step queue and whether it is paused. Active jobs finish;\n` +
+      `Steps: ${stepList}.\ninitiate holds the submission jobs (initiate, upload and confirm run in\n` +
+      'one); upload and confirm only jobs of an earlier release.\n' +
+      'Prints each step queue and whether it is paused. Active jobs finish;\n' +
       'waiting and delayed ones wait. Time paused is not counted towards\n' +
       'POLL_GIVE_UP_MS, so registrations waiting for a result do not time out meanwhile.',
   },

@@ -64,6 +64,7 @@ export class Metrics {
   readonly jobs: Counter<'queue' | 'outcome'>;
   readonly jobErrors: Counter<'queue' | 'code'>;
   readonly jobDuration: Histogram<'queue'>;
+  readonly stepDuration: Histogram<'step'>;
   readonly esignRequests: Counter<'endpoint' | 'status_class'>;
   readonly esignRequestDuration: Histogram<'endpoint'>;
   readonly uploadBytes: Counter<'document'>;
@@ -102,8 +103,19 @@ export class Metrics {
     });
     this.jobDuration = new Histogram({
       name: 'esign_worker_job_duration_seconds',
-      help: 'Time spent running one step job, by queue.',
+      help: 'Time spent running one step job, by queue (an initiate job runs the whole submission).',
       labelNames: ['queue'],
+      // Up to 600 s: a submission job runs initiate, two uploads (UPLOAD_TIMEOUT_MS, 120 s
+      // each) and confirm.
+      buckets: [
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 180, 300, 600,
+      ],
+      registers,
+    });
+    this.stepDuration = new Histogram({
+      name: 'esign_worker_step_duration_seconds',
+      help: 'Time spent running one submission step (initiate, upload, confirm) within its job, by step.',
+      labelNames: ['step'],
       // Up to 300 s: past the longest timeout a step can wait on (UPLOAD_TIMEOUT_MS, 120 s).
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 180, 300],
       registers,

@@ -26,9 +26,15 @@ import {
  * timeout, a network error, an abort, a shutdown), the request may still arrive, so the lease
  * stands: the retry waits it out, then asks Esign (the poll API) whether our submission has
  * left INITIATED, and sends again only if it has not.
+ *
+ * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
  */
-export async function confirm(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
-  let record = await ctx.store.require(data.registrationId);
+export async function confirm(
+  data: StepJobData,
+  ctx: StepContext,
+  known?: RegistrationRecord,
+): Promise<StepOutcome> {
+  let record = known ?? (await ctx.store.require(data.registrationId));
   if (await settleIfTerminal(ctx, record)) return done;
   const { registrationId } = record;
   const submission = record.submission;

@@ -3,7 +3,7 @@ import type { ImagePolicy } from '../lib/images/index.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { PiiCipher } from '../lib/pii-cipher.ts';
-import type { RegistrationResult } from '../lib/registration/record.ts';
+import type { RegistrationRecord, RegistrationResult } from '../lib/registration/record.ts';
 import type { ImageStore } from '../lib/registration/image-store.ts';
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import type { JobData, StepName } from '../lib/registration/jobs.ts';
@@ -41,6 +41,11 @@ export interface StepContext {
   metrics: Metrics;
   now: () => number;
   signal: AbortSignal;
+  /**
+   * True once the worker is shutting down: a submission job stops between its steps (the
+   * record holds its progress) instead of starting the next one. Absent: never.
+   */
+  draining?: (() => boolean) | undefined;
   /** How long within [from, to] any step queue was paused (`esign-worker pause`): not counted. */
   pausedWithin(from: number, to: number): Promise<number>;
   /** Put a terminal result on the results queue, once per attempt. */
@@ -63,6 +68,11 @@ export interface NextJob<S extends StepName = StepName> {
 export interface StepOutcome {
   next: NextJob[];
   waitUntil?: number | undefined;
+  /**
+   * The record as this step wrote it, when it hands over to the next submission step: that
+   * step, run in the same job, starts from it instead of reading it again.
+   */
+  record?: RegistrationRecord | undefined;
 }
 
 export const done: StepOutcome = { next: [] };

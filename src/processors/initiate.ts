@@ -1,5 +1,6 @@
 import { documentTypes } from '../lib/esign/schemas.ts';
 import type { CreatedSubmission } from '../lib/esign/types.ts';
+import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import { attachSubmission } from '../lib/registration/transitions.ts';
 import { adopt, leftBehind } from './adopt.ts';
@@ -14,9 +15,15 @@ import { applyTransition, partnerUser, schedulePoll } from './record-helpers.ts'
  *
  * Before creating one, it asks Esign (the poll API) what this user has: a submission a lost
  * write of this registration left behind is adopted instead (see adopt.ts for the rule).
+ *
+ * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
  */
-export async function initiate(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
-  let record = await ctx.store.require(data.registrationId);
+export async function initiate(
+  data: StepJobData,
+  ctx: StepContext,
+  known?: RegistrationRecord,
+): Promise<StepOutcome> {
+  let record = known ?? (await ctx.store.require(data.registrationId));
   if (await settleIfTerminal(ctx, record)) return done;
 
   if (!record.submission) {
@@ -39,11 +46,14 @@ export async function initiate(data: StepJobData, ctx: StepContext): Promise<Ste
   // A replay after an adoption: the submission is confirmed already, wait for its result.
   if (record.confirmedAt !== undefined) return schedulePoll(ctx, record);
   const { registrationId, generation } = record;
-  return proceed({
-    step: 'upload',
-    jobId: jobIds.step('upload', registrationId, generation),
-    data: { registrationId },
-  });
+  return {
+    ...proceed({
+      step: 'upload',
+      jobId: jobIds.step('upload', registrationId, generation),
+      data: { registrationId },
+    }),
+    record,
+  };
 }
 
 /** The answer with its presigned URLs sealed: they are credentials, valid for days. */

@@ -22,9 +22,15 @@ const EXPIRY_MARGIN_MS = 60_000;
  * most), marking each document uploaded as soon as storage accepts it, so a retry re-sends
  * only what is missing. An expired URL means a new submission (no refresh API exists); a
  * storage refusal that is not expiry is explained by asking Esign (explainRefusal).
+ *
+ * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
  */
-export async function upload(data: StepJobData, ctx: StepContext): Promise<StepOutcome> {
-  let record = await ctx.store.require(data.registrationId);
+export async function upload(
+  data: StepJobData,
+  ctx: StepContext,
+  known?: RegistrationRecord,
+): Promise<StepOutcome> {
+  let record = known ?? (await ctx.store.require(data.registrationId));
   if (await settleIfTerminal(ctx, record)) return done;
   const { registrationId } = record;
   if (!record.submission) return initiateAgain(record);
@@ -76,11 +82,14 @@ export async function upload(data: StepJobData, ctx: StepContext): Promise<StepO
   ({ record } = await applyTransition(ctx, registrationId, (current) =>
     markUploaded(current, ctx.now()),
   ));
-  return proceed({
-    step: 'confirm',
-    jobId: jobIds.step('confirm', registrationId, record.generation),
-    data: { registrationId },
-  });
+  return {
+    ...proceed({
+      step: 'confirm',
+      jobId: jobIds.step('confirm', registrationId, record.generation),
+      data: { registrationId },
+    }),
+    record,
+  };
 }
 
 /** The document's image: from the image store (inline bytes), or its path or URL. */

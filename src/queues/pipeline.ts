@@ -6,17 +6,16 @@ import type { Logger } from '../lib/logger.ts';
 import { PauseLedger } from '../lib/pause-ledger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { complete } from '../processors/complete.ts';
-import { confirm } from '../processors/confirm.ts';
 import type { StepContext, StepSettings } from '../processors/context.ts';
 import { finish } from '../processors/finish.ts';
-import { initiate } from '../processors/initiate.ts';
 import { poll } from '../processors/poll.ts';
-import { upload } from '../processors/upload.ts';
-import type { StepName } from '../lib/registration/jobs.ts';
+import { submit } from '../processors/submit.ts';
+import type { StepJobData, StepName } from '../lib/registration/jobs.ts';
 import { attemptOf } from '../lib/registration/record.ts';
 import { activeSpan } from '../lib/tracing/tracer.ts';
 import { resultJobOptions, type PipelineQueues, type StepQueues } from './queues.ts';
 import type { SharedServices } from './shared.ts';
+import { stepGates } from './step-gates.ts';
 import { startStepWorker, type LockSettings } from './step-worker.ts';
 
 export interface PipelineDeps {
@@ -24,8 +23,12 @@ export interface PipelineDeps {
   services: SharedServices;
   esign: EsignClient;
   settings: StepSettings;
+  /**
+   * Per worker process and partition. initiate, upload and confirm bound their step inside
+   * submission jobs (step-gates.ts); the submission queue takes their sum of jobs at once.
+   */
   concurrency: Record<StepName, number>;
-  /** Esign-calling jobs per second per queue across all workers; 0 = unlimited. */
+  /** Submission and poll jobs started per second per queue across all workers; 0 = unlimited. */
   ratePerSecond: number;
   /** The other partitions' step queues (QUEUE_PARTITIONS > 1): a 429 pauses them as well. */
   otherPartitions?: StepQueues[] | undefined;
@@ -47,11 +50,12 @@ export interface Pipeline {
   close(timeoutMs?: number): Promise<void>;
 }
 
-/** Start a worker for every step, all sharing one context factory. */
+/** Start a worker for every queue, all sharing one context factory. */
 export function startPipeline(deps: PipelineDeps): Pipeline {
   const { services } = deps;
   const queues = services.queues;
   const running = new Set<Promise<void>>();
+  let draining = false;
   const pauses = new PauseLedger(services.redis, services.prefix);
   const context = (signal: AbortSignal): StepContext => ({
     esign: deps.esign,
@@ -64,6 +68,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     metrics: deps.metrics,
     now: services.now,
     signal,
+    draining: () => draining,
     pausedWithin: (from, to) => pauses.pausedWithin(from, to),
     async publishResult(result) {
       await queues.results.add(
@@ -102,13 +107,17 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
     running,
     onFinalFailure,
   };
+  const { concurrency } = deps;
+  const gates = stepGates(concurrency, deps.metrics, services.tracing.tracer);
+  /** The submission phase, one job (processors/submit.ts), under this process's step limits. */
+  const submission = (data: StepJobData, ctx: StepContext) => submit(data, ctx, gates(ctx.signal));
   /**
    * A registration enqueued without trace context (a producer with tracing off, or from an
    * earlier release) gets its trace here, at its first step: kept like the enqueue's, so the
-   * callback still joins it. One SET NX per initiate, only with tracing on.
+   * callback still joins it. One SET NX per submission job, only with tracing on.
    */
   const rememberTrace =
-    (process: typeof initiate): typeof initiate =>
+    (process: typeof submission): typeof submission =>
     async (data, ctx) => {
       const traceparent = activeSpan(services.tracing.tracer).traceparent();
       if (traceparent)
@@ -120,28 +129,30 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
   const esignRate = deps.ratePerSecond;
   const siblings = (step: StepName) => (deps.otherPartitions ?? []).map((other) => other[step]);
   const workers = [
+    // The submission queue: enough jobs at once to fill every step's limit.
     startStepWorker({
       ...common,
       step: 'initiate',
       siblingQueues: siblings('initiate'),
-      process: rememberTrace(initiate),
-      concurrency: deps.concurrency.initiate,
+      process: rememberTrace(submission),
+      concurrency: concurrency.initiate + concurrency.upload + concurrency.confirm,
       ratePerSecond: esignRate,
     }),
+    // upload and confirm: only jobs an earlier release added; the same processor runs them.
     startStepWorker({
       ...common,
       step: 'upload',
       siblingQueues: siblings('upload'),
-      process: upload,
-      concurrency: deps.concurrency.upload,
-      ratePerSecond: 0,
+      process: submission,
+      concurrency: concurrency.upload,
+      ratePerSecond: esignRate,
     }),
     startStepWorker({
       ...common,
       step: 'confirm',
       siblingQueues: siblings('confirm'),
-      process: confirm,
-      concurrency: deps.concurrency.confirm,
+      process: submission,
+      concurrency: concurrency.confirm,
       ratePerSecond: esignRate,
     }),
     startStepWorker({
@@ -149,7 +160,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       step: 'poll',
       siblingQueues: siblings('poll'),
       process: poll,
-      concurrency: deps.concurrency.poll,
+      concurrency: concurrency.poll,
       ratePerSecond: esignRate,
     }),
     startStepWorker({
@@ -157,7 +168,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       step: 'complete',
       siblingQueues: siblings('complete'),
       process: complete,
-      concurrency: deps.concurrency.complete,
+      concurrency: concurrency.complete,
       ratePerSecond: 0,
     }),
   ];
@@ -169,9 +180,11 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       // Graceful first: no new jobs, active ones finish. Past the timeout, abort them: their
       // Esign calls end and the adapter gives each job back to the queue. (BullMQ's close(true)
       // after a close() only returns the pending close, which waits for the jobs: it forced
-      // nothing.) What is waited for is our processors, not BullMQ's close: that also QUITs
-      // its connections, which waits for ever while Redis is down. A processor stuck past the
-      // grace (on a Redis call, which no signal cancels) is left to BullMQ's lock expiry.
+      // nothing.) A submission job stops at its next step boundary (draining). What is waited
+      // for is our processors, not BullMQ's close: that also QUITs its connections, which
+      // waits for ever while Redis is down. A processor stuck past the grace (on a Redis call,
+      // which no signal cancels) is left to BullMQ's lock expiry.
+      draining = true;
       const closing = Promise.allSettled(workers.map((worker) => worker.close()));
       const started = Date.now();
       const drained = async () => {

@@ -48,26 +48,42 @@ interface Expected {
   step: Exclude<StepName, 'complete'>;
   jobId: string;
   data: StepJobData | PollJobData;
+  /** Other jobs that, while live, still carry the registration on (see expectedJob). */
+  alsoLive: Array<{ step: StepName; jobId: string }>;
 }
 
-/** The job a registration at this record's step must have (complete is not a step of its own). */
+/**
+ * The job a registration at this record's step must have (complete is not a step of its own).
+ * Before confirmation that is its submission job (`initiate` queue), under this generation's
+ * id; but the job that carries it on may be one added under an earlier generation of this
+ * attempt (a submission job goes on, in-process, past a re-initiation), or an `upload` or
+ * `confirm` job an earlier release added: while any of them is live, nothing is missing.
+ */
 export function expectedJob(record: RegistrationRecord): Expected | undefined {
   const { registrationId, generation } = record;
   const data = { registrationId };
   if (isTerminal(record.status)) return undefined;
-  if (!record.submission)
-    return { step: 'initiate', jobId: jobIds.step('initiate', registrationId, generation), data };
-  if (record.confirmedAt !== undefined) {
-    const attempt = record.pollAttempts + 1;
+  if (record.confirmedAt === undefined) {
+    const alsoLive: Expected['alsoLive'] = [];
+    for (let earlier = record.attemptGeneration ?? 0; earlier < generation; earlier++)
+      alsoLive.push({ step: 'initiate', jobId: jobIds.step('initiate', registrationId, earlier) });
+    if (record.submission)
+      for (const step of ['upload', 'confirm'] as const)
+        alsoLive.push({ step, jobId: jobIds.step(step, registrationId, generation) });
     return {
-      step: 'poll',
-      jobId: record.pollJobId ?? jobIds.poll(registrationId, generation, attempt),
-      data: { registrationId, attempt },
+      step: 'initiate',
+      jobId: jobIds.step('initiate', registrationId, generation),
+      data,
+      alsoLive,
     };
   }
-  const uploaded = record.status === 'UPLOADED';
-  const step = uploaded ? 'confirm' : 'upload';
-  return { step, jobId: jobIds.step(step, registrationId, generation), data };
+  const attempt = record.pollAttempts + 1;
+  return {
+    step: 'poll',
+    jobId: record.pollJobId ?? jobIds.poll(registrationId, generation, attempt),
+    data: { registrationId, attempt },
+    alsoLive: [],
+  };
 }
 
 /** One pass over every unfinished registration; returns how many got a fresh job. */
@@ -86,8 +102,13 @@ async function redriveOne(options: RedriveOptions, registrationId: string): Prom
   if (!expected) return false;
   const queue: Queue = options.queues[expected.step];
   const redriveId = `${expected.jobId}-r${record.version}`;
-  for (const id of [expected.jobId, redriveId])
-    if (liveStates.has(await queue.getJobState(id))) return false;
+  const candidates = [
+    { step: expected.step, jobId: expected.jobId },
+    { step: expected.step, jobId: redriveId },
+    ...expected.alsoLive,
+  ];
+  for (const { step, jobId } of candidates)
+    if (liveStates.has(await options.queues[step].getJobState(jobId))) return false;
   // A re-drive job of this very version ran and left the record as it was: a new one.
   const used = (await queue.getJobState(redriveId)) !== 'unknown';
   const jobId = used ? `${redriveId}-${options.now()}` : redriveId;

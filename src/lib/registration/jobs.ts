@@ -1,10 +1,31 @@
 import type { SubmissionState } from '../esign/schemas.ts';
-import type { ResultSource } from './record.ts';
+import { isTerminal, type RegistrationRecord, type ResultSource } from './record.ts';
 
-/** The step queues, in flow order, and the outbound results queue. */
+/**
+ * The step queues, in flow order, and the outbound results queue. `initiate` is the
+ * submission queue: one job there runs initiate, upload and confirm in turn (processors/
+ * submit.ts). `upload` and `confirm` get no new jobs; they stay so the jobs an earlier release
+ * put there are still run (by the same processor) and shown by the ops commands and the UI.
+ */
 export const stepNames = ['initiate', 'upload', 'confirm', 'poll', 'complete'] as const;
 export type StepName = (typeof stepNames)[number];
 export const RESULTS_QUEUE = 'results' as const;
+
+/** The steps of the submission phase, run in order within one job. */
+export const submissionSteps = ['initiate', 'upload', 'confirm'] as const;
+export type SubmissionStep = (typeof submissionSteps)[number];
+export const SUBMISSION_QUEUE = 'initiate' satisfies StepName;
+
+/**
+ * The submission step a record is at, from the record alone: no submission yet → initiate;
+ * both images uploaded → confirm; otherwise upload. A record already confirmed (adopted, maybe
+ * before its uploads) or ended goes to initiate, which only schedules the poll or settles it.
+ */
+export function submissionStepOf(record: RegistrationRecord): SubmissionStep {
+  if (!record.submission || record.confirmedAt !== undefined || isTerminal(record.status))
+    return 'initiate';
+  return record.status === 'UPLOADED' ? 'confirm' : 'upload';
+}
 
 /** Step jobs carry only a pointer: the record holds everything else. */
 export interface StepJobData {

@@ -1,0 +1,168 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createWorkerApp, type WorkerApp } from '../src/app/worker-app.ts';
+import { loadConfig } from '../src/lib/config.ts';
+import { silentLogger } from '../src/lib/logger.ts';
+import { Metrics } from '../src/lib/metrics.ts';
+import { writeJobData } from '../src/lib/registration/format.ts';
+import { jobIds } from '../src/lib/registration/jobs.ts';
+import { initiate } from '../src/processors/initiate.ts';
+import { submit, type StepGate } from '../src/processors/submit.ts';
+import { upload } from '../src/processors/upload.ts';
+import { connect } from './support/redis.ts';
+import { person, registrationRequest } from './support/requests.ts';
+import { startStack, type Stack } from './support/stack.ts';
+import { stepContext, type StepHarness } from './support/step-context.ts';
+
+/**
+ * The submission phase is one job (processors/submit.ts): one `initiate` job takes a
+ * registration from QUEUED to CONFIRMED, each step checkpointed in the record. An `upload` or
+ * `confirm` job left by the release before (which made a job per step) is still run to the
+ * end by the same processor after a deploy, so nothing in flight is stranded.
+ */
+describe('the submission as one job', () => {
+  let stack: Stack;
+  let harness: StepHarness;
+  let redis: Redis;
+  let queues: Record<'initiate' | 'upload' | 'confirm', Queue>;
+  let worker: WorkerApp | undefined;
+  let metrics: Metrics;
+
+  beforeAll(async () => {
+    stack = await startStack({ worker: 'none' });
+    harness = stepContext(stack);
+    redis = connect();
+    const open = (name: string) => new Queue(name, { connection: redis, prefix: stack.prefix });
+    queues = { initiate: open('initiate'), upload: open('upload'), confirm: open('confirm') };
+  });
+  afterEach(async () => {
+    await worker?.close();
+    worker = undefined;
+  });
+  afterAll(async () => {
+    await Promise.all(Object.values(queues).map((queue) => queue.close()));
+    await redis.quit();
+    await harness.close();
+    await stack.close();
+  });
+
+  const startWorker = async () => {
+    metrics = new Metrics({ defaultMetrics: false });
+    const config = loadConfig(stack.env, ['common', 'esign', 'pipeline', 'pii']);
+    worker = createWorkerApp(config, silentLogger(), metrics);
+    await worker.untilReady();
+  };
+  /** A counter's sum over the matching series, or a histogram's observation count. */
+  const counted = async (name: string, labels: Record<string, string>) => {
+    const metric = await metrics.registry.getSingleMetric(name)?.get();
+    const matches = (metric?.values ?? []).filter(
+      (value) =>
+        [undefined, name, `${name}_count`].includes(
+          (value as { metricName?: string }).metricName,
+        ) && Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted),
+    );
+    return matches.reduce((sum, value) => sum + value.value, 0);
+  };
+  const confirmsOf = (partnerUserId: string) =>
+    stack.sandbox
+      .inspect()
+      .submissions.filter((s) => s.userId === partnerUserId)
+      .map((s) => s.confirmCount);
+  const jobStates = (registrationId: string) =>
+    Promise.all(
+      (['initiate', 'upload', 'confirm'] as const).map(async (step) => [
+        step,
+        await queues[step].getJobState(jobIds.step(step, registrationId, 0)),
+      ]),
+    );
+
+  it('drives a registration from QUEUED to CONFIRMED in a single job', async () => {
+    await startWorker();
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const result = await stack.waitForResult(registrationId, 30_000);
+    expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+
+    // One job on the submission queue, none on upload or confirm.
+    expect(await jobStates(registrationId)).toEqual([
+      ['initiate', 'completed'],
+      ['upload', 'unknown'],
+      ['confirm', 'unknown'],
+    ]);
+    const view = await stack.producer.getRegistration(registrationId);
+    expect(view?.history.map((entry) => entry.status).slice(0, 4)).toEqual([
+      'QUEUED',
+      'INITIATED',
+      'UPLOADED',
+      'CONFIRMED',
+    ]);
+    expect(confirmsOf(request.partnerUserId)).toEqual([1]);
+    // Each Esign step is still timed on its own, inside the one job.
+    for (const step of ['initiate', 'upload', 'confirm'])
+      expect(await counted('esign_worker_step_duration_seconds', { step }), step).toBe(1);
+    expect(await counted('esign_worker_jobs_total', { queue: 'initiate' })).toBe(1);
+    expect(await counted('esign_worker_jobs_total', { queue: 'upload' })).toBe(0);
+    expect(await counted('esign_worker_jobs_total', { queue: 'confirm' })).toBe(0);
+  });
+
+  /** A registration as the previous release left it: its `step` job next, the ones before done. */
+  const leftByPreviousRelease = async (step: 'upload' | 'confirm') => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    // The previous release's initiate (and upload) jobs ran; their work is in the record.
+    await initiate(data, harness.ctx);
+    if (step === 'confirm') await upload(data, harness.ctx);
+    expect(await queues.initiate.remove(jobIds.step('initiate', registrationId, 0))).toBe(1);
+    const jobId = jobIds.step(step, registrationId, 0);
+    await queues[step].add(step, writeJobData(data), { jobId, attempts: 3 });
+    return { registrationId, request, jobId };
+  };
+
+  for (const step of ['upload', 'confirm'] as const)
+    it(`runs a leftover ${step} job from the previous layout to the end`, async () => {
+      const { registrationId, request, jobId } = await leftByPreviousRelease(step);
+      await startWorker();
+      const result = await stack.waitForResult(registrationId, 30_000);
+      expect(result).toMatchObject({ status: 'COMPLETED', result: 'VALID' });
+      expect(await queues[step].getJobState(jobId)).toBe('completed');
+      expect(confirmsOf(request.partnerUserId)).toEqual([1]);
+      // It went on in the same job: no submission job was added for it.
+      expect(await queues.initiate.getJobState(jobIds.step('initiate', registrationId, 0))).toBe(
+        'unknown',
+      );
+      expect(await counted('esign_worker_step_duration_seconds', { step: 'confirm' })).toBe(1);
+      expect(await counted('esign_worker_step_duration_seconds', { step: 'initiate' })).toBe(0);
+    });
+
+  it('stops between steps while draining, and the next run resumes where the record is', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    const ran: string[] = [];
+    // As the adapter's gate, the confirm step as if it had waited for its slot (it reads the
+    // record itself then); the others start from the record handed on.
+    const gate: StepGate = (step, run) => {
+      ran.push(step);
+      return run(step === 'confirm');
+    };
+    const uploads = () => stack.sandbox.inspect().calls.upload['200'] ?? 0;
+    const uploadsBefore = uploads();
+
+    // A worker shutting down: the step under way finishes, the next is not started.
+    const stopped = await submit(data, { ...harness.ctx, draining: () => true }, gate);
+    expect(stopped.next).toEqual([]);
+    expect(stopped.waitUntil).toBeTypeOf('number');
+    expect(ran).toEqual(['initiate']);
+    expect((await stack.producer.getRegistration(registrationId))?.status).toBe('INITIATED');
+    expect(uploads()).toBe(uploadsBefore);
+
+    // The job taken up again: from upload, not from the start; then the fallback poll.
+    const finished = await submit(data, harness.ctx, gate);
+    expect(ran).toEqual(['initiate', 'upload', 'confirm']);
+    expect(finished.next.map((next) => next.step)).toEqual(['poll']);
+    expect(uploads() - uploadsBefore).toBe(2);
+    expect(confirmsOf(request.partnerUserId)).toEqual([1]);
+  });
+});
