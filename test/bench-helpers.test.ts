@@ -6,6 +6,7 @@ import { countRequest, parseMonitorLine } from '../bench/monitor.ts';
 import { cpuMsFromStat } from '../bench/proc.ts';
 import { parseInfo, sampleFromInfo, subtractSamples, totalCalls } from '../bench/redis-info.ts';
 import { StagePool } from '../bench/stage-pool.ts';
+import { parseMonitorArgs, storeKeyKind } from '../bench/store-cost-parse.ts';
 import { formatSpread, percentile, spread } from '../bench/stats.ts';
 
 // The benchmark's own arithmetic and parsing; the benchmark itself is run by hand
@@ -170,5 +171,21 @@ describe('bench MONITOR lines', () => {
     ).toEqual(['127.0.0.1:51552', 'scan']);
     expect(parseMonitorLine('+1795783430.9 [0 lua] "hget" "k" "f"')).toEqual(['lua', 'hget']);
     expect(parseMonitorLine('+OK')).toBeUndefined();
+  });
+
+  it('splits a MONITOR line into its arguments and tells the store keys (store-cost)', () => {
+    expect(
+      parseMonitorArgs('+1.5 [0 127.0.0.1:5] "evalsha" "ab" "1" "p:registration:r\\"1"'),
+    ).toEqual(['127.0.0.1:5', ['evalsha', 'ab', '1', 'p:registration:r"1']]);
+    expect(parseMonitorArgs('+1.5 [0 lua] "set" "k" "\\x00v"')).toEqual([
+      'lua',
+      ['set', 'k', '?v'],
+    ]);
+    expect(storeKeyKind('p:registration:r1', 'p')).toBe('store registration');
+    expect(storeKeyKind('p:registrations-by-status:QUEUED', 'p')).toBe(
+      'store registrations-by-status',
+    );
+    expect(storeKeyKind('p:registration-image:r1:ktp', 'p')).toBe('store registration-image');
+    expect(storeKeyKind('p:initiate:1', 'p')).toBeUndefined();
   });
 });

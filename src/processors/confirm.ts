@@ -75,11 +75,11 @@ export async function confirm(
     }
     const pollJobId = jobIds.poll(registrationId, record.generation, 1);
     // markConfirmed scrubs the request: no later step sends it. The images went after upload;
-    // deleting again covers a registration adopted before both were uploaded.
+    // the store deletes them again in this write (a confirmation), which covers a
+    // registration adopted before both were uploaded.
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
       markConfirmed(current, submission.submissionId, pollJobId, ctx.now()),
     ));
-    await ctx.imageStore.delete(registrationId);
     ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');
   }
 

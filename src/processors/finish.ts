@@ -26,7 +26,7 @@ export async function finish(
       'registration finished',
     );
   }
-  await settle(ctx, record);
+  await settle(ctx, record, changed);
 }
 
 /**
@@ -44,17 +44,25 @@ export async function settleIfTerminal(
 
 /**
  * The after-effects of a terminal record (images and deadline job gone too); a no-op once done.
+ * `endedHere`: this run's write ended it, and the store's script dropped the images and freed
+ * the user's slot with that write (store.ts); a record found ended may predate that.
  * Publishing is the last of them and is noted in the record: a record that says so had every
  * other one done by the run that published it (a lost write loses the latest ones first), so a
  * late or duplicate report on an ended registration costs no Redis call beyond its read.
  */
-export async function settle(ctx: StepContext, record: RegistrationRecord): Promise<void> {
+export async function settle(
+  ctx: StepContext,
+  record: RegistrationRecord,
+  endedHere = false,
+): Promise<void> {
   if (!record.result || isPublished(record)) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
   if (record.deadlineAt !== undefined)
     await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
-  await ctx.imageStore.delete(record.registrationId);
-  await ctx.store.releaseInFlight(record);
+  if (!endedHere) {
+    await ctx.imageStore.delete(record.registrationId);
+    await ctx.store.releaseInFlight(record);
+  }
   await ctx.publishResult(record.result);
   await applyTransition(ctx, record.registrationId, markPublished);
 }

@@ -33,7 +33,7 @@ export async function initiate(
     const answer = await ctx.esign.createSubmission(partnerUser(record), ctx.signal);
     const at = ctx.now();
     const created = sealUrls(ctx, record.registrationId, answer);
-    await ctx.store.indexSubmission(created.submissionId, record.registrationId);
+    // The store indexes the submission in the write that attaches it (callbacks find it).
     ({ record } = await applyTransition(ctx, record.registrationId, (current) =>
       attachSubmission(current, created, at),
     ));

@@ -2,7 +2,7 @@ import { documentTypes, type DocumentType } from '../lib/esign/schemas.ts';
 import { isWorkerError, permanent } from '../lib/errors.ts';
 import { openImage, openImageBytes, type OpenedImage } from '../lib/images/index.ts';
 import { isStoredImage } from '../lib/registration/image-store.ts';
-import type { RegistrationRecord } from '../lib/registration/record.ts';
+import { statusRank, type RegistrationRecord } from '../lib/registration/record.ts';
 import { jobIds, type StepJobData } from '../lib/registration/jobs.ts';
 import {
   dropExpiredSubmission,
@@ -69,19 +69,21 @@ export async function upload(
     ctx.metrics.uploadBytes.inc({ document: type }, image.contentLength);
     const { submissionId } = submission;
     const uploaded = { submissionId, document: type, bytes: image.contentLength };
+    // The last document's mark says UPLOADED in the same write (markUploaded applies once
+    // both are marked): one write fewer.
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
-      markDocumentUploaded(current, uploaded, ctx.now()),
+      markUploaded(markDocumentUploaded(current, uploaded, ctx.now()), ctx.now()),
     ));
     if (!record.submission) return initiateAgain(record);
   }
 
   // Both documents are marked uploaded, so the images are not needed any more, even by a
-  // re-run: deleted before the record says UPLOADED, so an UPLOADED record never has them.
-  // markUploaded drops the URLs.
-  await ctx.imageStore.delete(registrationId);
-  ({ record } = await applyTransition(ctx, registrationId, (current) =>
-    markUploaded(current, ctx.now()),
-  ));
+  // re-run: the store deletes them in the write that says UPLOADED, so an UPLOADED record
+  // never has them. markUploaded drops the URLs; here for a run that found both marked.
+  if (statusRank(record.status) < statusRank('UPLOADED'))
+    ({ record } = await applyTransition(ctx, registrationId, (current) =>
+      markUploaded(current, ctx.now()),
+    ));
   return {
     ...proceed({
       step: 'confirm',

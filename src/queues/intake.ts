@@ -49,8 +49,7 @@ export async function storeImages(
   record: RegistrationRecord,
   inline: SealedIntake['inline'],
 ): Promise<void> {
-  for (const [doc, bytes] of inline)
-    await services.imageStore.put(record.registrationId, doc, bytes, services.store.ttlOf(record));
+  await services.imageStore.put(record.registrationId, inline, services.store.ttlOf(record));
 }
 
 /** The delayed completion that ends the attempt TIMED_OUT at its deadline (a no-op if ended). */

@@ -89,15 +89,16 @@ export function expectedJob(record: RegistrationRecord): Expected | undefined {
 /** One pass over every unfinished registration; returns how many got a fresh job. */
 export async function redriveStranded(options: RedriveOptions): Promise<number> {
   let redriven = 0;
+  // A batch of records per batch of slots: one MGET, not one GET per registration.
   for await (const registrationIds of options.store.inFlightIds())
-    for (const registrationId of registrationIds)
-      if (await redriveOne(options, registrationId)) redriven += 1;
+    for (const record of await options.store.getMany(registrationIds))
+      if (record && (await redriveOne(options, record))) redriven += 1;
   return redriven;
 }
 
-async function redriveOne(options: RedriveOptions, registrationId: string): Promise<boolean> {
-  const record = await options.store.get(registrationId);
-  if (!record || options.now() - record.updatedAt < options.afterMs) return false;
+async function redriveOne(options: RedriveOptions, record: RegistrationRecord): Promise<boolean> {
+  if (options.now() - record.updatedAt < options.afterMs) return false;
+  const { registrationId } = record;
   const expected = expectedJob(record);
   if (!expected) return false;
   const queue: Queue = options.queues[expected.step];

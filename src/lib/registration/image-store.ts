@@ -1,6 +1,8 @@
+import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis-topology.ts';
 import type { CheckDocument } from '../images/source.ts';
 import type { PiiCipher } from '../pii-cipher.ts';
+import { StoreKeys } from './store-keys.ts';
 
 /**
  * Inline (base64) images, kept out of the registration record: each is stored once, as
@@ -36,12 +38,17 @@ export class ImageStore {
   }
 
   key(registrationId: string, doc: CheckDocument): string {
-    return `${this.prefix}:registration-image:${registrationId}:${doc}`;
+    return new StoreKeys(this.prefix).image(registrationId, doc);
   }
 
-  async put(registrationId: string, doc: CheckDocument, bytes: Buffer, ttlMs: number) {
-    const sealed = this.cipher.sealBytes(bytes, `${registrationId}:${doc}`);
-    await this.redis.set(this.key(registrationId, doc), sealed, 'PX', Math.max(1, ttlMs));
+  /** The given images, sealed, in one round trip (a pipeline: the keys share a slot). */
+  async put(registrationId: string, images: readonly [CheckDocument, Buffer][], ttlMs: number) {
+    const pipeline = this.redis.pipeline();
+    for (const [doc, bytes] of images) {
+      const sealed = this.cipher.sealBytes(bytes, `${registrationId}:${doc}`);
+      pipeline.set(this.key(registrationId, doc), sealed, 'PX', Math.max(1, ttlMs));
+    }
+    if (images.length > 0) await run(pipeline);
   }
 
   /** The image's bytes, or undefined when it is gone (uploaded, erased or expired). */
@@ -52,12 +59,19 @@ export class ImageStore {
 
   /** Both images live `ttlMs` from now (a deadline moved out); a no-op for one that is gone. */
   async expire(registrationId: string, ttlMs: number): Promise<void> {
+    const pipeline = this.redis.pipeline();
     for (const doc of ['ktp', 'selfie'] as const)
-      await this.redis.pexpire(this.key(registrationId, doc), Math.max(1, ttlMs));
+      pipeline.pexpire(this.key(registrationId, doc), Math.max(1, ttlMs));
+    await run(pipeline);
   }
 
   /** Both images of a registration; a no-op when they are gone already. */
   async delete(registrationId: string): Promise<void> {
     await this.redis.del(this.key(registrationId, 'ktp'), this.key(registrationId, 'selfie'));
   }
+}
+
+/** A pipeline's commands, failing as the first failed one did. */
+async function run(pipeline: ChainableCommander): Promise<void> {
+  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
 }

@@ -5,14 +5,14 @@ import type { RegistrationRecord, RegistrationStatus } from './record.ts';
 
 /**
  * Which registrations are in a status: one sorted set per status,
- * `<p>:registrations-by-status:<STATUS>`, members the registration ids, scored by the time of
- * the record's last write. The store's scripts move an id between sets in the same script as
+ * `<p>:registrations-by-status:<STATUS>`, members the registration ids, scored by the time
+ * the record entered the status (an ended one: its last write). The store's scripts move an id between sets in the same script as
  * the record's compare-and-set (`MOVE_IN_INDEX`), so listing costs O(log n + page) and never
  * walks the keyspace (docs/design.md, "Listing registrations").
  *
  * The index is derived, never trusted alone: a listing reads each record and shows it only if
  * its status still matches. Records whose TTL ended leave their id behind; each write into an
- * ended status trims that set below the retention cutoff, and a listing drops the ids of
+ * ended status (a record entering it) trims that set below the retention cutoff, and a listing drops the ids of
  * records it finds gone. Like the other indexes, its format is its key name: members are
  * bare ids.
  */
@@ -23,12 +23,18 @@ export function statusIndexKey(prefix: string, status: RegistrationStatus): stri
 
 /**
  * Lua, for the store's scripts: KEYS[2] the index of the status read, KEYS[3] of the status
- * written; ARGV[4] the id, ARGV[5] its score, ARGV[6] the trim cutoff (0: none).
+ * written; ARGV[4] the id, ARGV[5] its score, ARGV[6] the trim cutoff (0: none; set for an
+ * ended status). A write that keeps an unfinished status leaves the index alone (the score
+ * stays the time it entered it); an ended record's score follows its every write, because
+ * its TTL does (retention from the last write) and the trim goes by the score. The trim runs
+ * when a record enters an ended status, not again on its later writes.
  */
 export const MOVE_IN_INDEX = `
-if KEYS[2] ~= KEYS[3] then redis.call('ZREM', KEYS[2], ARGV[4]) end
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
-if tonumber(ARGV[6]) > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6]) end`;
+local moved = KEYS[2] ~= KEYS[3]
+local ended = tonumber(ARGV[6]) > 0
+if moved then redis.call('ZREM', KEYS[2], ARGV[4]) end
+if moved or ended then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
+if moved and ended then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. ARGV[6]) end`;
 
 export interface ListedRegistration {
   registrationId: string;

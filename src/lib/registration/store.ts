@@ -1,30 +1,26 @@
-import { createHash } from 'node:crypto';
 import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
 import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
 import { isTerminal, type RegistrationRecord } from './record.ts';
-import { statusIndexKey } from './status-index.ts';
+import { RecentRecords } from './recent-records.ts';
+import { StoreKeys } from './store-keys.ts';
 import { COMPARE_AND_SET, CREATE, DELETE_IF_EQUAL, RETRY } from './store-scripts.ts';
+import { writeEffects } from './write-effects.ts';
 
 /**
  * Registration records in Redis, one JSON value per registration, written with a
  * compare-and-set on `version` (a Lua script), so concurrent steps and callbacks never
- * overwrite each other's progress. Safe on one shared connection (no WATCH).
- *
- * Keys (all under the queue prefix, so a hash-tagged prefix keeps them in one slot):
- *   <p>:registration:<id>            the record
- *   <p>:registration-by-submission:<submissionId>   → id
- *   <p>:registration-in-flight:<sha256(type, user)> → id of the user's unfinished registration
- *   <p>:registrations-by-status:<STATUS>            ids by last write (status-index.ts)
- *
- * The record carries its format (`formatVersion`, format.ts): read in this release's formats,
- * always written in the current one. An in-flight record (and the user's slot) expires
- * KEY_GRACE_MS after the registration's deadline, by which the deadline job has ended it; an
- * ended record lives for the retention. The two indexes hold a bare registration id, which the
- * scripts below and the previous release compare and look up as is: their format is their key
- * name, and a new one would take a new key (docs/design.md, "Stored formats"). The scripts read
- * the record's `version` and `result`, which every record format keeps.
+ * overwrite each other's progress. Safe on one shared connection (no WATCH). A transition is
+ * one round trip: from the record this process last read or wrote (recent-records.ts), with
+ * what the write implies in the same script (write-effects.ts, store-scripts.ts). Keys:
+ * store-keys.ts. The record carries its format (`formatVersion`, format.ts): read in this
+ * release's formats, written in the current one. An in-flight record (and the user's slot)
+ * expires KEY_GRACE_MS after the registration's deadline, by which the deadline job has ended
+ * it; an ended record lives for the retention. The indexes hold a bare registration id, which
+ * the scripts and the previous release compare and look up as is: their format is their key
+ * name (docs/design.md, "Stored formats"). The scripts read the record's `version` and
+ * `result`, which every record format keeps.
  */
 
 /**
@@ -52,96 +48,158 @@ export interface RegistrationStoreOptions {
 
 export class RegistrationStore {
   private readonly redis: RedisClient;
-  private readonly prefix: string;
   private readonly retentionMs: number;
   private readonly now: () => number;
   private readonly beforeIndexSubmission: RegistrationStoreOptions['beforeIndexSubmission'];
+  private readonly recent = new RecentRecords();
+  private readonly keys: StoreKeys;
 
   constructor(options: RegistrationStoreOptions) {
     this.beforeIndexSubmission = options.beforeIndexSubmission;
     this.redis = options.redis;
-    this.prefix = options.prefix;
+    this.keys = new StoreKeys(options.prefix);
     this.retentionMs = options.retentionMs;
     this.now = options.now ?? Date.now;
   }
 
-  private recordKey(id: string): string {
-    return `${this.prefix}:registration:${id}`;
-  }
-
   /** The submission index's key (the callback sink looks it up inside its add script). */
   submissionKey(submissionId: string): string {
-    return `${this.prefix}:registration-by-submission:${submissionId}`;
+    return this.keys.submission(submissionId);
   }
 
-  /** Hashed so a partner user id never appears in a key name. */
+  /** The user's in-flight slot. */
   inFlightKey(partnerUserIdType: string, partnerUserId: string): string {
-    const digest = createHash('sha256')
-      .update(`${partnerUserIdType}\0${partnerUserId}`)
-      .digest('hex');
-    return `${this.prefix}:registration-in-flight:${digest}`;
+    return this.keys.inFlight(partnerUserIdType, partnerUserId);
   }
 
   /** Atomically: create the record and claim the user's in-flight slot, or say why not. */
   async create(record: RegistrationRecord): Promise<CreateOutcome> {
-    const [kind, holder] = (await this.redis.eval(
-      CREATE,
-      3,
-      this.recordKey(record.registrationId),
-      this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
-      statusIndexKey(this.prefix, record.status),
-      writeRecord(record),
-      record.registrationId,
-      this.recordKey(''),
-      String(record.updatedAt),
-      String(this.ttlOf(record)),
+    const [kind, holder] = (await CREATE.run(
+      this.redis,
+      [
+        this.keys.record(record.registrationId),
+        this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
+        this.keys.status(record.status),
+      ],
+      [
+        writeRecord(record),
+        record.registrationId,
+        this.keys.record(''),
+        String(record.updatedAt),
+        String(this.ttlOf(record)),
+      ],
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
+    // Not remembered: its first step reads it again anyway (a job starts from Redis).
     return { kind: kind === 'exists' ? 'exists' : 'created' };
   }
 
   async get(id: string): Promise<RegistrationRecord | undefined> {
-    const text = await this.redis.get(this.recordKey(id));
-    return text === null ? undefined : readRecord(text);
+    const text = await this.redis.get(this.keys.record(id));
+    if (text === null) {
+      this.recent.forget(id);
+      return undefined;
+    }
+    const record = readRecord(text);
+    this.recent.remember(id, text);
+    return record;
+  }
+
+  /** As `get`, in one MGET; not remembered (a sweep would push out the steps' records). */
+  async getMany(ids: readonly string[]): Promise<(RegistrationRecord | undefined)[]> {
+    if (ids.length === 0) return [];
+    const texts = await this.redis.mget(ids.map((id) => this.keys.record(id)));
+    return texts.map((text) => (text === null ? undefined : readRecord(text)));
   }
 
   async require(id: string): Promise<RegistrationRecord> {
     const record = await this.get(id);
-    if (!record) throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+    if (!record) throw this.missing(id);
     return record;
   }
 
   /**
    * Read, change, write with compare-and-set; re-run `change` on a concurrent write.
    * `change` returns the new record, or undefined to leave it as it is. Terminal records get
-   * the retention TTL.
+   * the retention TTL. The first try starts from the record this process has just read or
+   * written, if any; a verdict of "no change" is only trusted on a record read from Redis.
    */
   async update(
     id: string,
     change: (record: RegistrationRecord) => RegistrationRecord | undefined,
   ): Promise<RegistrationRecord> {
+    let text = this.recent.recall(id);
+    let fresh = text === undefined;
     for (let attempt = 0; attempt < 50; attempt += 1) {
-      const current = await this.require(id);
+      if (text === undefined) {
+        text = await this.readText(id);
+        fresh = true;
+      }
+      const current = readRecord(text);
       const next = change(structuredClone(current));
-      if (!next) return current;
+      if (!next && fresh) return current;
+      if (!next) {
+        text = undefined;
+        continue;
+      }
       const written = { ...next, version: current.version + 1, updatedAt: this.now() };
-      const ttl = this.ttlOf(written);
-      const outcome = (await this.redis.eval(
-        COMPARE_AND_SET,
-        3,
-        this.recordKey(id),
-        statusIndexKey(this.prefix, current.status),
-        statusIndexKey(this.prefix, written.status),
-        String(current.version),
-        writeRecord(written),
-        String(ttl),
-        ...this.indexArgs(written),
-      )) as number;
-      if (outcome === 1) return written;
-      if (outcome === -1)
-        throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+      const writtenText = writeRecord(written);
+      const outcome = await this.compareAndSet(current, written, writtenText);
+      if (outcome === 1) {
+        this.recent.remember(id, writtenText);
+        return written;
+      }
+      if (outcome === -1) throw this.missing(id);
+      // Stale: the script answered with the record as it is.
+      text = String(outcome);
+      fresh = true;
+      this.recent.remember(id, text);
     }
     throw new Error(`registration ${id}: too many concurrent updates`);
+  }
+
+  private async readText(id: string): Promise<string> {
+    const text = await this.redis.get(this.keys.record(id));
+    if (text === null) throw this.missing(id);
+    return text;
+  }
+
+  private missing(id: string): Error {
+    this.recent.forget(id);
+    return permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+  }
+
+  /** 1 written, -1 no record, or the record's text when `current` was stale (store-scripts.ts). */
+  private async compareAndSet(
+    current: RegistrationRecord,
+    written: RegistrationRecord,
+    writtenText: string,
+  ): Promise<unknown> {
+    const id = written.registrationId;
+    const { dropImages, ends, newSubmissionId } = writeEffects(current, written);
+    // The partition directory (QUEUE_PARTITIONS > 1) learns a new submission before its index.
+    if (newSubmissionId !== undefined) await this.beforeIndexSubmission?.(newSubmissionId);
+    return COMPARE_AND_SET.run(
+      this.redis,
+      [
+        this.keys.record(id),
+        this.keys.status(current.status),
+        this.keys.status(written.status),
+        this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
+        this.keys.image(id, 'ktp'),
+        this.keys.image(id, 'selfie'),
+        this.keys.submission(newSubmissionId ?? ''),
+      ],
+      [
+        String(current.version),
+        writtenText,
+        String(this.ttlOf(written)),
+        ...this.indexArgs(written),
+        dropImages ? '1' : '',
+        ends ? '1' : '',
+        String(newSubmissionId === undefined ? 0 : this.retentionMs * 2),
+      ],
+    );
   }
 
   /** The user's slot lives as long as its in-flight record (after the deadline moved out). */
@@ -176,23 +234,29 @@ export class RegistrationStore {
       const next = change(read);
       if (next === read) return { kind: 'refused', record: current };
       const written = { ...next, version: current.version + 1, updatedAt: this.now() };
-      const [kind, holder] = (await this.redis.eval(
-        RETRY,
-        4,
-        this.recordKey(id),
-        statusIndexKey(this.prefix, current.status),
-        statusIndexKey(this.prefix, written.status),
-        this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
-        String(current.version),
-        writeRecord(written),
-        '0',
-        ...this.indexArgs(written),
-        this.recordKey(''),
+      const writtenText = writeRecord(written);
+      const [kind, holder] = (await RETRY.run(
+        this.redis,
+        [
+          this.keys.record(id),
+          this.keys.status(current.status),
+          this.keys.status(written.status),
+          this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
+        ],
+        [
+          String(current.version),
+          writtenText,
+          '0',
+          ...this.indexArgs(written),
+          this.keys.record(''),
+        ],
       )) as [string, string];
-      if (kind === 'retried') return { kind, record: written };
+      if (kind === 'retried') {
+        this.recent.remember(id, writtenText);
+        return { kind, record: written };
+      }
       if (kind === 'in-flight') return { kind, registrationId: holder };
-      if (kind === 'missing')
-        throw permanent('REGISTRATION_NOT_FOUND', `registration ${id} does not exist`);
+      if (kind === 'missing') throw this.missing(id);
     }
     throw new Error(`registration ${id}: too many concurrent updates`);
   }
@@ -209,7 +273,7 @@ export class RegistrationStore {
   async indexSubmission(submissionId: string, registrationId: string): Promise<void> {
     await this.beforeIndexSubmission?.(submissionId);
     await this.redis.set(
-      this.submissionKey(submissionId),
+      this.keys.submission(submissionId),
       registrationId,
       'PX',
       this.retentionMs * 2,
@@ -219,20 +283,19 @@ export class RegistrationStore {
   /** Drop submission index entries, each only if it still names this registration. */
   async dropSubmissionIndex(submissionIds: readonly string[], registrationId: string) {
     for (const submissionId of submissionIds)
-      await this.redis.eval(DELETE_IF_EQUAL, 1, this.submissionKey(submissionId), registrationId);
+      await DELETE_IF_EQUAL.run(this.redis, [this.keys.submission(submissionId)], [registrationId]);
   }
 
   async findBySubmission(submissionId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.submissionKey(submissionId))) ?? undefined;
+    return (await this.redis.get(this.keys.submission(submissionId))) ?? undefined;
   }
 
   /** Free the user's slot, only if this registration still holds it. */
   async releaseInFlight(record: RegistrationRecord): Promise<void> {
-    await this.redis.eval(
-      DELETE_IF_EQUAL,
-      1,
-      this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
-      record.registrationId,
+    await DELETE_IF_EQUAL.run(
+      this.redis,
+      [this.inFlightKey(record.partnerUserIdType, record.partnerUserId)],
+      [record.registrationId],
     );
   }
 
@@ -241,7 +304,7 @@ export class RegistrationStore {
    * one that ended and has not freed it yet).
    */
   async *inFlightIds(): AsyncGenerator<string[]> {
-    for await (const keys of scanKeys(this.redis, `${this.prefix}:registration-in-flight:*`, 200)) {
+    for await (const keys of scanKeys(this.redis, this.keys.inFlightPattern(), 200)) {
       const ids = await this.redis.mget(...keys);
       yield ids.filter((id): id is string => id !== null);
     }

@@ -1,0 +1,32 @@
+import { statusRank, type RegistrationRecord } from './record.ts';
+
+/**
+ * What a write of the record implies besides the record, done by the store in the same
+ * compare-and-set script (store-scripts.ts), so no crash can come between the record saying
+ * it and it being so:
+ *   - `dropImages`: the record reaches UPLOADED (or past it), a confirmation or an end, after
+ *     which no step reads the images; an UPLOADED record never has them;
+ *   - `ends`: the registration ends with this write, so the user's slot is freed (if this
+ *     registration still holds it) and the images go;
+ *   - `newSubmissionId`: a submission the record did not have, indexed for its callbacks.
+ */
+export interface WriteEffects {
+  dropImages: boolean;
+  ends: boolean;
+  newSubmissionId: string | undefined;
+}
+
+export function writeEffects(
+  current: RegistrationRecord,
+  written: RegistrationRecord,
+): WriteEffects {
+  const ends = written.result !== undefined && current.result === undefined;
+  const uploaded = statusRank('UPLOADED');
+  const dropImages =
+    ends ||
+    (statusRank(current.status) < uploaded && statusRank(written.status) >= uploaded) ||
+    (current.confirmedAt === undefined && written.confirmedAt !== undefined);
+  const submissionId = written.submission?.submissionId;
+  const isNew = submissionId !== undefined && submissionId !== current.submission?.submissionId;
+  return { dropImages, ends, newSubmissionId: isNew ? submissionId : undefined };
+}
