@@ -8,6 +8,9 @@ import { loadConfig } from '../src/lib/config.ts';
 import { RegistrationStore } from '../src/lib/registration/store.ts';
 import { track } from './children.ts';
 import { closedLoop, fixedRate, type LoadTarget } from './load.ts';
+import type { RedisClient } from '../src/lib/redis-topology.ts';
+import { cpuMsOf } from './proc.ts';
+import { sampleRedis, subtractSamples } from './redis-info.ts';
 import { percentile } from './stats.ts';
 import type { PipelineStack } from './stack.ts';
 
@@ -20,6 +23,13 @@ import type { PipelineStack } from './stack.ts';
 
 export interface IntakeSide {
   perSecond: number[];
+  /** CPU ms of the side's process per accepted callback, in each closed-loop round. */
+  cpuMsPerCallback: number[];
+  /** Redis per accepted callback, each closed-loop round: CPU ms, commands (scripts' inner
+   *  ones counted), socket reads (round trips). */
+  redisCpuMsPerCallback: number[];
+  redisCommandsPerCallback: number[];
+  redisReadsPerCallback: number[];
   p50: number;
   p99: number;
   failures: number;
@@ -53,6 +63,7 @@ async function startBare(env: Record<string, string>) {
   const { url } = JSON.parse(line) as { url: string };
   return {
     url,
+    pid: child.pid as number,
     async stop() {
       child.kill('SIGTERM');
       if (child.exitCode === null) await once(child, 'exit');
@@ -60,12 +71,20 @@ async function startBare(env: Record<string, string>) {
   };
 }
 
-export async function measureIntake(stack: PipelineStack, quick: boolean): Promise<IntakeResult> {
-  const rounds = quick ? 1 : 3;
-  const durationMs = quick ? 2_000 : 3_000;
+export async function measureIntake(
+  stack: Pick<PipelineStack, 'env' | 'keyPrefix' | 'listenerUrl' | 'callbackSecret' | 'listener'>,
+  quick: boolean,
+  masters: readonly RedisClient[],
+): Promise<IntakeResult> {
+  const rounds = quick ? 3 : 5;
+  const durationMs = quick ? 1_500 : 3_000;
+  // The bare process starts here, cold, while the listener has been taking the pipeline's
+  // callbacks: one unrecorded round of each first, so neither is measured while its code
+  // is still being compiled.
+  const warmUpMs = 1_000;
   const rateMs = quick ? 3_000 : 5_000;
   // Enough known submissions for the listener's closed loops and its fixed-rate run.
-  const needed = rounds * durationMs * 15 + (RATE * rateMs) / 1000;
+  const needed = (rounds * durationMs + warmUpMs) * 15 + (RATE * rateMs) / 1000;
   const ids = Array.from({ length: Math.ceil(needed) }, () => randomUUID());
   const { redis: topology } = loadConfig(stack.env, ['common']).common;
   const connection = connectRedis(topology, { name: 'esign-bench-index' });
@@ -100,16 +119,45 @@ export async function measureIntake(stack: PipelineStack, quick: boolean): Promi
   const bare = await startBare(stack.env);
   const bareTarget: LoadTarget = { url: bare.url, path: '/', headers: {}, body };
   const result: IntakeResult = {
-    listener: { perSecond: [], p50: Number.NaN, p99: Number.NaN, failures: 0 },
-    bare: { perSecond: [], p50: Number.NaN, p99: Number.NaN, failures: 0 },
+    listener: {
+      perSecond: [],
+      cpuMsPerCallback: [],
+      redisCpuMsPerCallback: [],
+      redisCommandsPerCallback: [],
+      redisReadsPerCallback: [],
+      p50: Number.NaN,
+      p99: Number.NaN,
+      failures: 0,
+    },
+    bare: {
+      perSecond: [],
+      cpuMsPerCallback: [],
+      redisCpuMsPerCallback: [],
+      redisCommandsPerCallback: [],
+      redisReadsPerCallback: [],
+      p50: Number.NaN,
+      p99: Number.NaN,
+      failures: 0,
+    },
     rate: RATE,
   };
   try {
     let next = 0;
+    for (const target of [listener, bareTarget]) {
+      const run = await closedLoop(target, {
+        connections: CONNECTIONS,
+        durationMs: warmUpMs,
+        firstIndex: next,
+      });
+      next += run.sent;
+    }
     for (let round = 0; round < rounds; round += 1) {
       const order =
         round % 2 === 0 ? (['listener', 'bare'] as const) : (['bare', 'listener'] as const);
       for (const side of order) {
+        const pid = side === 'listener' ? stack.listener.pid : bare.pid;
+        const cpuBefore = await cpuMsOf(pid);
+        const redisBefore = await sampleRedis(masters);
         const run = await closedLoop(side === 'listener' ? listener : bareTarget, {
           connections: CONNECTIONS,
           durationMs,
@@ -117,6 +165,13 @@ export async function measureIntake(stack: PipelineStack, quick: boolean): Promi
         });
         next += run.sent;
         result[side].perSecond.push(run.perSecond);
+        const accepted = Math.max(1, run.latencies.length);
+        const redis = subtractSamples(await sampleRedis(masters), redisBefore);
+        result[side].cpuMsPerCallback.push(((await cpuMsOf(pid)) - cpuBefore) / accepted);
+        result[side].redisCpuMsPerCallback.push(redis.cpuMs / accepted);
+        // Less the two INFO calls of the sample itself.
+        result[side].redisCommandsPerCallback.push((redis.calls - masters.length) / accepted);
+        result[side].redisReadsPerCallback.push((redis.reads - masters.length) / accepted);
         result[side].failures += run.failures;
       }
     }

@@ -51,7 +51,7 @@ try {
         rss = await measureRss(stack);
         if (options.partitions === 1) {
           log('callback intake: listener vs bare Queue.add');
-          intake = await measureIntake(stack, options.quick);
+          intake = await measureIntake(stack, options.quick, redis.masters);
         } else {
           // Its submissions are indexed under the base prefix, not through the directory.
           log('callback intake: not measured with --partitions above 1');

@@ -112,6 +112,12 @@ export function printReport(
       `callback intake: listener ${formatSpread(spread(intake.listener.perSecond), 0)}/s   bare Queue.add ${formatSpread(spread(intake.bare.perSecond), 0)}/s   ratio ${formatSpread(intakeRatio, 2)}`,
     );
     log(
+      `  per accepted callback: listener CPU ${formatSpread(spread(intake.listener.cpuMsPerCallback), 3)} ms, Redis CPU ${formatSpread(spread(intake.listener.redisCpuMsPerCallback), 3)} ms, ${formatSpread(spread(intake.listener.redisCommandsPerCallback), 1)} commands, ${formatSpread(spread(intake.listener.redisReadsPerCallback), 2)} socket reads`,
+    );
+    log(
+      `                         bare:     CPU ${formatSpread(spread(intake.bare.cpuMsPerCallback), 3)} ms, Redis CPU ${formatSpread(spread(intake.bare.redisCpuMsPerCallback), 3)} ms, ${formatSpread(spread(intake.bare.redisCommandsPerCallback), 1)} commands, ${formatSpread(spread(intake.bare.redisReadsPerCallback), 2)} socket reads`,
+    );
+    log(
       `  at ${intake.rate}/s: listener p50 ${intake.listener.p50.toFixed(2)} ms p99 ${intake.listener.p99.toFixed(2)} ms   bare p50 ${intake.bare.p50.toFixed(2)} ms p99 ${intake.bare.p99.toFixed(2)} ms   failed requests: listener ${intake.listener.failures}, bare ${intake.bare.failures}`,
     );
   }

@@ -31,7 +31,7 @@ export function createListenerApp(
     errors: options.errors,
     tracing: options.tracing,
   });
-  const sink = createCallbackSink(runtime);
+  const sink = createCallbackSink(runtime, logger);
   const http = createCallbackListener({
     config: config.listener,
     sink,

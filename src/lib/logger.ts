@@ -45,8 +45,20 @@ function normalise(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, '');
 }
 
+/**
+ * Every logged key is checked, on every line: the verdicts are remembered (the keys are the
+ * code's own field names, and a partner's or an error's; bounded all the same).
+ */
+const verdicts = new Map<string, boolean>();
+const MAX_VERDICTS = 10_000;
+
 export function isSensitiveKey(key: string): boolean {
-  return sensitiveKeys.has(normalise(key));
+  let sensitive = verdicts.get(key);
+  if (sensitive === undefined) {
+    sensitive = sensitiveKeys.has(normalise(key));
+    if (verdicts.size < MAX_VERDICTS) verdicts.set(key, sensitive);
+  }
+  return sensitive;
 }
 
 /** A deep copy of `value` with every sensitive key's value replaced. Cycles are cut. */

@@ -41,6 +41,9 @@ export async function complete(data: CompleteJobData, ctx: StepContext): Promise
   }
 
   const { registrationId } = record;
+  // Statuses only move forward, so a report the record just read has already outgrown (a
+  // duplicate, or one overtaken by a later report) is dropped without another read or write.
+  if (applyProgress(record, state, data.source, ctx.now()) === record) return done;
   const progressed = await applyTransition(ctx, registrationId, (current) =>
     applyProgress(current, state, data.source, ctx.now()),
   );

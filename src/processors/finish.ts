@@ -46,13 +46,16 @@ export async function settleIfTerminal(
  * The after-effects of a terminal record (images and deadline job gone too); a no-op once done.
  * `endedHere`: this run's write ended it, and the store's script dropped the images and freed
  * the user's slot with that write (store.ts); a record found ended may predate that.
+ * Publishing is the last of them and is noted in the record: a record that says so had every
+ * other one done by the run that published it (a lost write loses the latest ones first), so a
+ * late or duplicate report on an ended registration costs no Redis call beyond its read.
  */
 export async function settle(
   ctx: StepContext,
   record: RegistrationRecord,
   endedHere = false,
 ): Promise<void> {
-  if (!record.result) return;
+  if (!record.result || isPublished(record)) return;
   if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
   if (record.deadlineAt !== undefined)
     await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
@@ -60,8 +63,11 @@ export async function settle(
     await ctx.imageStore.delete(record.registrationId);
     await ctx.store.releaseInFlight(record);
   }
-  // The latest entry of the status: an earlier attempt (a retry) may have ended the same way.
-  if (record.history.findLast((entry) => entry.status === record.status)?.published) return;
   await ctx.publishResult(record.result);
   await applyTransition(ctx, record.registrationId, markPublished);
+}
+
+/** The latest entry of the status: an earlier attempt (a retry) may have ended the same way. */
+function isPublished(record: RegistrationRecord): boolean {
+  return record.history.findLast((entry) => entry.status === record.status)?.published === true;
 }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { CallbackAuthMode } from '../config.ts';
 
@@ -36,7 +36,9 @@ export function createCallbackAuth(settings: CallbackAuthSettings): CallbackAuth
   const matches = (presented: string | undefined): boolean => {
     if (presented === undefined) return false;
     const given = digest(presented);
-    return expected.map((secret) => timingSafeEqual(given, secret)).includes(true);
+    let matched = false;
+    for (const secret of expected) matched = timingSafeEqual(given, secret) || matched;
+    return matched;
   };
 
   switch (settings.mode) {
@@ -60,8 +62,9 @@ export function createCallbackAuth(settings: CallbackAuthSettings): CallbackAuth
   }
 }
 
+/** One-shot hash: no Hash object per request. */
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
+  return hash('sha256', text, 'buffer');
 }
 
 /** The credentials after `<scheme> ` in an Authorization header (scheme case-insensitive). */

@@ -16,3 +16,20 @@ export function sendJson(
   });
   res.end(text);
 }
+
+const okBody = '{"ok":true}';
+/** The answer to every callback taken, built once (it is sent for each of them). */
+const okHeaders = [
+  'Content-Type',
+  'application/json; charset=utf-8',
+  'Content-Length',
+  String(Buffer.byteLength(okBody)),
+  'Cache-Control',
+  'no-store',
+];
+
+/** `200 {"ok":true}`, the same bytes sendJson writes for it. */
+export function sendOk(res: http.ServerResponse): void {
+  res.writeHead(200, okHeaders);
+  res.end(okBody);
+}

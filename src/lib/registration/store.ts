@@ -62,6 +62,11 @@ export class RegistrationStore {
     this.now = options.now ?? Date.now;
   }
 
+  /** The submission index's key (the callback sink looks it up inside its add script). */
+  submissionKey(submissionId: string): string {
+    return this.keys.submission(submissionId);
+  }
+
   /** The user's in-flight slot. */
   inFlightKey(partnerUserIdType: string, partnerUserId: string): string {
     return this.keys.inFlight(partnerUserIdType, partnerUserId);
