@@ -95,6 +95,10 @@ export async function startPipelineStack(options: {
     // PII is only stored encrypted: the bench makes a key of its own for its run.
     PII_ENCRYPTION_KEY: randomBytes(32).toString('hex'),
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // BENCH_PROFILE_DIR: every service process writes a CPU profile there as it stops.
+    ...(process.env.BENCH_PROFILE_DIR
+      ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}` }
+      : {}),
     CONCURRENCY_INITIATE: c,
     CONCURRENCY_UPLOAD: c,
     CONCURRENCY_CONFIRM: c,
