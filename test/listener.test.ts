@@ -194,6 +194,17 @@ describe('callback listener: bodies', () => {
     expect(logged).not.toContain('DONE-ISH');
   });
 
+  it('rejects an over-long submissionId with 400, never logging or indexing it', async () => {
+    const { callbackUrl, sink } = await start();
+    const long = `sub-${'x'.repeat(60_000)}`;
+    const res = await postJson(callbackUrl, completedCallback({ submissionId: long }));
+    expect(res.status).toBe(400);
+    const answer = (await res.json()) as { problems: string[] };
+    expect(answer.problems.some((p) => p.startsWith('submissionId:'))).toBe(true);
+    expect(sink.calls).toHaveLength(0);
+    expect(current!.logLines.join('')).not.toContain('xxxxxxxxxx');
+  });
+
   it('rejects a declared body over 64 KiB with 413', async () => {
     const { callbackUrl, sink, metrics } = await start();
     const res = await postJson(callbackUrl, completedCallback({ padding: 'x'.repeat(70_000) }));

@@ -9,6 +9,13 @@ import { z } from 'zod';
  */
 
 /** `"1800"` or `1800` → 1800. The docs' examples send numbers as strings. */
+/**
+ * Esign's submission ids are UUIDs; the docs give no bound, so a generous one: an id is logged,
+ * indexed and part of job ids, and an unbounded one from a caller (even an authenticated one)
+ * would be a 64 KiB log line and key.
+ */
+const submissionIdSchema = z.string().min(1).max(256);
+
 export const numeric = z
   .union([z.number(), z.string().regex(/^\d+$/, 'must be numeric')])
   .transform(Number);
@@ -67,7 +74,7 @@ const presignedDocumentSchema = z.object({
 export const createSubmissionResponseSchema = z.object({
   success: z.literal(true),
   data: z.object({
-    submissionId: z.string().min(1),
+    submissionId: submissionIdSchema,
     status: z.string(),
     documents: z.object({ KTP: presignedDocumentSchema, SELFIE: presignedDocumentSchema }),
   }),
@@ -76,7 +83,7 @@ export type CreateSubmissionResponse = z.infer<typeof createSubmissionResponseSc
 
 export const confirmResponseSchema = z.object({
   success: z.literal(true),
-  data: z.object({ submissionId: z.string().min(1) }),
+  data: z.object({ submissionId: submissionIdSchema }),
 });
 
 const checkSchema = z.string();
@@ -98,7 +105,7 @@ export const submissionDetailsSchema = z.object({
 
 /** A submission's state: the callback body, and the poll response's `data`. */
 export const submissionStateSchema = z.object({
-  submissionId: z.string().min(1),
+  submissionId: submissionIdSchema,
   flow: z.string().optional(),
   userId: z.string().optional(),
   userIdType: z.string().optional(),
