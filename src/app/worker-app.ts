@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
 import { startRedriver } from '../queues/redrive.ts';
+import { createRedriveLease, redriveLeaseMs } from '../queues/redrive-lease.ts';
 import { createRuntime, type AppTracing } from './runtime.ts';
 
 export type WorkerConfig = Config<'common' | 'esign' | 'pipeline' | 'pii'>;
@@ -83,12 +84,18 @@ export function createWorkerApp(
     }),
   );
 
-  // One re-driver per partition: each walks its own in-flight slots.
+  // One re-driver per partition: each walks its own in-flight slots, in the one worker process
+  // holding that partition's lease.
   const redrivers = runtime.all.map((partition) =>
     startRedriver({
       store: partition.store,
       queues: partition.queues.steps,
       intervalMs: settings.REDRIVE_INTERVAL_MS,
+      lease: createRedriveLease(
+        partition.redis,
+        partition.prefix,
+        redriveLeaseMs(settings.REDRIVE_INTERVAL_MS),
+      ),
       afterMs: settings.REDRIVE_AFTER_MS,
       now: partition.now,
       logger,

@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { within } from '../lib/deadline.ts';
 import type { Logger } from '../lib/logger.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import {
@@ -11,6 +12,7 @@ import { isTerminal, type RegistrationRecord } from '../lib/registration/record.
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import { inSpan } from '../lib/tracing/tracer.ts';
 import type { StepQueues } from './queues.ts';
+import type { RedriveLease } from './redrive-lease.ts';
 import type { ServiceTracing } from './shared.ts';
 
 /**
@@ -22,12 +24,13 @@ import type { ServiceTracing } from './shared.ts';
  * record's progress and the next job it added are gone: the record points at a step whose
  * job is completed (and removed), and nothing would ever add it again or move the record.
  *
- * So each worker looks, at start and every REDRIVE_INTERVAL_MS, at the registrations holding a
- * user's slot (every unfinished one) that have not changed for REDRIVE_AFTER_MS (a younger one
- * may be between its write and its next job). The step the record is at is expected to have a
- * job that is waiting, active, delayed or prioritized, under its usual id or a re-drive id;
- * otherwise a job is added under `<usual id>-r<record version>`: every worker computes the same
- * id, so two sweeps add one job. Steps are safe to run twice (the record decides what is done),
+ * So one worker process per partition (the lease's holder, redrive-lease.ts) looks, at start
+ * and every REDRIVE_INTERVAL_MS, at the registrations holding a user's slot (every unfinished
+ * one) that have not changed for REDRIVE_AFTER_MS (a younger one may be between its write and
+ * its next job). The step the record is at is expected to have a job that is waiting, active,
+ * delayed or prioritized, under its usual id or a re-drive id; otherwise a job is added under
+ * `<usual id>-r<record version>`: every worker computes the same id, so two sweeps (the lease
+ * changing hands, an old release's worker) add one job. Steps are safe to run twice (the record decides what is done),
  * so a re-drive that was not needed costs one idle run.
  */
 
@@ -134,48 +137,82 @@ export interface Redriver {
   stop(): Promise<void>;
 }
 
+export interface RedriverOptions extends RedriveOptions {
+  /** REDRIVE_INTERVAL_MS: how often a round comes; 0: never. */
+  intervalMs: number;
+  /** Which one process sweeps this partition (redrive-lease.ts). */
+  lease: RedriveLease;
+  /** Called as this process starts a sweep (tests count them). */
+  onSweep?: (() => void) | undefined;
+}
+
 /**
- * Sweep at start and every `intervalMs`, one sweep at a time, each bounded by `intervalMs` (at
- * least 10 s): a sweep that outlives it (Redis unreachable) is abandoned and the next one starts
- * over. `intervalMs` 0: never.
+ * A round at start and every `intervalMs`: claim the partition's lease (taken, renewed or
+ * refused), and sweep only when this process holds it, so one process sweeps a partition per
+ * interval whatever the number of workers. At start, a process that finds the lease free (no
+ * live holder: a fresh start, Redis rolled back) takes it and sweeps at once; a live holder
+ * sweeps within an interval anyway. One sweep at a time, each bounded by `intervalMs` (at
+ * least 10 s): a sweep that outlives it (Redis unreachable) is abandoned and the next one
+ * starts over. Rounds go on claiming during a long sweep, so its lease does not lapse under
+ * it. A failed claim or sweep is logged and the next round tries again: never thrown.
  */
-export function startRedriver(options: RedriveOptions & { intervalMs: number }): Redriver {
+export function startRedriver(options: RedriverOptions): Redriver {
   if (options.intervalMs <= 0) return { stop: () => Promise.resolve() };
+  const { lease, logger } = options;
   const boundMs = Math.max(options.intervalMs, 10_000);
   let running: Promise<void> | undefined;
+  let claiming: Promise<void> | undefined;
   let stopped = false;
   const sweep = () => {
-    if (running || stopped) return;
+    options.onSweep?.();
     let timer: NodeJS.Timeout | undefined;
     const bound = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, boundMs);
     });
     const pass = redriveStranded(options).then(
       (count) => {
-        if (count > 0) options.logger.info({ count }, 're-drive sweep done');
+        if (count > 0) logger.info({ count }, 're-drive sweep done');
       },
-      (error: unknown) => options.logger.warn({ err: error }, 're-drive sweep failed'),
+      (error: unknown) => logger.warn({ err: error }, 're-drive sweep failed'),
     );
     running = Promise.race([pass, bound]).finally(() => {
       clearTimeout(timer);
       running = undefined;
     });
   };
-  const interval = setInterval(sweep, options.intervalMs);
+  const round = () => {
+    if (claiming || stopped) return;
+    claiming = within(lease.claim(), boundMs, 'claiming the re-drive lease')
+      .then(
+        (held) => {
+          if (held && !running && !stopped) sweep();
+        },
+        (error: unknown) =>
+          logger.warn({ err: error }, 're-drive lease not claimed: this round is skipped'),
+      )
+      .finally(() => {
+        claiming = undefined;
+      });
+  };
+  const interval = setInterval(round, options.intervalMs);
   interval.unref();
-  sweep();
+  round();
   return {
     async stop() {
       stopped = true;
       clearInterval(interval);
       // A sweep stuck on an unreachable Redis must not hold up shutdown: it ends with the
-      // connection, and the next start sweeps again.
+      // connection, and the next start sweeps again. Then the lease is given up (if still
+      // ours) so another process sweeps at its next round, not once it lapses.
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 1_000);
+        timer = setTimeout(resolve, 800);
       });
-      await Promise.race([running, grace]);
+      await Promise.race([Promise.all([claiming, running]), grace]);
       clearTimeout(timer);
+      await within(lease.release(), 200, 'releasing the re-drive lease').catch((error: unknown) =>
+        logger.warn({ err: error }, 're-drive lease not released'),
+      );
     },
   };
 }
