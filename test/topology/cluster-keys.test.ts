@@ -7,8 +7,8 @@ import { startStack, type Stack } from '../support/stack.ts';
 
 /**
  * On the local Redis Cluster (the `cluster` test project, QUEUE_PARTITIONS=3): each partition's
- * keys in one slot under its own tag, the partitions on different masters, the directory and
- * the token under the base tag.
+ * keys in one slot under its own tag (its re-drive lease too), the partitions on different
+ * masters, the directory and the token under the base tag.
  */
 describe('keys on Redis Cluster with QUEUE_PARTITIONS=3', () => {
   let stack: Stack;
@@ -62,6 +62,8 @@ describe('keys on Redis Cluster with QUEUE_PARTITIONS=3', () => {
       const tag = `{${stack.prefix}-${index}}`;
       const mine = all.filter((key) => key.startsWith(`${tag}:`));
       expect(mine.length).toBeGreaterThan(0);
+      // The partition's re-drive lease (the worker holds it while it runs) is on its slot too.
+      expect(mine).toContain(`${tag}:redrive:lease`);
       const slots = new Set(
         await Promise.all(mine.map((key) => redis.call('CLUSTER', 'KEYSLOT', key))),
       );
