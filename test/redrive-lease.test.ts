@@ -1,5 +1,7 @@
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { silentLogger } from '../src/lib/logger.ts';
+import { createLogger, silentLogger } from '../src/lib/logger.ts';
 import { RegistrationStore } from '../src/lib/registration/store.ts';
 import { createQueues, type PipelineQueues } from '../src/queues/queues.ts';
 import { startRedriver, type Redriver } from '../src/queues/redrive.ts';
@@ -8,6 +10,7 @@ import {
   redriveLeaseKey,
   redriveLeaseMs,
 } from '../src/queues/redrive-lease.ts';
+import { startPrivateRedis } from './support/private-redis.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 import { until } from './support/until.ts';
 
@@ -93,5 +96,46 @@ describe('the re-drive lease', () => {
     expect(sweeps[holder]).toBe(stoppedAt);
     await redrivers[other]!.stop();
     expect(await redis.exists(redriveLeaseKey(prefix))).toBe(0);
+  });
+
+  it('logs and skips a round whose claim fails (Redis gone), and sweeps again once it is back', async () => {
+    // Its own Redis, killed and restarted empty: as an outage, then a Redis that lost the lease.
+    const server = await startPrivateRedis();
+    const own = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    const ownQueues = createQueues(own, prefix, { attempts: 1, backoffMs: 100 });
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    let sweeps = 0;
+    const redriver = startRedriver({
+      store: new RegistrationStore({ redis: own, prefix, retentionMs: 60_000 }),
+      queues: ownQueues.steps,
+      afterMs: 1_000,
+      now: Date.now,
+      logger: createLogger({ level: 'warn', destination }),
+      intervalMs: 100,
+      lease: createRedriveLease(own, prefix, redriveLeaseMs(100)),
+      onSweep: () => {
+        sweeps += 1;
+      },
+    });
+    try {
+      await until(() => sweeps >= 1, 20_000);
+      await server.kill('SIGKILL');
+      await until(() => lines.some((line) => line.includes('re-drive lease not claimed')), 20_000);
+      const sweptBefore = sweeps;
+      await server.start();
+      await until(() => sweeps > sweptBefore, 20_000);
+      expect(await own.exists(redriveLeaseKey(prefix))).toBe(1);
+    } finally {
+      await redriver.stop();
+      await ownQueues.close();
+      own.disconnect();
+      await server.close();
+    }
   });
 });
