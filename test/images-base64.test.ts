@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { base64Bytes } from '../src/lib/images/base64.ts';
+import { base64Bytes, base64BytesChecked } from '../src/lib/images/base64.ts';
 
 /**
  * base64Bytes answers from a round trip when the text is canonical and from a per-byte check
@@ -28,6 +28,50 @@ describe('base64Bytes', () => {
       for (const [name, text] of Object.entries(variants(bytes)))
         expect(base64Bytes(text)?.equals(bytes), `${length} bytes, ${name}`).toBe(true);
     }
+  });
+
+  it('answers as the per-byte check does, for valid text and random corruptions of it', () => {
+    // Seeded, so a failure can be replayed: a small linear congruential generator.
+    let seed = 20261127;
+    const next = (below: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % below;
+    };
+    const inserts = [
+      '*',
+      '!',
+      '=',
+      '==',
+      ' ',
+      '\n',
+      '\t',
+      '\v',
+      '.',
+      'é',
+      '\u0000',
+      '-',
+      '_',
+      '+',
+      '/',
+    ];
+    let refused = 0;
+    for (let round = 0; round < 5000; round += 1) {
+      const bytes = Buffer.from(Array.from({ length: next(40) }, () => next(256)));
+      const texts = Object.values(variants(bytes));
+      const text = texts[next(texts.length)]!;
+      const at = next(text.length + 1);
+      const corrupted =
+        round % 5 === 0
+          ? text
+          : text.slice(0, at) + inserts[next(inserts.length)]! + text.slice(at);
+      const fast = base64Bytes(corrupted);
+      const checked = base64BytesChecked(corrupted);
+      expect(fast === undefined, JSON.stringify(corrupted)).toBe(checked === undefined);
+      if (fast && checked) expect(fast.equals(checked), JSON.stringify(corrupted)).toBe(true);
+      if (checked === undefined) refused += 1;
+    }
+    // The corruptions are mostly refusals: the comparison covered both answers.
+    expect(refused).toBeGreaterThan(1000);
   });
 
   it('accepts a last character with non-zero spare bits, as the decoder reads it', () => {

@@ -41,14 +41,17 @@ export class ImageStore {
     return new StoreKeys(this.prefix).image(registrationId, doc);
   }
 
-  /** The given images, sealed, in one round trip (a pipeline: the keys share a slot). */
+  /**
+   * The given images, sealed, written back to back (one round trip of latency). Not a pipeline:
+   * ioredis joins a pipeline's commands into one buffer, a third copy of every 10 MiB image.
+   */
   async put(registrationId: string, images: readonly [CheckDocument, Buffer][], ttlMs: number) {
-    const pipeline = this.redis.pipeline();
-    for (const [doc, bytes] of images) {
-      const sealed = this.cipher.sealBytes(bytes, `${registrationId}:${doc}`);
-      pipeline.set(this.key(registrationId, doc), sealed, 'PX', Math.max(1, ttlMs));
-    }
-    if (images.length > 0) await run(pipeline);
+    await Promise.all(
+      images.map(([doc, bytes]) => {
+        const sealed = this.cipher.sealBytes(bytes, `${registrationId}:${doc}`);
+        return this.redis.set(this.key(registrationId, doc), sealed, 'PX', Math.max(1, ttlMs));
+      }),
+    );
   }
 
   /** The image's bytes, or undefined when it is gone (uploaded, erased or expired). */
