@@ -96,7 +96,7 @@ export async function measureIntake(
     });
     for (let i = 0; i < ids.length; i += 1000)
       await Promise.all(
-        ids.slice(i, i + 1000).map((id) => store.indexSubmission(id, `bench-intake-${id}`)),
+        ids.slice(i, i + 1000).map((id) => store.submissions.add(id, `bench-intake-${id}`)),
       );
   } finally {
     connection.disconnect();

@@ -57,7 +57,7 @@ describe('callback sink (one round trip)', () => {
     // An id JSON and Lua both have to quote, to show the payload is built correctly.
     const registrationId = `reg-"quoted"/\\-${randomUUID()}`;
     const submissionId = randomUUID();
-    await partition.store.indexSubmission(submissionId, registrationId);
+    await partition.store.submissions.add(submissionId, registrationId);
     const callback = state(submissionId, 'PARTIALLY_COMPLETED');
 
     expect(await sink.accept(callback)).toBe('accepted');
@@ -83,7 +83,7 @@ describe('callback sink (one round trip)', () => {
     const partition = runtime.all[0]!;
     const queue: Queue = partition.queues.steps.complete;
     const submissionId = randomUUID();
-    await partition.store.indexSubmission(submissionId, `reg-${randomUUID()}`);
+    await partition.store.submissions.add(submissionId, `reg-${randomUUID()}`);
     const waitingBefore = await queue.getWaitingCount();
     expect(await sink.accept(state(submissionId))).toBe('accepted');
     expect(await sink.accept(state(submissionId))).toBe('duplicate');

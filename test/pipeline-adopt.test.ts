@@ -127,7 +127,7 @@ describe('adopt before create', () => {
     const { registrationId } = await stack.producer.enqueueRegistration(request);
     // The index was written, the record was not (the order initiate writes them in).
     const lost = await atEsign(request.partnerUserId, 'stuck');
-    await store.indexSubmission(lost, registrationId);
+    await store.submissions.add(lost, registrationId);
 
     await withWorker(() =>
       waitUntil(

@@ -79,7 +79,7 @@ describe('after lost writes', () => {
         confirmMetadata(nikForScenario('completed')),
       );
     }
-    await store.indexSubmission(created.submissionId, registrationId);
+    await store.submissions.add(created.submissionId, registrationId);
     // As initiate keeps it: the upload URLs sealed to the registration.
     const cipher = stackCipher();
     const sealed = {

@@ -176,7 +176,7 @@ describe('the store writes', () => {
         },
       },
     }));
-    expect(await store.findBySubmission(`sub-${registrationId}`)).toBe(registrationId);
+    expect(await store.submissions.find(`sub-${registrationId}`)).toBe(registrationId);
     const ttl = await redis.pttl(keys.submission(`sub-${registrationId}`));
     expect(ttl).toBeGreaterThan(RETENTION);
     expect(ttl).toBeLessThanOrEqual(RETENTION * 2);

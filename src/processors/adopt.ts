@@ -47,7 +47,7 @@ export async function leftBehind(
 ): Promise<SubmissionState | { waitUntil: number } | undefined> {
   const state = await currentAtEsign(ctx, record);
   if (!state || record.previousSubmissionIds.includes(state.submissionId)) return undefined;
-  const owner = await ctx.store.findBySubmission(state.submissionId);
+  const owner = await ctx.store.submissions.find(state.submissionId);
   if (owner !== undefined && owner !== record.registrationId) return undefined;
   const log = { registrationId: record.registrationId, submissionId: state.submissionId };
   if (state.status === 'INITIATED') {
@@ -98,7 +98,7 @@ export async function adopt(
   state: SubmissionState,
 ): Promise<StepOutcome> {
   const { registrationId } = record;
-  await ctx.store.indexSubmission(state.submissionId, registrationId);
+  await ctx.store.submissions.add(state.submissionId, registrationId);
   const pollJobId = jobIds.poll(registrationId, record.generation, 1);
   const adopted = await applyTransition(ctx, registrationId, (current) =>
     adoptSubmission(current, state, pollJobId, ctx.now()),

@@ -35,7 +35,7 @@ export function createCallbackSink(
         const added = await addIndexedCompletion(
           partition.redis,
           partition.queues.steps.complete,
-          partition.store.submissionKey(state.submissionId),
+          partition.store.submissions.key(state.submissionId),
           jobIds.completion(state),
           { source: 'callback', state },
         );
@@ -58,7 +58,7 @@ async function acceptInSteps(partition: SharedServices, state: SubmissionState) 
   // (a hint for the outcome only: the add below is a no-op for an existing id either way).
   const replies = await partition.redis
     .pipeline()
-    .get(partition.store.submissionKey(state.submissionId))
+    .get(partition.store.submissions.key(state.submissionId))
     .exists(completeQueue.toKey(jobId))
     .exec();
   const failed = replies?.find(([error]) => error)?.[0];

@@ -58,7 +58,7 @@ export async function eraseRegistration(
     ...(record.submission ? [record.submission.submissionId] : []),
     ...record.previousSubmissionIds,
   ];
-  await store.dropSubmissionIndex(submissionIds, registrationId);
+  await store.submissions.drop(submissionIds, registrationId);
   await imageStore.delete(registrationId);
   await store.update(registrationId, (current) =>
     current.erasedAt === undefined ? eraseRecord(current, now()) : undefined,

@@ -5,6 +5,7 @@ import { readRecord, writeRecord } from './format.ts';
 import { isTerminal, type RegistrationRecord } from './record.ts';
 import { RecentRecords } from './recent-records.ts';
 import { StoreKeys } from './store-keys.ts';
+import { SubmissionIndex } from './submission-index.ts';
 import { COMPARE_AND_SET, CREATE, DELETE_IF_EQUAL, RETRY } from './store-scripts.ts';
 import { writeEffects } from './write-effects.ts';
 
@@ -50,21 +51,22 @@ export class RegistrationStore {
   private readonly redis: RedisClient;
   private readonly retentionMs: number;
   private readonly now: () => number;
-  private readonly beforeIndexSubmission: RegistrationStoreOptions['beforeIndexSubmission'];
+  /** Which registration made each Esign submission (submission-index.ts). */
+  readonly submissions: SubmissionIndex;
   private readonly recent = new RecentRecords();
   private readonly keys: StoreKeys;
 
   constructor(options: RegistrationStoreOptions) {
-    this.beforeIndexSubmission = options.beforeIndexSubmission;
     this.redis = options.redis;
     this.keys = new StoreKeys(options.prefix);
     this.retentionMs = options.retentionMs;
+    this.submissions = new SubmissionIndex(
+      this.redis,
+      this.keys,
+      this.retentionMs * 2,
+      options.beforeIndexSubmission,
+    );
     this.now = options.now ?? Date.now;
-  }
-
-  /** The submission index's key (the callback sink looks it up inside its add script). */
-  submissionKey(submissionId: string): string {
-    return this.keys.submission(submissionId);
   }
 
   /** The user's in-flight slot. */
@@ -178,7 +180,7 @@ export class RegistrationStore {
     const id = written.registrationId;
     const { dropImages, ends, newSubmissionId } = writeEffects(current, written);
     // The partition directory (QUEUE_PARTITIONS > 1) learns a new submission before its index.
-    if (newSubmissionId !== undefined) await this.beforeIndexSubmission?.(newSubmissionId);
+    if (newSubmissionId !== undefined) await this.submissions.beforeWrite(newSubmissionId);
     return COMPARE_AND_SET.run(
       this.redis,
       [
@@ -197,7 +199,7 @@ export class RegistrationStore {
         ...this.indexArgs(written),
         dropImages ? '1' : '',
         ends ? '1' : '',
-        String(newSubmissionId === undefined ? 0 : this.retentionMs * 2),
+        String(newSubmissionId === undefined ? 0 : this.submissions.ttlMs),
       ],
     );
   }
@@ -268,26 +270,6 @@ export class RegistrationStore {
   private indexArgs(written: RegistrationRecord): [string, string, string] {
     const trimBelow = isTerminal(written.status) ? written.updatedAt - this.retentionMs : 0;
     return [written.registrationId, String(written.updatedAt), String(trimBelow)];
-  }
-
-  async indexSubmission(submissionId: string, registrationId: string): Promise<void> {
-    await this.beforeIndexSubmission?.(submissionId);
-    await this.redis.set(
-      this.keys.submission(submissionId),
-      registrationId,
-      'PX',
-      this.retentionMs * 2,
-    );
-  }
-
-  /** Drop submission index entries, each only if it still names this registration. */
-  async dropSubmissionIndex(submissionIds: readonly string[], registrationId: string) {
-    for (const submissionId of submissionIds)
-      await DELETE_IF_EQUAL.run(this.redis, [this.keys.submission(submissionId)], [registrationId]);
-  }
-
-  async findBySubmission(submissionId: string): Promise<string | undefined> {
-    return (await this.redis.get(this.keys.submission(submissionId))) ?? undefined;
   }
 
   /** Free the user's slot, only if this registration still holds it. */
