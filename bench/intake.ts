@@ -118,29 +118,7 @@ export async function measureIntake(
   };
   const bare = await startBare(stack.env);
   const bareTarget: LoadTarget = { url: bare.url, path: '/', headers: {}, body };
-  const result: IntakeResult = {
-    listener: {
-      perSecond: [],
-      cpuMsPerCallback: [],
-      redisCpuMsPerCallback: [],
-      redisCommandsPerCallback: [],
-      redisReadsPerCallback: [],
-      p50: Number.NaN,
-      p99: Number.NaN,
-      failures: 0,
-    },
-    bare: {
-      perSecond: [],
-      cpuMsPerCallback: [],
-      redisCpuMsPerCallback: [],
-      redisCommandsPerCallback: [],
-      redisReadsPerCallback: [],
-      p50: Number.NaN,
-      p99: Number.NaN,
-      failures: 0,
-    },
-    rate: RATE,
-  };
+  const result: IntakeResult = { listener: emptySide(), bare: emptySide(), rate: RATE };
   try {
     let next = 0;
     for (const target of [listener, bareTarget]) {
@@ -190,4 +168,18 @@ export async function measureIntake(
     await bare.stop();
   }
   return result;
+}
+
+/** A side with nothing measured yet. */
+function emptySide(): IntakeSide {
+  return {
+    perSecond: [],
+    cpuMsPerCallback: [],
+    redisCpuMsPerCallback: [],
+    redisCommandsPerCallback: [],
+    redisReadsPerCallback: [],
+    p50: Number.NaN,
+    p99: Number.NaN,
+    failures: 0,
+  };
 }
