@@ -104,7 +104,9 @@ export async function adopt(
     adoptSubmission(current, state, pollJobId, ctx.now()),
   );
   // Confirmed at Esign: the request (scrubbed by adoptSubmission) and images are not needed.
-  await ctx.imageStore.delete(registrationId);
+  // The write that adopts it drops the images in its own script (write-effects.ts); a record
+  // adopted already (a replay) may come from a release that did not.
+  if (!adopted.changed) await ctx.imageStore.delete(registrationId);
   if (adopted.changed)
     ctx.logger.info(
       { registrationId, submissionId: state.submissionId, status: state.status },

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '../lib/redis-topology.ts';
-import { StoreScript } from '../lib/registration/store-scripts.ts';
+import { DELETE_IF_EQUAL, StoreScript } from '../lib/registration/store-scripts.ts';
 
 /**
  * Who sweeps a partition this round (redrive.ts): one worker process at a time, across all of
@@ -37,10 +37,6 @@ if held then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`);
 
-const RELEASE = new StoreScript(
-  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
-);
-
 /**
  * How long a claim holds: a round's interval plus a margin (a fifth of it, at least a second),
  * so a holder whose round comes a little late (a busy event loop, a slow round trip) renews it
@@ -63,7 +59,7 @@ export function createRedriveLease(
       return (await CLAIM.run(redis, [key], [owner, String(ttlMs)])) === 1;
     },
     async release() {
-      await RELEASE.run(redis, [key], [owner]);
+      await DELETE_IF_EQUAL.run(redis, [key], [owner]);
     },
   };
 }

@@ -111,10 +111,13 @@ async function redriveOne(options: RedriveOptions, record: RegistrationRecord): 
     { step: expected.step, jobId: redriveId },
     ...expected.alsoLive,
   ];
-  for (const { step, jobId } of candidates)
-    if (liveStates.has(await options.queues[step].getJobState(jobId))) return false;
+  // Asked all at once: one round trip of latency, not one per candidate.
+  const states = await Promise.all(
+    candidates.map(({ step, jobId }) => options.queues[step].getJobState(jobId)),
+  );
+  if (states.some((state) => liveStates.has(state))) return false;
   // A re-drive job of this very version ran and left the record as it was: a new one.
-  const used = (await queue.getJobState(redriveId)) !== 'unknown';
+  const used = states[1] !== 'unknown';
   const jobId = used ? `${redriveId}-${options.now()}` : redriveId;
   const { tracer, contexts } = options.tracing ?? {};
   await inSpan(

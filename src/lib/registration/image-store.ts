@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { RedisClient } from '../redis-topology.ts';
 import type { CheckDocument } from '../images/source.ts';
 import type { PiiCipher } from '../pii-cipher.ts';
@@ -28,17 +27,17 @@ export function isStoredImage(source: unknown): source is StoredImageSource {
 
 export class ImageStore {
   private readonly redis: RedisClient;
-  private readonly prefix: string;
+  private readonly keys: StoreKeys;
   private readonly cipher: PiiCipher;
 
   constructor(redis: RedisClient, prefix: string, cipher: PiiCipher) {
     this.redis = redis;
-    this.prefix = prefix;
+    this.keys = new StoreKeys(prefix);
     this.cipher = cipher;
   }
 
   key(registrationId: string, doc: CheckDocument): string {
-    return new StoreKeys(this.prefix).image(registrationId, doc);
+    return this.keys.image(registrationId, doc);
   }
 
   /**
@@ -62,19 +61,15 @@ export class ImageStore {
 
   /** Both images live `ttlMs` from now (a deadline moved out); a no-op for one that is gone. */
   async expire(registrationId: string, ttlMs: number): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const doc of ['ktp', 'selfie'] as const)
-      pipeline.pexpire(this.key(registrationId, doc), Math.max(1, ttlMs));
-    await run(pipeline);
+    await Promise.all(
+      (['ktp', 'selfie'] as const).map((doc) =>
+        this.redis.pexpire(this.key(registrationId, doc), Math.max(1, ttlMs)),
+      ),
+    );
   }
 
   /** Both images of a registration; a no-op when they are gone already. */
   async delete(registrationId: string): Promise<void> {
     await this.redis.del(this.key(registrationId, 'ktp'), this.key(registrationId, 'selfie'));
   }
-}
-
-/** A pipeline's commands, failing as the first failed one did. */
-async function run(pipeline: ChainableCommander): Promise<void> {
-  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
 }
