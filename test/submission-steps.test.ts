@@ -57,6 +57,8 @@ describe('submissionStepOf', () => {
       ['initiated', initiated, 'upload'],
       ['one document uploaded', ktpDone, 'upload'],
       ['uploaded', uploaded, 'confirm'],
+      // A callback moved it on while the confirm's answer was lost: confirm (it adopts), not upload.
+      ['uploaded, then a callback', { ...uploaded, status: 'IN_PROGRESS' }, 'confirm'],
       ['a submission replaced after expired URLs', replaced, 'initiate'],
       // initiate only schedules the poll for a confirmed record, or settles an ended one.
       ['confirmed', confirmed, 'initiate'],

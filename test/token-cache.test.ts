@@ -235,6 +235,26 @@ describe('token cache (real Redis)', () => {
     expect(state.calls).toBe(2);
   });
 
+  it('a read on its way when the token is refused does not put the refused token back in memory', async () => {
+    const { state, fetchToken } = issuer(30 * minute, now);
+    // A token in Redis this process has not read yet (the previous format's plaintext field,
+    // so invalidate matches it without having read it first).
+    await format0StoreToken(redis, tokenKey(prefix), {
+      token: 'old-token',
+      expiresAt: clock + 30 * minute,
+      refreshAt: clock + 25 * minute,
+    });
+    const tokens = cache(fetchToken);
+    // A call reads Redis; another call's 401 comes in while that read is being answered.
+    const reading = tokens.get();
+    const refused = tokens.invalidate('old-token');
+    expect(await reading).toBe('old-token'); // asked before the refusal
+    await refused;
+    // The retry after the 401 must not be served the refused token from memory.
+    expect(await tokens.get()).toBe('token-1');
+    expect(state.calls).toBe(1);
+  });
+
   it('hands a fetch failure to every waiting caller, and tries again on the next call', async () => {
     const { state, fetchToken } = issuer(30 * minute, now);
     state.fail = true;

@@ -103,16 +103,17 @@ export async function adopt(
   const adopted = await applyTransition(ctx, registrationId, (current) =>
     adoptSubmission(current, state, pollJobId, ctx.now()),
   );
-  // Confirmed at Esign: the request (scrubbed by adoptSubmission) and images are not needed.
-  // The write that adopts it drops the images in its own script (write-effects.ts); a record
-  // adopted already (a replay) may come from a release that did not.
-  if (!adopted.changed) await ctx.imageStore.delete(registrationId);
   if (adopted.changed)
     ctx.logger.info(
       { registrationId, submissionId: state.submissionId, status: state.status },
       'submission adopted: Esign already had it confirmed',
     );
+  // Refused: the record holds another submission now (a concurrent run), whose images stay.
   if (adopted.record.submission?.submissionId !== state.submissionId) return done;
+  // Confirmed at Esign: the request (scrubbed by adoptSubmission) and images are not needed.
+  // The write that adopts it drops the images in its own script (write-effects.ts); a record
+  // adopted already (a replay) may come from a release that did not.
+  if (!adopted.changed) await ctx.imageStore.delete(registrationId);
   if (state.status === 'COMPLETED' || state.status === 'ERROR') {
     await finish(ctx, registrationId, { status: state.status, source: 'poll', state });
     return done;

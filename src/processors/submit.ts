@@ -57,9 +57,12 @@ export async function submit(
     const current: SubmissionStep = step;
     const known = record;
     // After a wait for the step's slot the record may have moved on: the step reads it.
-    const outcome: StepOutcome = await gate(current, (waited) =>
-      steps[current](data, ctx, waited ? undefined : known),
-    );
+    const outcome: StepOutcome = await gate(current, async (waited) => {
+      // Shutdown began while this job queued for the slot: hand it back rather than start a
+      // step (an initiate would create a submission only to be cut off at the grace).
+      if (waited && ctx.draining?.()) return { next: [], waitUntil: ctx.now() };
+      return steps[current](data, ctx, waited ? undefined : known);
+    });
     const next = inProcess(outcome);
     if (!next) return outcome;
     if (run >= maxSteps)

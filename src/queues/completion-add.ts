@@ -36,7 +36,14 @@ export function indexedCompletionSupported(): boolean {
 
 /** The script's own failure (not Redis being busy, full or away): BullMQ changed under us. */
 class Unsupported extends Error {}
-const scriptFailure = /user_script|esign-completion-layout/;
+/**
+ * A Lua error of the script itself (it does not compile, or fails as it runs), or our layout
+ * check. Not any error that merely names the script: Redis appends "@user_script" to OOM,
+ * READONLY or BUSY answers of a command inside it, and those must fail this callback (503,
+ * Esign retries), not turn the one-round-trip path off for the life of the process.
+ */
+const scriptFailure =
+  /^ERR (user_script|Error compiling)|esign-completion-layout|wrong number of arguments/;
 
 export type IndexedAddOutcome =
   { kind: 'accepted' | 'duplicate'; registrationId: string } | { kind: 'unknown' };

@@ -8,7 +8,6 @@ import { z } from 'zod';
  * fields (kept out by zod's default strip), unknown reason codes (plain strings).
  */
 
-/** `"1800"` or `1800` → 1800. The docs' examples send numbers as strings. */
 /**
  * Esign's submission ids are UUIDs; the docs give no bound, so a generous one: an id is logged,
  * indexed and part of job ids, and an unbounded one from a caller (even an authenticated one)
@@ -16,6 +15,7 @@ import { z } from 'zod';
  */
 const submissionIdSchema = z.string().min(1).max(256);
 
+/** `"1800"` or `1800` → 1800. The docs' examples send numbers as strings. */
 export const numeric = z
   .union([z.number(), z.string().regex(/^\d+$/, 'must be numeric')])
   .transform(Number);

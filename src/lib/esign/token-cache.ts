@@ -108,6 +108,8 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   let inFlight: Promise<string> | undefined;
   // The token this process last read or stored, served without Redis until its refreshAt.
   let memo: Cached | undefined;
+  /** Counts invalidate() calls: a read that began before one does not refill `memo`. */
+  let invalidations = 0;
   // The stored form of the last token seen, so invalidate can compare what is in Redis.
   let seen: { token: string; stored: string } | undefined;
 
@@ -127,13 +129,17 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   }
 
   async function read(): Promise<Cached | undefined> {
+    // A read that was on its way when invalidate() ran may answer the token just refused:
+    // it is returned (the caller asked before the refusal) but not remembered.
+    const asOf = invalidations;
     const fields = readFormat(tokenFormat, await redis.hgetall(key));
     const token = openToken(fields);
     const expiresAt = Number(fields.expiresAt);
     const refreshAt = Number(fields.refreshAt);
     if (!token || !Number.isFinite(expiresAt) || !Number.isFinite(refreshAt)) return undefined;
-    memo = { token, expiresAt, refreshAt };
-    return memo;
+    const cached = { token, expiresAt, refreshAt };
+    if (asOf === invalidations) memo = cached;
+    return cached;
   }
 
   const usable = (cached: Cached | undefined): cached is Cached =>
@@ -223,6 +229,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
     },
 
     async invalidate(token) {
+      invalidations += 1;
       if (memo?.token === token) memo = undefined;
       const stored = seen?.token === token ? seen.stored : token;
       await redis.eval(invalidateScript, 1, key, stored);

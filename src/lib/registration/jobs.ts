@@ -1,5 +1,5 @@
 import type { SubmissionState } from '../esign/schemas.ts';
-import { isTerminal, type RegistrationRecord, type ResultSource } from './record.ts';
+import { isTerminal, statusRank, type RegistrationRecord, type ResultSource } from './record.ts';
 
 /**
  * The step queues, in flow order, and the outbound results queue. `initiate` is the
@@ -18,13 +18,14 @@ export const SUBMISSION_QUEUE = 'initiate' satisfies StepName;
 
 /**
  * The submission step a record is at, from the record alone: no submission yet → initiate;
- * both images uploaded → confirm; otherwise upload. A record already confirmed (adopted, maybe
+ * both images uploaded (UPLOADED, or a callback's status past it when the confirm's answer was
+ * lost) → confirm; otherwise upload. A record already confirmed (adopted, maybe
  * before its uploads) or ended goes to initiate, which only schedules the poll or settles it.
  */
 export function submissionStepOf(record: RegistrationRecord): SubmissionStep {
   if (!record.submission || record.confirmedAt !== undefined || isTerminal(record.status))
     return 'initiate';
-  return record.status === 'UPLOADED' ? 'confirm' : 'upload';
+  return statusRank(record.status) >= statusRank('UPLOADED') ? 'confirm' : 'upload';
 }
 
 /** Step jobs carry only a pointer: the record holds everything else. */
