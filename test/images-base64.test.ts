@@ -1,9 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { base64Bytes, base64BytesChecked } from '../src/lib/images/base64.ts';
+import { base64BytesChecked, base64Pieces } from '../src/lib/images/base64.ts';
+import { IMAGE_PIECE_BYTES } from '../src/lib/images/pieces.ts';
+
+/** base64Pieces joined; small piece sizes put slice boundaries everywhere in short texts. */
+const pieceSizes = [3, 6, 12, 30, IMAGE_PIECE_BYTES];
+const base64Bytes = (text: string, pieceBytes = IMAGE_PIECE_BYTES): Buffer | undefined => {
+  const pieces = base64Pieces(text, pieceBytes);
+  if (pieces === undefined) return undefined;
+  for (const piece of pieces.slice(0, -1)) expect(piece.length).toBe(pieceBytes);
+  return Buffer.concat(pieces);
+};
 
 /**
- * base64Bytes answers from a round trip when the text is canonical and from a per-byte check
+ * base64Pieces answers from a round trip when the text is canonical and from a per-byte check
  * otherwise; both must follow the same rules: either alphabet (not mixed), padding optional,
  * whitespace ignored, anything else refused rather than silently skipped.
  */
@@ -21,12 +31,15 @@ const variants = (bytes: Buffer): Record<string, string> => {
   };
 };
 
-describe('base64Bytes', () => {
+describe('base64Pieces', () => {
   it('gives back the bytes of every accepted spelling, for every length mod 3', () => {
     for (const length of [0, 1, 2, 3, 4, 5, 57, 58, 59, 200, 1001]) {
       const bytes = randomBytes(length);
       for (const [name, text] of Object.entries(variants(bytes)))
-        expect(base64Bytes(text)?.equals(bytes), `${length} bytes, ${name}`).toBe(true);
+        for (const size of pieceSizes)
+          expect(base64Bytes(text, size)?.equals(bytes), `${length} bytes, ${name}, ${size}`).toBe(
+            true,
+          );
     }
   });
 
@@ -64,7 +77,7 @@ describe('base64Bytes', () => {
         round % 5 === 0
           ? text
           : text.slice(0, at) + inserts[next(inserts.length)]! + text.slice(at);
-      const fast = base64Bytes(corrupted);
+      const fast = base64Bytes(corrupted, pieceSizes[round % pieceSizes.length]);
       const checked = base64BytesChecked(corrupted);
       expect(fast === undefined, JSON.stringify(corrupted)).toBe(checked === undefined);
       if (fast && checked) expect(fast.equals(checked), JSON.stringify(corrupted)).toBe(true);

@@ -29,7 +29,13 @@ export interface PiiCipher {
   open(sealed: string, owner: string): string;
   /** Bytes (an image) sealed as bytes: `v2.<keyId>.` then iv, tag and ciphertext, raw. */
   sealBytes(plain: Buffer, owner: string): Buffer;
-  openBytes(sealed: Buffer, owner: string): Buffer;
+  /**
+   * sealBytes as its two parts, [envelope head with iv and tag, ciphertext], not joined: a
+   * caller that stores them apart saves a copy of the body.
+   */
+  sealBytesApart(plain: Buffer, owner: string): [Buffer, Buffer];
+  /** What sealBytes sealed: whole, or as the two parts of sealBytesApart. */
+  openBytes(sealed: Buffer | readonly [Buffer, Buffer], owner: string): Buffer;
 }
 
 export interface PiiKeys {
@@ -113,44 +119,41 @@ export function createPiiCipher(keys: PiiKeys = {}): PiiCipher {
       throw new Error('sealed PII has an unknown format');
     },
     sealBytes(plain, owner) {
+      return Buffer.concat(this.sealBytesApart(plain, owner));
+    },
+    sealBytesApart(plain, owner) {
       if (!sealing) {
-        if (plaintextAllowed) return Buffer.concat([Buffer.from('plain.'), plain]);
+        if (plaintextAllowed) return [Buffer.from('plain.'), plain];
         throw new Error(MISSING_KEY);
       }
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', sealing.secret, iv);
       cipher.setAAD(Buffer.from(owner, 'utf8'));
-      // Images are up to 10 MiB: one copy of the body, not one per concat. GCM is a stream
-      // mode: final() adds no bytes, it computes the tag.
+      // GCM is a stream mode: final() adds no bytes, it computes the tag.
       const body = cipher.update(plain);
       cipher.final();
-      const head = Buffer.from(`v2.${sealing.id}.`);
-      const sealed = Buffer.allocUnsafe(head.length + 28 + body.length);
-      head.copy(sealed, 0);
-      iv.copy(sealed, head.length);
-      cipher.getAuthTag().copy(sealed, head.length + 12);
-      body.copy(sealed, head.length + 28);
-      return sealed;
+      const head = Buffer.concat([Buffer.from(`v2.${sealing.id}.`), iv, cipher.getAuthTag()]);
+      return [head, body];
     },
     openBytes(sealed, owner) {
-      const head = sealed.subarray(0, 16).toString('latin1');
-      if (head.startsWith('plain.')) {
+      const [head, body] = Buffer.isBuffer(sealed) ? splitSealed(sealed) : sealed;
+      const tag = head.toString('latin1');
+      if (tag === 'plain.') {
         if (key) throw new Error('a plaintext PII value is refused: PII_ENCRYPTION_KEY is set');
-        return sealed.subarray('plain.'.length);
+        return body;
       }
-      const match = /^v2\.([A-Za-z0-9_-]{11})\./.exec(head);
-      if (!match?.[1]) throw new Error('sealed PII has an unknown format');
+      const match = /^v2\.([A-Za-z0-9_-]{11})\./.exec(tag);
+      if (!match?.[1] || head.length !== match[0].length + 28)
+        throw new Error('sealed PII has an unknown format');
       const opener = byId.get(match[1]);
       if (!opener) throw new Error('sealed PII was sealed with a key that is not configured');
       const start = match[0].length;
-      const iv = sealed.subarray(start, start + 12);
-      const tag = sealed.subarray(start + 12, start + 28);
-      const decipher = createDecipheriv('aes-256-gcm', opener, iv);
+      const decipher = createDecipheriv('aes-256-gcm', opener, head.subarray(start, start + 12));
       decipher.setAAD(Buffer.from(owner, 'utf8'));
-      decipher.setAuthTag(tag);
+      decipher.setAuthTag(head.subarray(start + 12, start + 28));
       try {
         // final() only checks the tag (GCM adds no bytes): no concat, no copy of the image.
-        const plain = decipher.update(sealed.subarray(start + 28));
+        const plain = decipher.update(body);
         decipher.final();
         return plain;
       } catch {
@@ -158,6 +161,17 @@ export function createPiiCipher(keys: PiiKeys = {}): PiiCipher {
       }
     },
   };
+}
+
+/** A whole sealBytes value as its [head, body]: `plain.` or `v2.<keyId>.` + iv + tag. */
+function splitSealed(sealed: Buffer): [Buffer, Buffer] {
+  const start = sealed.subarray(0, 16).toString('latin1');
+  const headLength = start.startsWith('plain.')
+    ? 'plain.'.length
+    : /^v2\.[A-Za-z0-9_-]{11}\./.test(start)
+      ? 'v2.'.length + 12 + 28
+      : 0;
+  return [sealed.subarray(0, headLength), sealed.subarray(headLength)];
 }
 
 function decrypt(

@@ -2,6 +2,8 @@ import {
   base64ImageBytes,
   type CheckDocument,
   type DecodedImages,
+  type ImagePieces,
+  releasePieces,
   type ImageSource,
 } from '../lib/images/index.ts';
 import type { StoredImageSource } from '../lib/registration/image-store.ts';
@@ -19,7 +21,7 @@ import type { SharedServices } from './shared.ts';
 export interface SealedIntake {
   sealedRequest: string;
   /** Inline image bytes, stored once the record exists (storeImages). */
-  inline: [CheckDocument, Buffer][];
+  inline: [CheckDocument, ImagePieces][];
 }
 
 export function sealIntake(
@@ -28,7 +30,7 @@ export function sealIntake(
   registrationId: string,
   decoded: DecodedImages = {},
 ): SealedIntake {
-  const inline: [CheckDocument, Buffer][] = [];
+  const inline: [CheckDocument, ImagePieces][] = [];
   const keep = (doc: CheckDocument, source: ImageSource): ImageSource | StoredImageSource => {
     if (!('base64' in source)) return source;
     // Decoded once, by the check that admitted the request (admit.ts).
@@ -50,6 +52,8 @@ export async function storeImages(
   inline: SealedIntake['inline'],
 ): Promise<void> {
   await services.imageStore.put(record.registrationId, inline, services.store.ttlOf(record));
+  // Stored: the decoded pieces go back to the pool for the next enqueue.
+  for (const [, pieces] of inline) releasePieces(pieces);
 }
 
 /** The delayed completion that ends the attempt TIMED_OUT at its deadline (a no-op if ended). */

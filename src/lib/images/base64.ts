@@ -1,3 +1,5 @@
+import { IMAGE_PIECE_BYTES, piecesOf, releasePieces, takePiece } from './pieces.ts';
+
 /**
  * Inline images. Standard and URL-safe alphabets are accepted (not mixed), padded or not, and
  * ASCII whitespace (MIME- or PEM-wrapped base64) is ignored. Node's decoder silently skips
@@ -7,7 +9,7 @@
  * No regular expression runs over the text: an image at the 10 MiB limit is ~14 M characters,
  * and V8 throws `RangeError: Maximum call stack size exceeded` on patterns with alternation over
  * strings that long. The size is checked first (base64TooLong), then the decoded length
- * (base64Bytes), and only text that is not one unbroken line gets one loop over its bytes.
+ * (base64Pieces), and only text that is not one unbroken line gets one loop over its bytes.
  */
 
 /** Valid base64 text, as given (whitespace and padding included), and what it holds. */
@@ -99,24 +101,38 @@ function decodeBase64(text: Base64Text): Buffer {
 }
 
 /**
- * The bytes the text holds, or undefined when it is not valid base64 (normaliseBase64's rules).
+ * The bytes the text holds, in pieces (pieces.ts) of `pieceBytes` (a multiple of 3; tests use
+ * small ones), or undefined when it is not valid base64 (normaliseBase64's rules).
  *
  * Nearly every image arrives as one unbroken line in one alphabet. Node's decoder skips what is
  * not base64 (so does whitespace), so such text decodes to exactly the bytes its length says,
  * and any skipped character makes it fewer (one fewer character always means fewer bytes, but
- * when a single character is left over: refused anyway). So for that text the whole check is
- * a length comparison and a look for the other alphabet, in native code: ~10 ms for 10 MiB
- * where the JS loop takes ~40. Any other text (wrapped lines, a stray character) takes the
- * per-byte check, so the rules are exactly the same either way (test/images-base64.test.ts
- * compares both on random corruptions).
+ * when a single character is left over: refused anyway). Decoded slice by slice, each slice
+ * the base64 of one whole piece, the same holds for the total: a slice of 4k characters gives
+ * 3k bytes only when every one of them is data. So for that text the whole check is a length
+ * comparison and a look for the other alphabet, in native code: a few ms for 10 MiB where the
+ * JS loop takes ~40. Any other text (wrapped lines, a stray character) takes the per-byte
+ * check, so the rules are exactly the same either way (test/images-base64.test.ts compares
+ * both on random corruptions), and is cut into views of its bytes.
  */
-export function base64Bytes(text: string): Buffer | undefined {
-  // Both alphabets: Node's decoder takes either.
-  const bytes = Buffer.from(text, 'base64');
-  return isWholeLine(text, bytes.length) ? bytes : base64BytesChecked(text);
+export function base64Pieces(text: string, pieceBytes = IMAGE_PIECE_BYTES): Buffer[] | undefined {
+  const chars = (pieceBytes / 3) * 4;
+  const pieces: Buffer[] = [];
+  let decoded = 0;
+  for (let at = 0; at < text.length; at += chars) {
+    // Both alphabets: Node's decoder takes either.
+    const piece = takePiece().subarray(0, pieceBytes);
+    const written = piece.write(text.slice(at, at + chars), 'base64');
+    pieces.push(piece.subarray(0, written));
+    decoded += written;
+  }
+  if (isWholeLine(text, decoded)) return pieces.filter((piece) => piece.length > 0);
+  releasePieces(pieces);
+  const bytes = base64BytesChecked(text);
+  return bytes === undefined ? undefined : piecesOf(bytes, pieceBytes);
 }
 
-/** base64Bytes by the per-byte check alone: what every other text takes. */
+/** The bytes by the per-byte check alone: what every text but one unbroken line takes. */
 export function base64BytesChecked(text: string): Buffer | undefined {
   const normalised = normaliseBase64(text);
   return normalised === undefined ? undefined : decodeBase64(normalised);

@@ -1,4 +1,5 @@
-import { base64Bytes, base64TooLong } from './base64.ts';
+import { base64Pieces, base64TooLong } from './base64.ts';
+import { lengthOf, type ImagePieces } from './pieces.ts';
 import { withDeadline } from './deadline.ts';
 import { judgeUrl, type UrlRefusal } from './hosts.ts';
 import { imageLimits, readTimeoutMs, urlRules } from './policy.ts';
@@ -45,7 +46,7 @@ export async function checkImageSource(
  * The bytes of the inline images that passed, by document: the check decodes them anyway, and
  * decoding ~14 M characters again to store them would double the enqueue's cost.
  */
-export type DecodedImages = Partial<Record<CheckDocument, Buffer>>;
+export type DecodedImages = Partial<Record<CheckDocument, ImagePieces>>;
 
 /**
  * Both documents of a registration at once: every problem of either, KTP first. `decoded`, when
@@ -111,13 +112,17 @@ function checkUrl(text: string, policy: ImagePolicy): string[] {
   return 'refusal' in judged ? [urlProblems[judged.refusal]] : [];
 }
 
-function checkBase64(text: string, policy: ImagePolicy, keep?: (bytes: Buffer) => void): string[] {
+function checkBase64(
+  text: string,
+  policy: ImagePolicy,
+  keep?: (bytes: ImagePieces) => void,
+): string[] {
   const tooLarge = `base64 decodes to more than the limit of ${policy.maxBytes} bytes`;
   // Size first, before any scan of the text (see base64.ts).
   if (base64TooLong(text, policy.maxBytes)) return [tooLarge];
-  const bytes = base64Bytes(text);
+  const bytes = base64Pieces(text);
   if (bytes === undefined) return ['base64 is not valid base64'];
-  if (bytes.length > policy.maxBytes) return [tooLarge];
+  if (lengthOf(bytes) > policy.maxBytes) return [tooLarge];
   try {
     inspectImage(bytes, imageLimits(policy));
   } catch (error) {

@@ -150,7 +150,7 @@ async function* replay(
 /** The whole-image check of bytes in memory, as a permanent IMAGE_INVALID. */
 export function inspectOrThrow(
   doc: ImageDocument,
-  bytes: Buffer,
+  bytes: Buffer | readonly Buffer[],
   limits: DimensionLimits,
 ): ImageContentType {
   try {
@@ -161,7 +161,7 @@ export function inspectOrThrow(
   }
 }
 
-/** One in-memory image as a stream. */
-export function bufferStream(bytes: Buffer): Readable {
-  return Readable.from([bytes], { objectMode: false });
+/** One in-memory image (whole, or in pieces) as a stream. */
+export function bufferStream(bytes: Buffer | readonly Buffer[]): Readable {
+  return Readable.from(Buffer.isBuffer(bytes) ? [bytes] : bytes, { objectMode: false });
 }

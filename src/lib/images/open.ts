@@ -1,5 +1,6 @@
 import { permanent } from '../errors.ts';
-import { base64Bytes, base64TooLong } from './base64.ts';
+import { base64Pieces, base64TooLong } from './base64.ts';
+import { lengthOf, type ImagePieces } from './pieces.ts';
 import { bufferStream, inspectOrThrow } from './guarded-stream.ts';
 import { openPathImage } from './open-path.ts';
 import { openUrlImage } from './open-url.ts';
@@ -39,23 +40,31 @@ function openBase64Image(doc: ImageDocument, text: string, policy: ImagePolicy):
   return openImageBytes(doc, base64ImageBytes(doc, text, policy), policy);
 }
 
-/** Inline image bytes (stored apart from the record, image-store.ts), checked again as read. */
+/**
+ * Inline image bytes (stored apart from the record, image-store.ts, in pieces), checked again
+ * as read. The pieces are checked and sent as they are, never joined into one buffer.
+ */
 export function openImageBytes(
   doc: ImageDocument,
-  bytes: Buffer,
+  pieces: ImagePieces,
   policy: ImagePolicy,
 ): OpenedImage {
-  if (bytes.length > policy.maxBytes)
+  const contentLength = lengthOf(pieces);
+  if (contentLength > policy.maxBytes)
     throw permanent(
       'IMAGE_TOO_LARGE',
       `${doc} image is larger than the limit of ${policy.maxBytes} bytes`,
     );
-  const contentType = inspectOrThrow(doc, bytes, imageLimits(policy));
-  return { stream: bufferStream(bytes), contentType, contentLength: bytes.length };
+  const contentType = inspectOrThrow(doc, pieces, imageLimits(policy));
+  return { stream: bufferStream(pieces), contentType, contentLength };
 }
 
 /** The bytes of a base64 source: size first, then one linear pass (base64.ts). */
-export function base64ImageBytes(doc: ImageDocument, text: string, policy: ImagePolicy): Buffer {
+export function base64ImageBytes(
+  doc: ImageDocument,
+  text: string,
+  policy: ImagePolicy,
+): ImagePieces {
   const tooLarge = () =>
     permanent(
       'IMAGE_TOO_LARGE',
@@ -63,8 +72,8 @@ export function base64ImageBytes(doc: ImageDocument, text: string, policy: Image
     );
   // Size first: nothing scans text that could not be an allowed image anyway.
   if (base64TooLong(text, policy.maxBytes)) throw tooLarge();
-  const bytes = base64Bytes(text);
+  const bytes = base64Pieces(text);
   if (bytes === undefined) throw permanent('IMAGE_INVALID', `${doc} image base64 is not valid`);
-  if (bytes.length > policy.maxBytes) throw tooLarge();
+  if (lengthOf(bytes) > policy.maxBytes) throw tooLarge();
   return bytes;
 }

@@ -43,11 +43,25 @@ export interface InspectedImage {
   height: number;
 }
 
-/** Check bytes held in memory (base64, a buffered download). Throws ImageProblem. */
-export function inspectImage(bytes: Uint8Array, limits: DimensionLimits): InspectedImage {
-  const scanner = createScanner(bytes.subarray(0, sniffLength), limits);
-  scanner.push(bytes);
+/**
+ * Check bytes held in memory (base64, a buffered download, stored pieces), whole or in pieces
+ * taken in order. Throws ImageProblem.
+ */
+export function inspectImage(
+  bytes: Uint8Array | readonly Uint8Array[],
+  limits: DimensionLimits,
+): InspectedImage {
+  const pieces = bytes instanceof Uint8Array ? [bytes] : bytes;
+  const scanner = createScanner(headOf(pieces), limits);
+  for (const piece of pieces) scanner.push(piece);
   scanner.end();
   const { width, height } = scanner.dimensions ?? { width: 0, height: 0 };
   return { contentType: scanner.contentType, width, height };
+}
+
+/** The first sniffLength bytes (or all there are) of pieces taken in order. */
+function headOf(pieces: readonly Uint8Array[]): Uint8Array {
+  const first = pieces[0] ?? new Uint8Array(0);
+  if (first.length >= sniffLength || pieces.length < 2) return first.subarray(0, sniffLength);
+  return Buffer.concat(pieces.slice(0, sniffLength)).subarray(0, sniffLength);
 }
