@@ -64,6 +64,29 @@ describe('the image store', () => {
     expect(await store.get('r2', 'ktp')).toBeUndefined();
   });
 
+  it('does not bring back an image deleted while its pieces are being written', async () => {
+    // One connection: the DEL goes out after the put's head and before its pieces (they wait
+    // for the head's answer), as an erase landing mid-put would.
+    const putting = store.put(
+      'r5',
+      [['ktp', piecesOf(randomBytes(2 * IMAGE_PIECE_BYTES))]],
+      60_000,
+    );
+    const deleting = redis.del(store.key('r5', 'ktp'));
+    await Promise.all([putting, deleting]);
+    expect(await deleting).toBe(1);
+    expect(await redis.exists(store.key('r5', 'ktp'))).toBe(0);
+    expect(await store.get('r5', 'ktp')).toBeUndefined();
+  });
+
+  it('leaves an image in a newer format to a newer worker, and refuses an unmarked one', async () => {
+    const key = store.key('r6', 'ktp');
+    await redis.hset(key, 'format', '4', 'set', 'x', 'n', '1');
+    await expect(store.get('r6', 'ktp')).rejects.toMatchObject({ code: 'FORMAT_TOO_NEW' });
+    await redis.hdel(key, 'format');
+    await expect(store.get('r6', 'ktp')).rejects.toMatchObject({ code: 'FORMAT_UNSUPPORTED' });
+  });
+
   it('reads an image stored whole by the release before (format 2)', async () => {
     const image = randomBytes(5000);
     await redis.set(store.key('r3', 'selfie'), cipher.sealBytes(image, 'r3:selfie'), 'PX', 60_000);

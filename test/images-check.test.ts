@@ -155,6 +155,13 @@ describe('checkImageSource: base64', () => {
       'images.ktp: base64 is not a JPEG or PNG image',
     ]);
   });
+
+  it('names a data: URL for what it is', async () => {
+    const dataUrl = `data:image/jpeg;base64,${syntheticJpeg(5).toString('base64')}`;
+    expect(await check({ base64: dataUrl })).toEqual([
+      'images.ktp: base64 must be the bare base64 text, without a data: URL prefix',
+    ]);
+  });
 });
 
 describe('checkImageSources', () => {

@@ -34,8 +34,8 @@ describe('changing QUEUE_PARTITIONS', () => {
         /^QUEUE_PARTITIONS: is 3 but 1 registration\(s\) are still in flight under the previous 1 partition/,
       ),
     ]);
-    // Nothing was recorded: the layout is still one partition.
-    expect(await redis.get(`${stack.keyPrefix}:partition-layout`)).toBe('{"v":1,"partitions":1}');
+    // Nothing was recorded: no key is the one-partition layout.
+    expect(await redis.get(`${stack.keyPrefix}:partition-layout`)).toBeNull();
   });
 
   it('is taken, and recorded, when nothing is in flight; and back again', async () => {
@@ -50,17 +50,29 @@ describe('changing QUEUE_PARTITIONS', () => {
     }
   });
 
-  it('stops `esign-worker enqueue` with exit code 1, naming QUEUE_PARTITIONS', async () => {
-    const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+  const enqueue = (env: Record<string, string>, request: unknown) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
       const child = spawn(process.execPath, ['bin/esign-worker.js', 'enqueue', '-'], {
-        env: { PATH: process.env.PATH ?? '', ...stack.env, QUEUE_PARTITIONS: '2' },
+        env: { PATH: process.env.PATH ?? '', ...stack.env, ...env },
       });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stderr }));
-      child.stdin.end(JSON.stringify(registrationRequest(person('completed'))));
+      child.stdin.end(JSON.stringify(request));
     });
+
+  it('lets a refused request leave a fresh prefix untouched, layout key included', async () => {
+    const prefix = `${stack.prefix}-fresh`;
+    const request = { ...registrationRequest(person('completed')), partnerUserId: '' };
+    const run = await enqueue({ QUEUE_PREFIX: prefix }, request);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/partnerUserId/);
+    expect(await redis.keys(`${prefix}*`)).toEqual([]);
+  });
+
+  it('stops `esign-worker enqueue` with exit code 1, naming QUEUE_PARTITIONS', async () => {
+    const run = await enqueue({ QUEUE_PARTITIONS: '2' }, registrationRequest(person('completed')));
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
       /QUEUE_PARTITIONS: is 2 but 1 registration\(s\) are still in flight/,

@@ -35,8 +35,9 @@ export async function assertPartitionLayout(
           'producers and let the workers finish them (no registration-in-flight keys left), then change it',
       ]);
   }
-  if (stored === null || previous !== wanted)
-    await redis.set(key, JSON.stringify({ v: 1, partitions: wanted }));
+  // No key already means one partition: nothing to write then (an enqueue refused for its
+  // request on a fresh prefix leaves Redis untouched).
+  if (previous !== wanted) await redis.set(key, JSON.stringify({ v: 1, partitions: wanted }));
 }
 
 function readLayout(text: string): number {

@@ -141,6 +141,9 @@ export function base64BytesChecked(text: string): Buffer | undefined {
 /** Whether the text is one run of data characters of one alphabet, padded or not. */
 function isWholeLine(text: string, decodedLength: number): boolean {
   const length = text.length;
+  // ASCII only: Node's decoder reads a wider character by its low byte, so `Ł` (U+0141) would
+  // pass for `A`. Counting UTF-8 bytes is one native pass.
+  if (Buffer.byteLength(text, 'utf8') !== length) return false;
   const padding =
     length > 0 && text.charCodeAt(length - 1) === EQUALS
       ? length > 1 && text.charCodeAt(length - 2) === EQUALS

@@ -120,6 +120,9 @@ function checkBase64(
   const tooLarge = `base64 decodes to more than the limit of ${policy.maxBytes} bytes`;
   // Size first, before any scan of the text (see base64.ts).
   if (base64TooLong(text, policy.maxBytes)) return [tooLarge];
+  // A data URL is the common mistake: say so rather than "not valid base64".
+  if (text.startsWith('data:'))
+    return ['base64 must be the bare base64 text, without a data: URL prefix'];
   const bytes = base64Pieces(text);
   if (bytes === undefined) return ['base64 is not valid base64'];
   if (lengthOf(bytes) > policy.maxBytes) return [tooLarge];

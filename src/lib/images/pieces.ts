@@ -9,8 +9,12 @@
  * costs ~10–20 µs here, ~30 ms per 10 MiB copy. Pieces of 1 MiB reuse memory already mapped.
  */
 
-/** Bytes per piece: 1 MiB − 1, a multiple of 3, so base64 text splits on piece boundaries too. */
-export const IMAGE_PIECE_BYTES = 3 * 349_525;
+/**
+ * Bytes per piece: a multiple of 3, so base64 text splits on piece boundaries too, and 76 bytes
+ * under 1 MiB, so a sealed piece with Redis's string header fits jemalloc's 1 MiB size class
+ * (one byte over takes the 1.25 MiB class). A 10 MiB image is 11 pieces.
+ */
+export const IMAGE_PIECE_BYTES = 3 * 349_500;
 
 export type ImagePieces = readonly Buffer[];
 
@@ -33,7 +37,7 @@ export function lengthOf(pieces: ImagePieces): number {
  * fresh 10 MiB each enqueue was most of its cost: fresh pages). Only buffers the pool lent come
  * back; a piece never given back (a request refused, an enqueue that failed) is garbage.
  */
-const MAX_IDLE_PIECES = 12;
+const MAX_IDLE_PIECES = 22; // two images at the 10 MiB default limit
 const idle: Buffer[] = [];
 const lent = new WeakSet<ArrayBufferLike>();
 

@@ -3,7 +3,9 @@ import type { RedisClient } from '../redis-topology.ts';
 import type { CheckDocument } from '../images/source.ts';
 import type { ImagePieces } from '../images/pieces.ts';
 import type { PiiCipher } from '../pii-cipher.ts';
+import { readFormat, storedFormat } from '../format.ts';
 import { StoreKeys } from './store-keys.ts';
+import { StoreScript } from './store-scripts.ts';
 
 /**
  * Inline (base64) images, kept out of the registration record: each is stored once, sealed,
@@ -22,14 +24,32 @@ import { StoreKeys } from './store-keys.ts';
  *
  * Fields: `format` = "3", `set` (a random id of this put), `n` (the piece count), and per piece
  * `h<i>` and `b<i>`, the sealed envelope's head (tag, iv, auth tag) and ciphertext, kept apart
- * so the ciphertext is never copied into one buffer with its head. Each piece is sealed to `<registrationId>:<doc>:<set>:<i>/<n>`, so pieces
- * cannot be reordered, dropped, or mixed with another put's. A key that is a plain string is
- * format 2 (one sealed value, written before this one): it is still read, so an image
- * stored before a deploy is still uploaded after it. The record names a stored image
- * `{ stored: 'ktp' }` in its sealed request instead of its bytes.
+ * so the ciphertext is not copied into one value with its head. Each piece is sealed to
+ * `<registrationId>:<doc>:<set>:<i>/<n>`, so pieces cannot be reordered, dropped, or mixed with
+ * another put's. A key that is a plain string is format 2 (one sealed value, written before
+ * this one): it is still read, so an image stored before a deploy is still uploaded after it.
+ * The record names a stored image `{ stored: 'ktp' }` in its sealed request instead of its
+ * bytes.
  */
 
-const FORMAT = '3';
+const imageFormat = storedFormat({
+  name: 'a stored image',
+  marker: 'format',
+  current: 3,
+  oldest: 3,
+  upgrades: {},
+});
+const FORMAT = String(imageFormat.current);
+
+/**
+ * One piece, written only while the hash is this put's (`set`): a key deleted meanwhile (an
+ * erase, the end of the registration) is not created again without its TTL, and a later put's
+ * pieces are never overwritten by an earlier one's.
+ */
+const PUT_PIECE = new StoreScript(`
+if redis.call('HGET', KEYS[1], 'set') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+return 1`);
 
 /** What the sealed request holds in place of inline bytes. */
 export interface StoredImageSource {
@@ -59,8 +79,9 @@ export class ImageStore {
 
   /**
    * The given images, sealed piece by piece. Each image's head (format, set, count) is written
-   * with its TTL in one transaction that also drops an earlier put's pieces, then its pieces:
-   * a put cut short leaves a key that expires and that does not open (a piece is missing).
+   * with its TTL in one transaction that also drops an earlier put's pieces, then its pieces,
+   * each only while the hash is still this put's (PUT_PIECE): a put cut short leaves a key that
+   * expires and reads as not stored (a piece is missing); a key deleted meanwhile stays gone.
    */
   async put(
     registrationId: string,
@@ -83,7 +104,7 @@ export class ImageStore {
         await Promise.all(
           pieces.map((piece, i) => {
             const [head, body] = this.cipher.sealBytesApart(piece, `${owner}:${i}/${count}`);
-            return this.redis.hset(key, `h${i}`, head, `b${i}`, body);
+            return PUT_PIECE.run(this.redis, [key], [set, `h${i}`, head, `b${i}`, body]);
           }),
         );
       }),
@@ -105,8 +126,8 @@ export class ImageStore {
       return sealed ? [this.cipher.openBytes(sealed, `${registrationId}:${doc}`)] : undefined;
     }
     if (Object.keys(fields).length === 0) return undefined;
-    if (fields['format']?.toString() !== FORMAT)
-      throw new Error('a stored image has an unknown format');
+    // Newer: FORMAT_TOO_NEW, left for a newer worker; unmarked or malformed: FORMAT_UNSUPPORTED.
+    readFormat(imageFormat, { format: fields['format']?.toString() });
     const count = Number(fields['n']?.toString());
     if (!Number.isInteger(count) || count < 1) throw new Error('a stored image has no piece count');
     const owner = `${registrationId}:${doc}:${fields['set']?.toString() ?? ''}`;
