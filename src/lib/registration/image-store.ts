@@ -42,14 +42,13 @@ const imageFormat = storedFormat({
 const FORMAT = String(imageFormat.current);
 
 /**
- * One piece, written only while the hash is this put's (`set`): a key deleted meanwhile (an
- * erase, the end of the registration) is not created again without its TTL, and a later put's
- * pieces are never overwritten by an earlier one's.
+ * Pieces written after the key was deleted (an erase, or the registration's end, while a put
+ * was under way) make a hash without its head: that one is deleted, never an image whose head
+ * is there.
  */
-const PUT_PIECE = new StoreScript(`
-if redis.call('HGET', KEYS[1], 'set') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-return 1`);
+const DROP_HEADLESS = new StoreScript(`
+if redis.call('HEXISTS', KEYS[1], 'format') == 0 then return redis.call('DEL', KEYS[1]) end
+return 0`);
 
 /** What the sealed request holds in place of inline bytes. */
 export interface StoredImageSource {
@@ -58,6 +57,14 @@ export interface StoredImageSource {
 
 export function isStoredImage(source: unknown): source is StoredImageSource {
   return typeof source === 'object' && source !== null && 'stored' in source;
+}
+
+/** A transaction's answers, or its first error: ioredis resolves EXEC with errors inside. */
+async function settled(transaction: Promise<[Error | null, unknown][] | null>): Promise<void> {
+  const answers = await transaction;
+  if (!answers) throw new Error('a stored image write was aborted');
+  const failed = answers.find(([error]) => error)?.[0];
+  if (failed) throw failed;
 }
 
 const isWrongType = (error: unknown) => error instanceof Error && /^WRONGTYPE/.test(error.message);
@@ -80,8 +87,9 @@ export class ImageStore {
   /**
    * The given images, sealed piece by piece. Each image's head (format, set, count) is written
    * with its TTL in one transaction that also drops an earlier put's pieces, then its pieces,
-   * each only while the hash is still this put's (PUT_PIECE): a put cut short leaves a key that
-   * expires and reads as not stored (a piece is missing); a key deleted meanwhile stays gone.
+   * each with the TTL again right behind it: a put cut short leaves a key that expires and reads
+   * as not stored (a piece is missing); a key deleted meanwhile is deleted again
+   * (DROP_HEADLESS).
    */
   async put(
     registrationId: string,
@@ -94,19 +102,28 @@ export class ImageStore {
         const set = randomBytes(9).toString('base64url');
         const pieces = bytes.length > 0 ? bytes : [Buffer.alloc(0)];
         const count = pieces.length;
-        await this.redis
-          .multi()
-          .del(key)
-          .hset(key, 'format', FORMAT, 'set', set, 'n', String(count))
-          .pexpire(key, Math.max(1, ttlMs))
-          .exec();
+        await settled(
+          this.redis
+            .multi()
+            .del(key)
+            .hset(key, 'format', FORMAT, 'set', set, 'n', String(count))
+            .pexpire(key, Math.max(1, ttlMs))
+            .exec(),
+        );
         const owner = `${registrationId}:${doc}:${set}`;
+        // Each piece followed by the TTL, as two commands sent together: not a transaction nor
+        // a script, which would copy each 1 MiB once more (ioredis joins a transaction into one
+        // buffer; Lua copies its arguments in and out).
         await Promise.all(
-          pieces.map((piece, i) => {
+          pieces.flatMap((piece, i) => {
             const [head, body] = this.cipher.sealBytesApart(piece, `${owner}:${i}/${count}`);
-            return PUT_PIECE.run(this.redis, [key], [set, `h${i}`, head, `b${i}`, body]);
+            return [
+              this.redis.hset(key, `h${i}`, head, `b${i}`, body),
+              this.redis.pexpire(key, Math.max(1, ttlMs)),
+            ];
           }),
         );
+        await DROP_HEADLESS.run(this.redis, [key], []);
       }),
     );
   }

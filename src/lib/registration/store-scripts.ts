@@ -18,7 +18,7 @@ export class StoreScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: RedisClient, keys: readonly string[], args: readonly (string | Buffer)[]) {
+  async run(redis: RedisClient, keys: readonly string[], args: readonly string[]) {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
