@@ -99,9 +99,9 @@ export function printReport(
       `  Redis/registration   commands ${formatSpread(f.commands)}   round trips: requests ${f.requests.toFixed(1)} (MONITOR, warm-up round; upper bound), socket reads ${formatSpread(f.roundTrips)} (lower bound)`,
     );
     log(
-      `  Redis bytes/registration  used_memory growth ${formatSpread(f.bytes, 0)}   kept keys (MEMORY USAGE) ${f.kept.toFixed(0)}`,
+      `  Redis bytes/registration  used_memory growth ${formatSpread(f.bytes, 0)}   kept for the retention (MEMORY USAGE growth after warm-up, results consumed) ${f.kept.toFixed(0)}`,
     );
-    log(`    kept, by kind of key: ${f.keptByKind}`);
+    log(`    growth after warm-up, by kind of key (per registration): ${f.keptByKind}`);
   }
   const intakeRatio = intake
     ? spread(pairwise(intake.listener.perSecond, intake.bare.perSecond))
@@ -159,7 +159,7 @@ export function printReport(
     (x) => x <= 20,
   );
   add(
-    'Redis bytes per finished registration (kept keys)',
+    'Redis bytes per finished registration (kept for the retention)',
     across(figures, (f) => f.kept, 'max', 0),
     '≤ 2048',
     (x) => x <= 2048,

@@ -1,7 +1,7 @@
 import type { BenchOptions, Setting } from './args.ts';
 import { baselineClient, type BaselineListener } from './baseline.ts';
 import type { OwnRedis } from './own-redis.ts';
-import { keptBytes, totalBytes } from './kept-bytes.ts';
+import { keptBytes, retainedBytes } from './kept-bytes.ts';
 import { countRequests } from './monitor.ts';
 import {
   baselineRound,
@@ -22,7 +22,11 @@ export interface SettingResult {
   setting: Setting;
   pipeline: PipelineRound[];
   baseline: BaselineRound[];
-  /** MEMORY USAGE of every key the setting left, per registration it finished. */
+  /**
+   * MEMORY USAGE kept for the retention per registration: the growth of the keys from the end
+   * of the warm-up to the end of the rounds, over the registrations finished in between
+   * (kept-bytes.ts: results consumed and counted apart, so are keys that expire within an hour).
+   */
   keptBytesPerRegistration: number;
   /** The same by kind of key (see kept-bytes.ts). */
   keptByKind: Map<string, number>;
@@ -72,6 +76,9 @@ export async function runSetting(
       await makeUsers(stack, warmUp),
       setting.concurrency,
     );
+    // What a registration keeps is the growth from here to the end: the queues' own keys
+    // (their metadata, event streams capped at EVENTS_KEPT) and the token are there already.
+    const keptAfterWarmUp = await keptBytes(redis, stack.queuePrefix);
     let finished = warmUp;
     for (let round = 0; round < options.rounds; round += 1) {
       const pipelineUsers = await makeUsers(stack, options.count);
@@ -100,9 +107,13 @@ export async function runSetting(
       );
     }
     await stack.stopWorkers();
+    await stack.consumeResults();
     const kept = await keptBytes(redis, stack.queuePrefix);
-    result.keptBytesPerRegistration = totalBytes(kept) / finished;
-    for (const [kind, bytes] of kept) result.keptByKind.set(kind, bytes / finished);
+    const added = finished - warmUp;
+    result.keptBytesPerRegistration =
+      (retainedBytes(kept) - retainedBytes(keptAfterWarmUp)) / added;
+    for (const [kind, bytes] of kept)
+      result.keptByKind.set(kind, (bytes - (keptAfterWarmUp.get(kind) ?? 0)) / added);
     if (afterRounds) await afterRounds(stack);
     return result;
   } finally {

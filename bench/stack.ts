@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import { startCli, exitWithin, type ChildCli } from '../demo/child-process.ts';
 import { demoServiceEnv } from '../demo/config.ts';
 import { createProducerApp } from '../src/app/producer-app.ts';
@@ -42,7 +42,7 @@ export interface PipelineStack {
   callbackSecret: string;
   workers: ChildCli[];
   producer: Producer;
-  /** The `results` queue, read but never consumed (a consumer's commands are not ours). */
+  /** The `results` queue, read but not consumed during rounds (a consumer's commands are not ours). */
   results: Queue<RegistrationResult>;
   /** The baseline's sandbox: same latency, callbacks to `baselineCallbackUrl`. */
   baselineSandboxUrl: string;
@@ -50,6 +50,11 @@ export interface PipelineStack {
   startWorkers(n: number, extra?: Record<string, string>): Promise<ChildCli[]>;
   /** SIGTERM every worker and wait for it to exit. */
   stopWorkers(): Promise<void>;
+  /**
+   * Take every waiting result, as the enqueuing service does (after the rounds: its commands
+   * are not the pipeline's). What stays is what the results queue keeps of consumed results.
+   */
+  consumeResults(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -171,6 +176,26 @@ export async function startPipelineStack(options: {
       producer,
       results,
       baselineSandboxUrl,
+      async consumeResults() {
+        const connection = connectRedis(topology, { name: 'esign-bench-consumer' });
+        const consumer = new Worker(RESULTS_QUEUE, () => Promise.resolve(), {
+          connection,
+          prefix: keyPrefix,
+          concurrency: 50,
+        });
+        try {
+          const deadline = Date.now() + 60_000;
+          const left = async () =>
+            (await results.getWaitingCount()) + (await results.getActiveCount());
+          while ((await left()) > 0) {
+            if (Date.now() > deadline) throw new Error('results not consumed after 60 s');
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        } finally {
+          await consumer.close();
+          await connection.quit().catch(() => connection.disconnect());
+        }
+      },
       async startWorkers(n, extra = {}) {
         const started = Array.from({ length: n }, () => startCli('worker', { ...env, ...extra }));
         for (const worker of started) track(worker.process);
