@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { within } from '../lib/deadline.ts';
+import { isWorkerError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import {
@@ -92,12 +93,37 @@ export function expectedJob(record: RegistrationRecord): Expected | undefined {
 /** One pass over every unfinished registration; returns how many got a fresh job. */
 export async function redriveStranded(options: RedriveOptions): Promise<number> {
   let redriven = 0;
-  // A batch of records per batch of slots: one MGET, not one GET per registration.
   for await (const registrationIds of options.store.inFlightIds())
-    for (const record of await options.store.getMany(registrationIds))
+    for (const record of await readBatch(options, registrationIds))
       if (record && (await redriveOne(options, record))) redriven += 1;
   return redriven;
 }
+
+/**
+ * A batch of records per batch of slots: one MGET, not one GET per registration. A record that
+ * cannot be read (damaged, or a newer release's: a format error) is named and passed over, one
+ * by one, so it does not stop the sweep for every registration after it; Redis failing still
+ * ends the sweep.
+ */
+async function readBatch(options: RedriveOptions, ids: string[]) {
+  try {
+    return await options.store.getMany(ids);
+  } catch (error) {
+    if (!isFormatError(error)) throw error;
+  }
+  return Promise.all(
+    ids.map((registrationId) =>
+      options.store.get(registrationId).catch((error: unknown) => {
+        if (!isFormatError(error)) throw error;
+        options.logger.warn({ registrationId, err: error }, 'record unreadable: not re-driven');
+        return undefined;
+      }),
+    ),
+  );
+}
+
+const isFormatError = (error: unknown) =>
+  isWorkerError(error) && (error.code === 'FORMAT_UNSUPPORTED' || error.code === 'FORMAT_TOO_NEW');
 
 async function redriveOne(options: RedriveOptions, record: RegistrationRecord): Promise<boolean> {
   if (options.now() - record.updatedAt < options.afterMs) return false;
