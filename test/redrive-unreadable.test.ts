@@ -44,7 +44,7 @@ describe('re-drive past an unreadable record', () => {
     // Both in one batch, the unreadable one first: the order a scan may give.
     const store = Object.create(partition.store) as RegistrationStore;
     store.inFlightIds = async function* () {
-      yield [damaged, stranded];
+      yield await Promise.resolve([damaged, stranded]);
     };
     try {
       const redriven = await redriveStranded({

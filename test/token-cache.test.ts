@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis as IORedis } from 'ioredis';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isWorkerError } from '../src/lib/errors.ts';
@@ -11,6 +12,7 @@ import {
   type TokenCacheOptions,
 } from '../src/lib/esign/token-cache.ts';
 import { format0StoreToken } from './fixtures/format-0-writers.ts';
+import { startPrivateRedis } from './support/private-redis.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
 
 const minute = 60_000;
@@ -187,18 +189,27 @@ describe('token cache (real Redis)', () => {
   });
 
   it('serves a fresh token from memory: no Redis command until its refresh time', async () => {
-    const { state, fetchToken } = issuer(30 * minute, now);
-    const tokens = cache(fetchToken);
-    expect(await tokens.get()).toBe('token-1');
-    // Every command that names the token's key, from any client (the key is this test's own).
-    const monitor = await connect().monitor();
-    const touched: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args.some((arg) => arg.startsWith(tokenKey(prefix)))) touched.push(String(args[0]));
-    });
+    // MONITOR on a Redis of this test's own: on the shared one it also reads every other
+    // test's commands, and ioredis's MONITOR reader has failed on some of them (binary job
+    // options) with "Command queue state error".
+    const own = await startPrivateRedis();
+    const closers: (() => void)[] = [];
+    const ownRedis = new IORedis(own.url);
+    const ownOther = new IORedis(own.url);
+    const watcher = new IORedis(own.url);
     try {
+      const { state, fetchToken } = issuer(30 * minute, now);
+      const tokens = cache(fetchToken, { redis: ownRedis });
+      expect(await tokens.get()).toBe('token-1');
+      // Every command that names the token's key, from any client, from here on.
+      const monitor = await watcher.monitor();
+      closers.push(() => monitor.disconnect());
+      const touched: string[] = [];
+      monitor.on('monitor', (_time: string, args: string[]) => {
+        if (args.some((arg) => arg.startsWith(tokenKey(prefix)))) touched.push(String(args[0]));
+      });
       // Another process renews it meanwhile: ours is still fresh, so this one keeps it.
-      await other
+      await ownOther
         .multi()
         .del(tokenKey(prefix))
         .hset(tokenKey(prefix), {
@@ -209,13 +220,15 @@ describe('token cache (real Redis)', () => {
         .exec();
       clock += 24 * minute; // 6 minutes left: still outside the 5-minute margin
       for (let call = 0; call < 50; call += 1) expect(await tokens.get()).toBe('token-1');
-      await other.ping(); // MONITOR lines of our commands arrive before this one's reply
+      await ownOther.ping(); // MONITOR lines of our commands arrive before this one's reply
       expect(touched.filter((command) => !['del', 'hset'].includes(command))).toEqual([]);
       clock += 2 * minute; // past our refresh time: Redis is read again, and has a fresh one
       expect(await tokens.get()).toBe('from-elsewhere');
       expect(state.calls).toBe(1);
     } finally {
-      monitor.disconnect();
+      for (const close of closers) close();
+      for (const client of [watcher, ownRedis, ownOther]) client.disconnect();
+      await own.close();
     }
   });
 
