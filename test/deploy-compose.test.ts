@@ -1,10 +1,13 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '../src/lib/config.ts';
+import { checkImageSources, imagePolicyFromConfig } from '../src/lib/images/index.ts';
 import { registrationRequestSchema } from '../src/lib/registration/request-schema.ts';
 import { runTool } from './support/promtool.ts';
 
 const root = new URL('../', import.meta.url).pathname;
+const defaultPolicy = imagePolicyFromConfig(loadConfig({}, ['pipeline']).pipeline);
 
 interface Service {
   image?: string;
@@ -179,7 +182,7 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
     expect(Array.isArray(dependsOn) ? dependsOn : Object.keys(dependsOn)).toContain('alertmanager');
   });
 
-  it('enqueues demo registrations that the producer accepts', () => {
+  it('enqueues demo registrations that the producer accepts', async () => {
     const demo = service('demo');
     expect(demo.volumes).toContain('./deploy/demo:/demo:ro');
     expect(demo.command?.join(' ')).toContain('esign-worker.js enqueue');
@@ -193,6 +196,8 @@ describe('docker-compose.yml', { timeout: 120_000 }, () => {
         JSON.parse(readFileSync(`${root}deploy/demo/${file}`, 'utf8')),
       );
       expect(parsed.error?.issues, file).toBeUndefined();
+      // Their images pass the enqueue's checks as compose runs it (no IMAGE_* set: defaults).
+      expect(await checkImageSources(parsed.data!.images, defaultPolicy), file).toEqual([]);
       users.add(parsed.data!.partnerUserId);
     }
     // The worker allows one registration in flight per partner user.
