@@ -68,6 +68,7 @@ describe('erasure on request', () => {
       userDetails: 'scrubbed',
       documents: null,
       previousSubmissionIds: [],
+      erasedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
     expect(view?.history.map((entry) => entry.status)).toEqual([
       'QUEUED',
@@ -84,6 +85,10 @@ describe('erasure on request', () => {
 
     // Again: nothing more to do, still fine.
     expect((await cli(['erase', registrationId], env)).code).toBe(0);
+    // A tombstone is not retried, with the request or without: said as such.
+    const retried = await cli(['retry', registrationId], stack.env);
+    expect(retried.code).not.toBe(0);
+    expect(retried.stderr).toContain('was erased on request and cannot be retried');
   });
 
   it('exits 3 for an unknown registration id, writing nothing', async () => {

@@ -10,6 +10,9 @@ import { attemptOf, type RegistrationRecord } from './record.ts';
 
 /** Why this record cannot be retried now, or undefined when it can. */
 export function retryRefusal(record: RegistrationRecord): string | undefined {
+  // Its user and submissions are gone: a new attempt could not be told apart from a stranger's.
+  if (record.erasedAt !== undefined)
+    return `registration ${record.registrationId} was erased on request and cannot be retried: enqueue a new registration`;
   if (record.status !== 'FAILED' && record.status !== 'TIMED_OUT')
     return `registration ${record.registrationId} is ${record.status}: only FAILED or TIMED_OUT registrations are retried`;
   const ending = record.history.findLast((entry) => entry.status === record.status);

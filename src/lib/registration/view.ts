@@ -35,6 +35,8 @@ export interface RegistrationView {
   }[];
   error: { code: string; message: string } | null;
   outcome: RegistrationResult | null;
+  /** When its data was erased on request (`erase`): the record is a tombstone since. */
+  erasedAt: string | null;
 }
 
 export function toView(record: RegistrationRecord): RegistrationView {
@@ -76,5 +78,6 @@ export function toView(record: RegistrationRecord): RegistrationView {
     })),
     error: record.error ?? null,
     outcome: record.result ?? null,
+    erasedAt: iso(record.erasedAt),
   };
 }
