@@ -136,6 +136,9 @@ describe('esign-worker CLI', () => {
     const run = await cli(['--version'], {});
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`esign-worker ${version}\n`);
+    // As `npx esign-worker -- --version` passes it: the `--` is only npx's.
+    const throughNpx = await cli(['--', '--version'], {});
+    expect(throughNpx.stdout).toBe(`esign-worker ${version}\n`);
   });
 
   it('a usage mistake exits 2 with the command usage', async () => {

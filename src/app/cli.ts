@@ -176,7 +176,8 @@ export type ParsedCommandLine =
 
 /** argv after `node bin/esign-worker.js`. */
 export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
-  const [first, ...rest] = argv;
+  // A leading `--` is how npx is told to pass `--help`/`--version` on instead of answering.
+  const [first, ...rest] = argv[0] === '--' ? argv.slice(1) : argv;
   if (first === undefined) return { kind: 'usage-error', message: usage() };
   if (first === '--version' || first === '-v') return { kind: 'version' };
   if (first === '--help' || first === '-h' || first === 'help')
