@@ -150,6 +150,13 @@ describe('stored formats: the registration values', () => {
     });
   });
 
+  it('refuses, for good and by kind only, a record whose upgrade meets a shape it cannot take', () => {
+    const damaged = { ...format1, submission: { documents: { KTP: null } } };
+    const error = refusal(() => readRecord(JSON.stringify(damaged)));
+    expect(error).toMatchObject({ code: 'FORMAT_UNSUPPORTED', retryable: false });
+    expect((error as Error).message).toBe('registration record cannot be upgraded (TypeError)');
+  });
+
   it('writes records in format 2, version first, and reads them back as written', () => {
     const record = readRecord(JSON.stringify(format1));
     const text = writeRecord({ ...record, version: 12 });

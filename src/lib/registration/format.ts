@@ -1,4 +1,4 @@
-import { permanent } from '../errors.ts';
+import { isWorkerError, permanent } from '../errors.ts';
 import { readFormat, storedFormat } from '../format.ts';
 import { checkSealedFormat } from '../pii-cipher.ts';
 import type { JobData, StepName } from './jobs.ts';
@@ -77,7 +77,18 @@ export function readRecord(text: string): RegistrationRecord {
     // Not the parser's message: it quotes the text, which may hold PII.
     throw permanent('FORMAT_UNSUPPORTED', 'registration record is not JSON');
   }
-  const record = withFullResult(readFormat(recordFormat, parsed) as unknown as RegistrationRecord);
+  let current: Record<string, unknown>;
+  try {
+    current = readFormat(recordFormat, parsed);
+  } catch (error) {
+    if (isWorkerError(error)) throw error;
+    // An upgrade that met a shape it cannot take (a damaged record): named by kind only.
+    throw permanent(
+      'FORMAT_UNSUPPORTED',
+      `registration record cannot be upgraded (${errorName(error)})`,
+    );
+  }
+  const record = withFullResult(current as unknown as RegistrationRecord);
   // Checked here, not when a step opens it: a step must never take a newer envelope for a
   // broken one (that fails the registration for good).
   if (typeof record.sealedRequest === 'string') checkSealedFormat(record.sealedRequest);
@@ -129,3 +140,5 @@ export function writeJobData<D extends JobData<StepName>>(
 export function readJobData<S extends StepName>(raw: unknown): StoredJobData<S> {
   return readFormat(jobFormat, raw) as unknown as StoredJobData<S>;
 }
+
+const errorName = (error: unknown) => (error instanceof Error ? error.name : typeof error);

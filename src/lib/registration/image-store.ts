@@ -67,6 +67,8 @@ async function settled(transaction: Promise<[Error | null, unknown][] | null>): 
   if (failed) throw failed;
 }
 
+const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
+
 const isWrongType = (error: unknown) => error instanceof Error && /^WRONGTYPE/.test(error.message);
 
 export class ImageStore {
@@ -114,6 +116,7 @@ export class ImageStore {
         // Each piece followed by the TTL, as two commands sent together: not a transaction nor
         // a script, which would copy each 1 MiB once more (ioredis joins a transaction into one
         // buffer; Lua copies its arguments in and out).
+        let failure: Error | undefined;
         await Promise.all(
           pieces.flatMap((piece, i) => {
             const [head, body] = this.cipher.sealBytesApart(piece, `${owner}:${i}/${count}`);
@@ -122,8 +125,12 @@ export class ImageStore {
               this.redis.pexpire(key, Math.max(1, ttlMs)),
             ];
           }),
-        );
-        await DROP_HEADLESS.run(this.redis, [key], []);
+        ).catch((error: unknown) => (failure = asError(error)));
+        // Also after a failed piece: what its siblings wrote into a deleted key goes.
+        await DROP_HEADLESS.run(this.redis, [key], []).catch((error: unknown) => {
+          failure ??= asError(error);
+        });
+        if (failure !== undefined) throw failure;
       }),
     );
   }
