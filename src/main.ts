@@ -91,58 +91,74 @@ async function serve(command: 'worker' | 'listener' | 'start'): Promise<number> 
     ...(needsListener ? (['listener'] as const) : []),
   ]);
   const logger = createLogger({ level: config.common.LOG_LEVEL });
-  await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
-  const metrics = new Metrics();
-  const tracing = await startTracingIfAsked(config.tracing, { version: packageVersion(), logger });
-  // One for the process: a Redis outage is one throttled line, not one per connection.
-  const errors = createErrorLog(logger);
-  // Closed at once, side by side (each bounded by SHUTDOWN_TIMEOUT_MS), then the ops endpoints:
-  // they answer until the end.
+  // The signals are taken from here on, before anything is started: a SIGTERM while the start
+  // is still under way (waiting for Redis, loading the pipeline) closes what was started so
+  // far and exits 0, rather than the default death (143). Closed at once, side by side (each
+  // bounded by SHUTDOWN_TIMEOUT_MS), then the ops endpoints: they answer until the end.
   const closers: Closer[] = [];
-  const { createHealth } = await import('./app/health.ts');
-  const health = createHealth(config, { logger, metrics, errors, name: `esign-${command}` });
-
-  if (needsListener) {
-    const { createListenerApp } = await import('./app/listener-app.ts');
-    const listener = createListenerApp(config, logger, metrics, { errors, tracing });
-    for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
-    const { url } = await listener.http.listen(
-      config.listener.CALLBACK_PORT,
-      config.listener.CALLBACK_HOST,
-    );
-    logger.info({ url, path: config.listener.CALLBACK_PATH }, 'listener ready');
-    closers.push(() => listener.close());
-  }
-  if (needsWorker) {
-    const { createWorkerApp } = await import('./app/worker-app.ts');
-    const worker = createWorkerApp(config, logger, metrics, { errors, tracing });
-    closers.push(() => worker.close());
-    // Ready means Redis answered every step worker, not that the objects exist: until then
-    // the process serves /readyz (503) and waits, and a SIGTERM still stops it.
-    worker.untilReady().then(
-      () => logger.info({ prefix: config.common.keyPrefix }, 'worker ready'),
-      () => undefined, // closed before Redis ever answered
-    );
-  }
-  const ops = createMetricsServer({
-    metrics,
-    logger,
-    ready: () => health.ready(),
-    timeouts: { closeTimeoutMs: OPS_CLOSE_MS },
-  });
-  const { url } = await ops.listen(
-    config.ops.METRICS_PORT ?? defaultOpsPort[command],
-    config.ops.METRICS_HOST,
-  );
-  logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
-  await untilSignal(logger, config.common.SHUTDOWN_TIMEOUT_MS, [
+  const late: { ops?: Closer; health?: Closer; tracing?: Closer } = {};
+  const stopped = untilSignal(logger, config.common.SHUTDOWN_TIMEOUT_MS, [
     () => Promise.all(closers.map((close) => close())).then(() => undefined),
-    () => ops.close(),
-    () => health.close(),
+    async () => late.ops?.(),
+    async () => late.health?.(),
     // Last: what the others recorded while stopping is exported too (flush bounded to 1 s).
-    async () => tracing?.shutdown(),
+    async () => late.tracing?.(),
   ]);
-  errors.flush();
+  const starting = (async () => {
+    await (await import('./app/partition-layout.ts')).checkPartitionLayout(config.common, logger);
+    const metrics = new Metrics();
+    const tracing = await startTracingIfAsked(config.tracing, {
+      version: packageVersion(),
+      logger,
+    });
+    late.tracing = async () => tracing?.shutdown();
+    // One for the process: a Redis outage is one throttled line, not one per connection.
+    const errors = createErrorLog(logger);
+    const { createHealth } = await import('./app/health.ts');
+    const health = createHealth(config, { logger, metrics, errors, name: `esign-${command}` });
+    late.health = () => health.close();
+
+    if (needsListener) {
+      const { createListenerApp } = await import('./app/listener-app.ts');
+      const listener = createListenerApp(config, logger, metrics, { errors, tracing });
+      closers.push(() => listener.close());
+      for (const warning of listenerWarnings(config.listener)) logger.warn(warning);
+      const { url } = await listener.http.listen(
+        config.listener.CALLBACK_PORT,
+        config.listener.CALLBACK_HOST,
+      );
+      logger.info({ url, path: config.listener.CALLBACK_PATH }, 'listener ready');
+    }
+    if (needsWorker) {
+      const { createWorkerApp } = await import('./app/worker-app.ts');
+      const worker = createWorkerApp(config, logger, metrics, { errors, tracing });
+      closers.push(() => worker.close());
+      // Ready means Redis answered every step worker, not that the objects exist: until then
+      // the process serves /readyz (503) and waits, and a SIGTERM still stops it.
+      worker.untilReady().then(
+        () => logger.info({ prefix: config.common.keyPrefix }, 'worker ready'),
+        () => undefined, // closed before Redis ever answered
+      );
+    }
+    const ops = createMetricsServer({
+      metrics,
+      logger,
+      ready: () => health.ready(),
+      timeouts: { closeTimeoutMs: OPS_CLOSE_MS },
+    });
+    late.ops = () => ops.close();
+    const { url } = await ops.listen(
+      config.ops.METRICS_PORT ?? defaultOpsPort[command],
+      config.ops.METRICS_HOST,
+    );
+    logger.info({ url }, 'ops endpoints ready (/metrics /healthz /readyz)');
+    return errors;
+  })();
+  // A start that fails (a refused layout, a port in use) ends the command; a signal during the
+  // start ends it once what was started is closed.
+  const errors = await Promise.race([stopped.then(() => undefined), starting]);
+  await stopped;
+  errors?.flush();
   return 0;
 }
 

@@ -189,6 +189,18 @@ describe('a Redis outage under a running worker and listener', () => {
     });
   }, 60_000);
 
+  it('a SIGTERM while a service is still starting ends it cleanly, in time', async () => {
+    await redis.kill();
+    const child = startCli('start', { ...stack.env, METRICS_PORT: '0' }, 'bin/esign-worker.js');
+    children.push(child);
+    // Said early in the start, before the pipeline is loaded and anything listens.
+    await child.waitForLog('the partition layout could not be checked (Redis unreachable)');
+    child.process.kill('SIGTERM');
+    const exit = await exitWithin(child, SHUTDOWN_TIMEOUT_MS + 1_000, 'SIGTERM while starting');
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(child.lines.join('\n')).toContain('"shutting down"');
+  }, 60_000);
+
   it('recovers when Redis returns: ready again, redis_up 1, and a registration completes', async () => {
     const services = await Promise.all([start('worker'), start('listener')]);
     await redis.kill();
