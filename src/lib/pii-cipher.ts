@@ -71,6 +71,20 @@ export function createPiiCipher(keys: PiiKeys = {}): PiiCipher {
   const opening = raw.map((each) => createSecretKey(each));
   const byId = new Map(raw.map((each, index) => [keyId(each), opening[index]!]));
   const sealing = key && { id: keyId(key), secret: opening[0]! };
+  const sealBytesApart = (plain: Buffer, owner: string): [Buffer, Buffer] => {
+    if (!sealing) {
+      if (plaintextAllowed) return [Buffer.from('plain.'), plain];
+      throw new Error(MISSING_KEY);
+    }
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', sealing.secret, iv);
+    cipher.setAAD(Buffer.from(owner, 'utf8'));
+    // GCM is a stream mode: final() adds no bytes, it computes the tag.
+    const body = cipher.update(plain);
+    cipher.final();
+    const head = Buffer.concat([Buffer.from(`v2.${sealing.id}.`), iv, cipher.getAuthTag()]);
+    return [head, body];
+  };
   return {
     encrypts: key !== undefined,
     seal(plaintext, owner) {
@@ -118,23 +132,8 @@ export function createPiiCipher(keys: PiiKeys = {}): PiiCipher {
       }
       throw new Error('sealed PII has an unknown format');
     },
-    sealBytes(plain, owner) {
-      return Buffer.concat(this.sealBytesApart(plain, owner));
-    },
-    sealBytesApart(plain, owner) {
-      if (!sealing) {
-        if (plaintextAllowed) return [Buffer.from('plain.'), plain];
-        throw new Error(MISSING_KEY);
-      }
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', sealing.secret, iv);
-      cipher.setAAD(Buffer.from(owner, 'utf8'));
-      // GCM is a stream mode: final() adds no bytes, it computes the tag.
-      const body = cipher.update(plain);
-      cipher.final();
-      const head = Buffer.concat([Buffer.from(`v2.${sealing.id}.`), iv, cipher.getAuthTag()]);
-      return [head, body];
-    },
+    sealBytes: (plain, owner) => Buffer.concat(sealBytesApart(plain, owner)),
+    sealBytesApart,
     openBytes(sealed, owner) {
       const [head, body] = Buffer.isBuffer(sealed) ? splitSealed(sealed) : sealed;
       const tag = head.toString('latin1');

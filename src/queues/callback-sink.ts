@@ -2,6 +2,7 @@ import type { SubmissionState } from '../lib/esign/schemas.ts';
 import type { CallbackSink, SinkOutcome } from '../lib/http/sink.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
+import { answersOf } from '../lib/redis-exec.ts';
 import { activeSpan, inSpan } from '../lib/tracing/tracer.ts';
 import { addIndexedCompletion } from './completion-add.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -56,13 +57,14 @@ async function acceptInSteps(partition: SharedServices, state: SubmissionState) 
   const jobId = jobIds.completion(state);
   // One round trip: who has the submission, and whether this completion is already queued
   // (a hint for the outcome only: the add below is a no-op for an existing id either way).
-  const replies = await partition.redis
-    .pipeline()
-    .get(partition.store.submissions.key(state.submissionId))
-    .exists(completeQueue.toKey(jobId))
-    .exec();
-  const failed = replies?.find(([error]) => error)?.[0];
-  if (!replies || failed) throw failed ?? new Error('the submission look-up got no answer');
+  const replies = await answersOf(
+    partition.redis
+      .pipeline()
+      .get(partition.store.submissions.key(state.submissionId))
+      .exists(completeQueue.toKey(jobId))
+      .exec(),
+    'the submission look-up',
+  );
   const registrationId = replies[0]?.[1] as string | null;
   const existed = replies[1]?.[1] as number;
   if (!registrationId) return 'unknown';

@@ -3,7 +3,9 @@ import type { RedisClient } from '../redis-topology.ts';
 import type { CheckDocument } from '../images/source.ts';
 import type { ImagePieces } from '../images/pieces.ts';
 import type { PiiCipher } from '../pii-cipher.ts';
+import { permanent } from '../errors.ts';
 import { readFormat, storedFormat } from '../format.ts';
+import { answersOf } from '../redis-exec.ts';
 import { StoreKeys } from './store-keys.ts';
 import { StoreScript } from './store-scripts.ts';
 
@@ -59,14 +61,6 @@ export function isStoredImage(source: unknown): source is StoredImageSource {
   return typeof source === 'object' && source !== null && 'stored' in source;
 }
 
-/** A transaction's answers, or its first error: ioredis resolves EXEC with errors inside. */
-async function settled(transaction: Promise<[Error | null, unknown][] | null>): Promise<void> {
-  const answers = await transaction;
-  if (!answers) throw new Error('a stored image write was aborted');
-  const failed = answers.find(([error]) => error)?.[0];
-  if (failed) throw failed;
-}
-
 const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
 const isWrongType = (error: unknown) => error instanceof Error && /^WRONGTYPE/.test(error.message);
@@ -104,13 +98,14 @@ export class ImageStore {
         const set = randomBytes(9).toString('base64url');
         const pieces = bytes.length > 0 ? bytes : [Buffer.alloc(0)];
         const count = pieces.length;
-        await settled(
+        await answersOf(
           this.redis
             .multi()
             .del(key)
             .hset(key, 'format', FORMAT, 'set', set, 'n', String(count))
             .pexpire(key, Math.max(1, ttlMs))
             .exec(),
+          'a stored image write',
         );
         const owner = `${registrationId}:${doc}:${set}`;
         // Each piece followed by the TTL, as two commands sent together: not a transaction nor
@@ -153,7 +148,8 @@ export class ImageStore {
     // Newer: FORMAT_TOO_NEW, left for a newer worker; unmarked or malformed: FORMAT_UNSUPPORTED.
     readFormat(imageFormat, { format: fields['format']?.toString() });
     const count = Number(fields['n']?.toString());
-    if (!Number.isInteger(count) || count < 1) throw new Error('a stored image has no piece count');
+    if (!Number.isInteger(count) || count < 1)
+      throw permanent('FORMAT_UNSUPPORTED', 'a stored image has no piece count');
     const owner = `${registrationId}:${doc}:${fields['set']?.toString() ?? ''}`;
     const sealed: [Buffer, Buffer][] = [];
     for (let i = 0; i < count; i += 1) {
@@ -162,8 +158,7 @@ export class ImageStore {
       if (!head || !body) return undefined;
       sealed.push([head, body]);
     }
-    const pieces = sealed.map((parts, i) => this.cipher.openBytes(parts, `${owner}:${i}/${count}`));
-    return pieces;
+    return sealed.map((parts, i) => this.cipher.openBytes(parts, `${owner}:${i}/${count}`));
   }
 
   /** Both images live `ttlMs` from now (a deadline moved out); a no-op for one that is gone. */
