@@ -27,6 +27,7 @@ export const demoServiceEnv: Record<string, string> = {
   CALLBACK_TIMEOUT_MS: '1500',
   POLL_INTERVAL_MS: '250',
   POLL_MAX_INTERVAL_MS: '1000',
+  TIMER_INTERVAL_MS: '100',
   POLL_GIVE_UP_MS: '3000',
   JOB_BACKOFF_MS: '100',
   CONCURRENCY_INITIATE: '8',

@@ -82,12 +82,16 @@ describe('a step run twice', () => {
     await upload(data, ctx);
 
     const runs = await Promise.all([confirm(data, ctx), confirm(data, ctx)]);
-    // The winner schedules the fallback poll; the loser either saw the claim in flight and
-    // waits to look again when its lease ends, or saw it done and schedules the same poll.
-    const polls = runs.filter((run) => run.next.map((next) => next.step).join() === 'poll');
+    // The winner is done: its confirmation set the fallback poll in the registration's timer.
+    // The loser either saw the claim in flight and waits to look again when its lease ends, or
+    // saw it done and is done too.
+    const finished = runs.filter((run) => run.next.length === 0 && run.waitUntil === undefined);
     const waits = runs.filter((run) => run.waitUntil !== undefined);
-    expect(polls.length).toBeGreaterThanOrEqual(1);
-    expect(polls.length + waits.length).toBe(2);
+    expect(finished.length).toBeGreaterThanOrEqual(1);
+    expect(finished.length + waits.length).toBe(2);
+    const { pollDueAt } = await ctx.store.require(registrationId);
+    expect(pollDueAt).toBeTypeOf('number');
+    expect(await ctx.store.timers.of(registrationId)).toBe(pollDueAt);
     for (const wait of waits) {
       expect(wait.next).toEqual([]);
       expect(wait.waitUntil).toBeGreaterThan(Date.now());
@@ -124,8 +128,15 @@ describe('a step run twice', () => {
     ).toBe(0);
 
     // After the lease: Esign still has it INITIATED, so this run claims and sends, once.
-    const afterLease = await confirm(data, { ...ctx, now: () => Date.now() + 6_000 });
-    expect(afterLease.next.map((next) => next.step)).toEqual(['poll']);
+    const later = Date.now() + 6_000;
+    const afterLease = await confirm(data, { ...ctx, now: () => later });
+    expect(afterLease).toEqual({ next: [] });
+    // Its fallback poll: CALLBACK_TIMEOUT_MS after the confirmation, in the timer.
+    const callbackTimeoutMs = ctx.settings.callbackTimeoutMs;
+    expect(await ctx.store.require(registrationId)).toMatchObject({
+      pollDueAt: later + callbackTimeoutMs,
+    });
+    expect(await ctx.store.timers.of(registrationId)).toBe(later + callbackTimeoutMs);
     expect(
       stack.sandbox.inspect().submissions.find((s) => s.userId === request.partnerUserId)
         ?.confirmCount,

@@ -159,10 +159,13 @@ describe('the submission as one job', () => {
     expect((await stack.producer.getRegistration(registrationId))?.status).toBe('INITIATED');
     expect(uploads()).toBe(uploadsBefore);
 
-    // The job taken up again: from upload, not from the start; then the fallback poll.
+    // The job taken up again: from upload, not from the start; then the fallback poll waits
+    // in the registration's timer, set by the confirmation.
     const finished = await submit(data, harness.ctx, gate);
     expect(ran).toEqual(['initiate', 'upload', 'confirm']);
-    expect(finished.next.map((next) => next.step)).toEqual(['poll']);
+    expect(finished.next).toEqual([]);
+    const { pollDueAt } = await harness.ctx.store.require(registrationId);
+    expect(await harness.ctx.store.timers.of(registrationId)).toBe(pollDueAt);
     expect(uploads() - uploadsBefore).toBe(2);
     expect(confirmsOf(request.partnerUserId)).toEqual([1]);
   });

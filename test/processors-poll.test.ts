@@ -31,27 +31,38 @@ describe('poll', () => {
     return registrationId;
   }
 
+  /** Poll at a fixed `now`, so the next poll's due time is exact. */
+  async function pollAt(registrationId: string, attempt: number, now: number) {
+    const outcome = await poll({ registrationId, attempt }, { ...harness.ctx, now: () => now });
+    const record = await harness.ctx.store.require(registrationId);
+    return { outcome, record, timer: await harness.ctx.store.timers.of(registrationId) };
+  }
+
   it('a failing poll schedules the next one instead of failing the registration', async () => {
     const registrationId = await confirmed('stuck');
     stack.sandbox.setFaults({ failNext: { get_submission: 1 } });
-    const outcome = await poll({ registrationId, attempt: 1 }, harness.ctx);
-    expect(outcome.next).toEqual([
-      expect.objectContaining({
-        step: 'poll',
-        data: { registrationId, attempt: 2 },
-        delayMs: 1_000,
-      }),
-    ]);
+    const now = Date.now();
+    const { outcome, record, timer } = await pollAt(registrationId, 1, now);
+    // The next poll waits in the registration's timer, set by the write that recorded this one.
+    expect(outcome.next).toEqual([]);
+    expect(record).toMatchObject({
+      pollAttempts: 1,
+      pollJobId: `${registrationId}-poll-g0-2`,
+      pollDueAt: now + 1_000,
+    });
+    expect(timer).toBe(now + 1_000);
     expect(await harness.metrics.text()).toMatch(/esign_worker_polls_total\{outcome="error"\} 1/);
-    expect((await stack.producer.getRegistration(registrationId))?.status).toBe('CONFIRMED');
+    expect(record.status).toBe('CONFIRMED');
   });
 
   it('backs off exponentially up to the maximum interval', async () => {
     const registrationId = await confirmed('stuck');
     const delays: number[] = [];
+    const now = Date.now();
     for (const attempt of [1, 2, 3, 4]) {
-      const outcome = await poll({ registrationId, attempt }, harness.ctx);
-      delays.push(outcome.next.find((next) => next.step === 'poll')?.delayMs ?? -1);
+      const { record, timer } = await pollAt(registrationId, attempt, now);
+      expect(timer).toBe(record.pollDueAt);
+      delays.push((record.pollDueAt ?? 0) - now);
     }
     expect(delays).toEqual([1_000, 2_000, 4_000, 4_000]);
   });
@@ -59,7 +70,9 @@ describe('poll', () => {
   it('hands a terminal answer about our submission to complete, and stops polling', async () => {
     const registrationId = await confirmed('completed-direct');
     let outcome = await poll({ registrationId, attempt: 1 }, harness.ctx);
-    for (let i = 0; i < 100 && outcome.next.some((next) => next.step === 'poll'); i += 1) {
+    const ended = () =>
+      outcome.next.some((next) => JSON.stringify(next.data).includes('"status":"COMPLETED"'));
+    for (let i = 0; i < 100 && !ended(); i += 1) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       outcome = await poll({ registrationId, attempt: 1 }, harness.ctx);
     }

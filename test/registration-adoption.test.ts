@@ -17,7 +17,7 @@ import {
  */
 
 const T0 = Date.UTC(2026, 5, 1);
-const POLL = 'reg-1-poll-g0-1';
+const POLL = { jobId: 'reg-1-poll-g0-1', dueAt: T0 + 60_000 };
 
 function frozen<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
@@ -74,7 +74,8 @@ describe('adoptSubmission', () => {
       },
       confirmedAt: T0 + 9,
       confirmingUntil: undefined,
-      pollJobId: POLL,
+      pollJobId: POLL.jobId,
+      pollDueAt: POLL.dueAt,
       history: [...queued.history, { status: 'CONFIRMED', at: T0 + 9, source: 'poll' }],
     });
   });
@@ -96,7 +97,8 @@ describe('adoptSubmission', () => {
       confirmedAt: T0 + 9,
       confirmingAt: T0 + 3,
       confirmingUntil: undefined,
-      pollJobId: POLL,
+      pollJobId: POLL.jobId,
+      pollDueAt: POLL.dueAt,
     });
   });
 
@@ -114,6 +116,7 @@ describe('adoptSubmission', () => {
     const next = adoptSubmission(ended, state('COMPLETED'), POLL, T0 + 9);
     expect(next.status).toBe('FAILED');
     expect(next.pollJobId).toBeUndefined();
+    expect(next.pollDueAt).toBeUndefined();
     expect(next.confirmedAt).toBe(T0 + 9);
   });
 });

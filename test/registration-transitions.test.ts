@@ -28,6 +28,9 @@ import { RESULT_FORMAT_VERSION } from '../src/lib/registration/format.ts';
 
 const T0 = Date.UTC(2025, 0, 1);
 const LEASE = 5_000;
+const POLL_1 = { jobId: 'reg-1-poll-g0-1', dueAt: T0 + 60_000 };
+const POLL_2 = { jobId: 'reg-1-poll-g0-2', dueAt: T0 + 61_000 };
+const POLL_3 = { jobId: 'reg-1-poll-g0-3', dueAt: T0 + 63_000 };
 
 function frozen<T>(value: T): T {
   if (value !== null && typeof value === 'object') {
@@ -87,7 +90,7 @@ const bothUploaded = frozen(
 );
 const uploaded = frozen(markUploaded(bothUploaded, T0 + 4));
 const claimed = frozen(claimConfirm(uploaded, undefined, T0 + 5, LEASE));
-const confirmed = frozen(markConfirmed(claimed, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
+const confirmed = frozen(markConfirmed(claimed, 'sub-1', POLL_1, T0 + 6));
 const ended = frozen(
   endRegistration(
     confirmed,
@@ -280,24 +283,25 @@ describe('markConfirmed', () => {
       confirmedAt: T0 + 6,
       confirmingUntil: undefined,
       pollJobId: 'reg-1-poll-g0-1',
+      pollDueAt: T0 + 60_000,
       history: [...claimed.history, { status: 'CONFIRMED', at: T0 + 6, source: 'worker' }],
     });
   });
 
   it('changes nothing on a replay', () => {
-    expectUnchanged(confirmed, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 9));
+    expectUnchanged(confirmed, (r) => markConfirmed(r, 'sub-1', POLL_1, T0 + 9));
   });
 
   it('changes nothing for another submission than the record’s, or none', () => {
-    expectUnchanged(claimed, (r) => markConfirmed(r, 'sub-0', 'reg-1-poll-g0-1', T0 + 6));
+    expectUnchanged(claimed, (r) => markConfirmed(r, 'sub-0', POLL_1, T0 + 6));
     const dropped = frozen(dropExpiredSubmission(claimed, 'sub-1'));
-    expectUnchanged(dropped, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
+    expectUnchanged(dropped, (r) => markConfirmed(r, 'sub-1', POLL_1, T0 + 6));
   });
 
   it('changes nothing on a record not UPLOADED (its latest writes were lost)', () => {
-    expectUnchanged(initiated, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
-    expectUnchanged(ktpUploaded, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
-    expectUnchanged(queued, (r) => markConfirmed(r, 'sub-1', 'reg-1-poll-g0-1', T0 + 6));
+    expectUnchanged(initiated, (r) => markConfirmed(r, 'sub-1', POLL_1, T0 + 6));
+    expectUnchanged(ktpUploaded, (r) => markConfirmed(r, 'sub-1', POLL_1, T0 + 6));
+    expectUnchanged(queued, (r) => markConfirmed(r, 'sub-1', POLL_1, T0 + 6));
   });
 
   it('on a registration a callback already ended: keeps the time, no poll, status stays', () => {
@@ -308,7 +312,7 @@ describe('markConfirmed', () => {
         T0 + 6,
       ),
     );
-    expect(markConfirmed(early, 'sub-1', 'reg-1-poll-g0-1', T0 + 7)).toStrictEqual({
+    expect(markConfirmed(early, 'sub-1', POLL_1, T0 + 7)).toStrictEqual({
       ...early,
       confirmedAt: T0 + 7,
       confirmingUntil: undefined,
@@ -318,21 +322,22 @@ describe('markConfirmed', () => {
 
 describe('recordPollAttempt', () => {
   it('records the attempt done and the next poll', () => {
-    expect(recordPollAttempt(confirmed, 1, 'reg-1-poll-g0-2')).toStrictEqual({
+    expect(recordPollAttempt(confirmed, 1, POLL_2)).toStrictEqual({
       ...confirmed,
       pollAttempts: 1,
       pollJobId: 'reg-1-poll-g0-2',
+      pollDueAt: T0 + 61_000,
     });
   });
 
   it('changes nothing on a replay or an older attempt', () => {
-    const polled = frozen(recordPollAttempt(confirmed, 2, 'reg-1-poll-g0-3'));
-    expectUnchanged(polled, (r) => recordPollAttempt(r, 2, 'reg-1-poll-g0-3'));
-    expectUnchanged(polled, (r) => recordPollAttempt(r, 1, 'reg-1-poll-g0-2'));
+    const polled = frozen(recordPollAttempt(confirmed, 2, POLL_3));
+    expectUnchanged(polled, (r) => recordPollAttempt(r, 2, POLL_3));
+    expectUnchanged(polled, (r) => recordPollAttempt(r, 1, POLL_2));
   });
 
   it('changes nothing once the registration ended', () => {
-    expectUnchanged(ended, (r) => recordPollAttempt(r, 1, 'reg-1-poll-g0-2'));
+    expectUnchanged(ended, (r) => recordPollAttempt(r, 1, POLL_2));
   });
 });
 
@@ -492,7 +497,9 @@ describe('markPublished', () => {
       },
       lastState: undefined,
       deadlineAt: undefined,
+      deadlineInTimers: undefined,
       pollJobId: undefined,
+      pollDueAt: undefined,
       confirmingAt: undefined,
       confirmingUntil: undefined,
     });

@@ -47,7 +47,12 @@ const bothDone = markDocumentUploaded(
   T0 + 3,
 );
 const uploaded = markUploaded(bothDone, T0 + 4);
-const confirmed = markConfirmed(uploaded, 'sub-1', 'reg-1-poll-g0-1', T0 + 5);
+const confirmed = markConfirmed(
+  uploaded,
+  'sub-1',
+  { jobId: 'reg-1-poll-g0-1', dueAt: T0 + 60_000 },
+  T0 + 5,
+);
 const replaced = dropExpiredSubmission(initiated, 'sub-1');
 
 describe('submissionStepOf', () => {

@@ -7,6 +7,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { startPipeline, type Pipeline } from '../queues/pipeline.ts';
 import { startRedriver } from '../queues/redrive.ts';
+import { startTimerSweeper } from '../queues/timers.ts';
 import { createRedriveLease, redriveLeaseMs } from '../queues/redrive-lease.ts';
 import { createRuntime, type AppTracing } from './runtime.ts';
 
@@ -103,6 +104,18 @@ export function createWorkerApp(
     }),
   );
 
+  // One timer sweeper per partition in every worker process: the fallback polls and deadlines.
+  const sweepers = runtime.all.map((partition) =>
+    startTimerSweeper({
+      store: partition.store,
+      queues: partition.queues.steps,
+      intervalMs: settings.TIMER_INTERVAL_MS,
+      now: partition.now,
+      logger,
+      tracing: partition.tracing,
+    }),
+  );
+
   return {
     pipelines,
     async untilReady() {
@@ -111,11 +124,12 @@ export function createWorkerApp(
     },
     async close() {
       try {
-        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), the re-drive sweeps beside
-        // them (bounded: 1 s), then whatever Esign request is still open is cut: the jobs that
+        // The jobs first (bounded: SHUTDOWN_TIMEOUT_MS + 0.5 s), the re-drive and timer sweeps
+        // beside them (bounded: 1 s), then whatever Esign request is still open is cut: the jobs that
         // made them are already given back.
         await Promise.all([
           ...redrivers.map((redriver) => redriver.stop()),
+          ...sweepers.map((sweeper) => sweeper.stop()),
           ...pipelines.map((pipeline) => pipeline.close(common.SHUTDOWN_TIMEOUT_MS)),
         ]);
         await within(client.close(), ESIGN_CLOSE_MS, 'closing the Esign client').catch(

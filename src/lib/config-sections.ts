@@ -126,6 +126,11 @@ export const pipelineSchema = z.object({
    * lost recent writes) and gives them one (queues/redrive.ts); also once at start. 0 = never.
    */
   REDRIVE_INTERVAL_MS: ms(60_000),
+  /**
+   * How often each worker wakes the registration timers that are due (fallback polls and
+   * deadlines, queues/timers.ts): a poll or deadline starts at most about this late.
+   */
+  TIMER_INTERVAL_MS: positive(1_000),
   /** A registration is re-driven only once its record has not changed for this long. */
   REDRIVE_AFTER_MS: positive(60_000),
   /** How often each worker looks for jobs whose lock expired (stalled) and requeues them. */

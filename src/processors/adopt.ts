@@ -1,6 +1,5 @@
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError } from '../lib/errors.ts';
-import { jobIds } from '../lib/registration/jobs.ts';
 import { isTerminal, type RegistrationRecord } from '../lib/registration/record.ts';
 import {
   adoptSubmission,
@@ -9,7 +8,7 @@ import {
 } from '../lib/registration/transitions.ts';
 import { done, type StepContext, type StepOutcome } from './context.ts';
 import { finish } from './finish.ts';
-import { applyTransition, partnerUser, schedulePoll } from './record-helpers.ts';
+import { applyTransition, partnerUser, firstPoll, schedulePoll } from './record-helpers.ts';
 
 /**
  * Catching up with Esign when the record missed something: a submission a lost write left
@@ -99,9 +98,9 @@ export async function adopt(
 ): Promise<StepOutcome> {
   const { registrationId } = record;
   await ctx.store.submissions.add(state.submissionId, registrationId);
-  const pollJobId = jobIds.poll(registrationId, record.generation, 1);
+  const poll = firstPoll(ctx, record);
   const adopted = await applyTransition(ctx, registrationId, (current) =>
-    adoptSubmission(current, state, pollJobId, ctx.now()),
+    adoptSubmission(current, state, poll, ctx.now()),
   );
   if (adopted.changed)
     ctx.logger.info(

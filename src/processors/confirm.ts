@@ -11,6 +11,7 @@ import { settleIfTerminal } from './finish.ts';
 import { done, proceed, waitUntil, type StepContext, type StepOutcome } from './context.ts';
 import {
   applyTransition,
+  firstPoll,
   openRequest,
   partnerUser,
   schedulePoll,
@@ -73,12 +74,12 @@ export async function confirm(
       }
       await sendUnderClaim(ctx, record, submission.submissionId, latest.confirmingAt ?? 0);
     }
-    const pollJobId = jobIds.poll(registrationId, record.generation, 1);
+    const poll = firstPoll(ctx, record);
     // markConfirmed scrubs the request: no later step sends it. The images went after upload;
     // the store deletes them again in this write (a confirmation), which covers a
     // registration adopted before both were uploaded.
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
-      markConfirmed(current, submission.submissionId, pollJobId, ctx.now()),
+      markConfirmed(current, submission.submissionId, poll, ctx.now()),
     ));
     ctx.logger.info({ registrationId, submissionId: submission.submissionId }, 'confirmed');
   }

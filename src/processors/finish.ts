@@ -6,7 +6,7 @@ import { applyTransition } from './record-helpers.ts';
 
 /**
  * End a registration: write the result and scrub the PII in one compare-and-set, then
- * publish, cancel the pending poll and free the user's in-flight slot. Every part is safe to
+ * publish, cancel a pending delayed job and free the user's in-flight slot. Every part is safe to
  * repeat, and `settle` finishes the job of an earlier run that crashed half-way.
  */
 export async function finish(
@@ -43,7 +43,8 @@ export async function settleIfTerminal(
 }
 
 /**
- * The after-effects of a terminal record (images and deadline job gone too); a no-op once done.
+ * The after-effects of a terminal record (images and any delayed poll or deadline job gone
+ * too); a no-op once done.
  * `endedHere`: this run's write ended it, and the store's script dropped the images and freed
  * the user's slot with that write (store.ts); a record found ended may predate that.
  * Publishing is the last of them and is noted in the record: a record that says so had every
@@ -56,8 +57,11 @@ export async function settle(
   endedHere = false,
 ): Promise<void> {
   if (!record.result || isPublished(record)) return;
-  if (record.pollJobId) await ctx.cancelJob('poll', record.pollJobId);
-  if (record.deadlineAt !== undefined)
+  // The timer went with the write that ended it (timers.ts). Only a poll or deadline the
+  // release before set as a delayed job is still to cancel.
+  if (record.pollJobId && record.pollDueAt === undefined)
+    await ctx.cancelJob('poll', record.pollJobId);
+  if (record.deadlineAt !== undefined && !record.deadlineInTimers)
     await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
   if (!endedHere) {
     await ctx.imageStore.delete(record.registrationId);

@@ -9,8 +9,8 @@ import { applyTransition, partnerUser } from './record-helpers.ts';
 /**
  * Step 6, the fallback when no callback came in time. The poll API takes no submission id and
  * answers with one submission of the partner user, so an answer about another submission means
- * "ours is not known yet". Backs off exponentially; gives up after POLL_GIVE_UP_MS with our own
- * terminal status TIMED_OUT.
+ * "ours is not known yet". Backs off exponentially (the next poll waits in the registration's
+ * timer: timers.ts); gives up after POLL_GIVE_UP_MS with our own terminal status TIMED_OUT.
  */
 export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOutcome> {
   const record = await ctx.store.require(data.registrationId);
@@ -45,16 +45,18 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
     return proceed(...next);
   }
 
-  const attempt = data.attempt + 1;
-  const pollJobId = jobIds.poll(registrationId, generation, attempt);
-  await applyTransition(ctx, registrationId, (current) =>
-    recordPollAttempt(current, data.attempt, pollJobId),
-  );
+  // The next poll waits in the registration's timer, set by the write that records this one.
   const delayMs = Math.min(
     ctx.settings.pollIntervalMs * 2 ** (data.attempt - 1),
     ctx.settings.pollMaxIntervalMs,
   );
-  next.push({ step: 'poll', jobId: pollJobId, data: { registrationId, attempt }, delayMs });
+  const nextPoll = {
+    jobId: jobIds.poll(registrationId, generation, data.attempt + 1),
+    dueAt: now + delayMs,
+  };
+  await applyTransition(ctx, registrationId, (current) =>
+    recordPollAttempt(current, data.attempt, nextPoll),
+  );
   return proceed(...next);
 }
 

@@ -5,8 +5,8 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import type { ImageSource } from '../lib/images/index.ts';
 import type { StoredImageSource } from '../lib/registration/image-store.ts';
 import type { RegistrationRequest } from '../lib/registration/request-schema.ts';
-import type { Transition } from '../lib/registration/transitions.ts';
-import { proceed, type StepContext, type StepOutcome } from './context.ts';
+import type { PendingPoll, Transition } from '../lib/registration/transitions.ts';
+import { done, proceed, type StepContext, type StepOutcome } from './context.ts';
 
 export function partnerUser(record: RegistrationRecord): PartnerUser {
   return { userId: record.partnerUserId, userIdType: record.partnerUserIdType };
@@ -61,7 +61,21 @@ export async function applyTransition(
 }
 
 /** The fallback poll, CALLBACK_TIMEOUT_MS after confirmation, in case no callback comes. */
+export function firstPoll(ctx: StepContext, record: RegistrationRecord): PendingPoll {
+  return {
+    jobId: jobIds.poll(record.registrationId, record.generation, 1),
+    dueAt: ctx.now() + ctx.settings.callbackTimeoutMs,
+  };
+}
+
+/**
+ * After confirmation: the fallback poll waits in the registration's timer, set by the write
+ * that confirmed it (timers.ts), so nothing is to add. A record confirmed by the release
+ * before (no `pollDueAt`) gets the delayed poll job that release gave it, under the same id,
+ * so a replay adds nothing twice.
+ */
 export function schedulePoll(ctx: StepContext, record: RegistrationRecord): StepOutcome {
+  if (record.pollDueAt !== undefined) return done;
   const { registrationId, generation } = record;
   return proceed({
     step: 'poll',

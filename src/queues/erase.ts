@@ -53,6 +53,7 @@ export async function eraseRegistration(
     ...(record.pollJobId ? [[queues.steps.poll, record.pollJobId] as const] : []),
   ] as const)
     await queue.remove(jobId).catch(() => 0);
+  await store.timers.remove(registrationId);
   if (record.partnerUserId) await store.releaseInFlight(record);
   const submissionIds = [
     ...(record.submission ? [record.submission.submissionId] : []),

@@ -16,7 +16,7 @@ import type { SharedServices } from './shared.ts';
 /**
  * What enqueue and retry do with an admitted request before and after its record is written
  * (docs/data-protection.md): inline images leave the request for their own sealed keys, the
- * request is sealed to its registration, and the registration gets its deadline job.
+ * request is sealed to its registration.
  */
 export interface SealedIntake {
   sealedRequest: string;
@@ -56,10 +56,14 @@ export async function storeImages(
   for (const [, pieces] of inline) releasePieces(pieces);
 }
 
-/** The delayed completion that ends the attempt TIMED_OUT at its deadline (a no-op if ended). */
+/**
+ * The deadline of a record the release before created: a delayed completion that ends the
+ * attempt TIMED_OUT (a no-op if ended). Records created now have it in their timer, set by the
+ * write that created them (timers.ts): nothing to add.
+ */
 export async function addDeadline(services: SharedServices, record: RegistrationRecord) {
   const { registrationId, deadlineAt } = record;
-  if (deadlineAt === undefined) return;
+  if (deadlineAt === undefined || record.deadlineInTimers) return;
   await services.queues.steps.complete.add(
     'complete',
     writeJobData({ registrationId, source: 'worker' as const, timedOut: true }),

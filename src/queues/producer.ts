@@ -145,6 +145,7 @@ export function producerOn(
         pollAttempts: 0,
         history: [{ status: 'QUEUED', at, source: 'worker' }],
         deadlineAt: at + partition.deadlineMs,
+        deadlineInTimers: true,
         sealedRequest: intake.sealedRequest,
         imageKinds: {
           ktp: sourceKind(request.images.ktp),

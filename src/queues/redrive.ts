@@ -1,6 +1,5 @@
 import type { Queue } from 'bullmq';
 import { within } from '../lib/deadline.ts';
-import { isWorkerError } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import {
@@ -13,6 +12,7 @@ import { isTerminal, type RegistrationRecord } from '../lib/registration/record.
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import { inSpan } from '../lib/tracing/tracer.ts';
 import type { StepQueues } from './queues.ts';
+import { readableRecords } from './readable-records.ts';
 import type { RedriveLease } from './redrive-lease.ts';
 import type { ServiceTracing } from './shared.ts';
 
@@ -94,39 +94,22 @@ export function expectedJob(record: RegistrationRecord): Expected | undefined {
 export async function redriveStranded(options: RedriveOptions): Promise<number> {
   let redriven = 0;
   for await (const registrationIds of options.store.inFlightIds())
-    for (const record of await readBatch(options, registrationIds))
+    for (const record of await readableRecords(
+      options.store,
+      options.logger,
+      registrationIds,
+      'not re-driven',
+    ))
       if (record && (await redriveOne(options, record))) redriven += 1;
   return redriven;
 }
 
-/**
- * A batch of records per batch of slots: one MGET, not one GET per registration. A record that
- * cannot be read (damaged, or a newer release's: a format error) is named and passed over, one
- * by one, so it does not stop the sweep for every registration after it; Redis failing still
- * ends the sweep.
- */
-async function readBatch(options: RedriveOptions, ids: string[]) {
-  try {
-    return await options.store.getMany(ids);
-  } catch (error) {
-    if (!isFormatError(error)) throw error;
-  }
-  return Promise.all(
-    ids.map((registrationId) =>
-      options.store.get(registrationId).catch((error: unknown) => {
-        if (!isFormatError(error)) throw error;
-        options.logger.warn({ registrationId, err: error }, 'record unreadable: not re-driven');
-        return undefined;
-      }),
-    ),
-  );
-}
-
-const isFormatError = (error: unknown) =>
-  isWorkerError(error) && (error.code === 'FORMAT_UNSUPPORTED' || error.code === 'FORMAT_TOO_NEW');
-
 async function redriveOne(options: RedriveOptions, record: RegistrationRecord): Promise<boolean> {
-  if (options.now() - record.updatedAt < options.afterMs) return false;
+  const now = options.now();
+  if (now - record.updatedAt < options.afterMs) return false;
+  // A poll that waits in the registration's timer (timers.ts) has no job until it is due: it
+  // is missing only once it is overdue by as long as any step may be.
+  if (record.pollDueAt !== undefined && now - record.pollDueAt < options.afterMs) return false;
   const { registrationId } = record;
   const expected = expectedJob(record);
   if (!expected) return false;

@@ -4,7 +4,7 @@ import type { RegistrationRecord } from '../lib/registration/record.ts';
 import { attemptOf } from '../lib/registration/record.ts';
 import { retryRefusal, retryRegistration, type RetryInput } from '../lib/registration/retry.ts';
 import { admitRequest } from './admit.ts';
-import { addDeadline, sealIntake, storeImages, type SealedIntake } from './intake.ts';
+import { sealIntake, storeImages, type SealedIntake } from './intake.ts';
 import type { SharedServices } from './shared.ts';
 
 export interface RetryOutcome {
@@ -40,10 +40,11 @@ export async function retryOn(
   if (refusal) throw permanent('RETRY_REFUSED', refusal);
   const input = await retryInput(services, defaultPartnerUserIdType, record, request);
 
-  // The new attempt has a deadline of its own (and its own deadline job, below).
+  // The new attempt has a deadline of its own, in the registration timers (set by this write).
   const outcome = await store.retry(registrationId, (current) => {
     const next = retryRegistration(current, input.retry, services.now());
-    return next === current ? next : { ...next, deadlineAt: services.now() + services.deadlineMs };
+    if (next === current) return next;
+    return { ...next, deadlineAt: services.now() + services.deadlineMs, deadlineInTimers: true };
   });
   if (outcome.kind === 'in-flight')
     throw permanent(
@@ -57,7 +58,6 @@ export async function retryOn(
   // callbacks it gets join it, not the attempt before. A hint: a failure changes nothing.
   await services.tracing.contexts.forget(registrationId).catch(() => undefined);
   await storeImages(services, outcome.record, input.inline);
-  await addDeadline(services, outcome.record);
   await addInitiate(registrationId, outcome.record.generation);
   return { registrationId, attempt: attemptOf(outcome.record), started: true };
 }

@@ -20,6 +20,7 @@ export const recoveryTimings: Record<string, string> = {
   CALLBACK_TIMEOUT_MS: '2000',
   POLL_INTERVAL_MS: '300',
   POLL_MAX_INTERVAL_MS: '1000',
+  TIMER_INTERVAL_MS: '100',
   JOB_BACKOFF_MS: '100',
   JOB_ATTEMPTS: '20',
   CONFIRM_LEASE_MS: '4000',

@@ -50,6 +50,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       CALLBACK_TIMEOUT_MS: '60000',
       POLL_INTERVAL_MS: '100',
       POLL_MAX_INTERVAL_MS: '400',
+      TIMER_INTERVAL_MS: '50',
       JOB_BACKOFF_MS: '50',
       ...options.env,
     },

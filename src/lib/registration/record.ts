@@ -152,6 +152,12 @@ export interface RegistrationRecord {
   unownedSeen?: { submissionId: string; until: number } | undefined;
   pollAttempts: number;
   pollJobId?: string | undefined;
+  /**
+   * When the pending poll (`pollJobId`) is due. Set by releases whose polls wait in the
+   * registration timers (timers.ts) instead of as delayed jobs; absent on records whose
+   * pending poll is a delayed job (written before). Added without a format change: optional.
+   */
+  pollDueAt?: number | undefined;
   /** The latest state Esign reported (callback or poll); PII-free. */
   lastState?: SubmissionState | undefined;
   history: HistoryEntry[];
@@ -162,6 +168,11 @@ export interface RegistrationRecord {
    * job); its keys expire KEY_GRACE_MS after it. Absent on records of format 1.
    */
   deadlineAt?: number | undefined;
+  /**
+   * The deadline waits in the registration timers (timers.ts), not as a delayed `complete` job
+   * (records of this attempt written before: absent, and ending one removes that job).
+   */
+  deadlineInTimers?: true | undefined;
   /** Paused time (`esign-worker pause`) already added to `deadlineAt` in this attempt. */
   pauseCreditMs?: number | undefined;
   /**

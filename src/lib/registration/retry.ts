@@ -62,6 +62,7 @@ export function retryRegistration(
     confirmedAt: undefined,
     pollAttempts: 0,
     pollJobId: undefined,
+    pollDueAt: undefined,
     lastState: undefined,
     result: undefined,
     error: undefined,

@@ -24,7 +24,9 @@ export function compact(record: RegistrationRecord): RegistrationRecord {
   const dropped = {
     lastState: undefined,
     deadlineAt: undefined,
+    deadlineInTimers: undefined,
     pollJobId: undefined,
+    pollDueAt: undefined,
     confirmingAt: undefined,
     confirmingUntil: undefined,
   };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CheckDocument } from '../images/source.ts';
 import type { RegistrationStatus } from './record.ts';
 import { statusIndexKey } from './status-index.ts';
+import { timersKey } from './timers.ts';
 
 /**
  * The names of a registration's keys, all under the queue prefix, so a hash-tagged prefix
@@ -11,6 +12,7 @@ import { statusIndexKey } from './status-index.ts';
  *   <p>:registration-in-flight:<sha256(type, user)>  → id of the user's unfinished registration
  *   <p>:registrations-by-status:<STATUS>             ids (status-index.ts)
  *   <p>:registration-image:<id>:ktp|selfie           sealed inline images (image-store.ts)
+ *   <p>:registration-timers                          ids by when they next wake (timers.ts)
  */
 export class StoreKeys {
   private readonly prefix: string;
@@ -42,6 +44,10 @@ export class StoreKeys {
 
   status(status: RegistrationStatus): string {
     return statusIndexKey(this.prefix, status);
+  }
+
+  timers(): string {
+    return timersKey(this.prefix);
   }
 
   image(id: string, doc: CheckDocument): string {

@@ -28,6 +28,11 @@ export class StoreScript {
   }
 }
 
+/** Lua: apply `arg` (timerArg, timers.ts) to `member` of the registration timers `key`. */
+const SET_TIMER = (key: string, member: string, arg: string) => `
+if ${arg} == '-' then redis.call('ZREM', ${key}, ${member})
+elseif ${arg} ~= '' then redis.call('ZADD', ${key}, ${arg}, ${member}) end`;
+
 /**
  * Lua: answer {'in-flight', holder} when the user's slot `slot` is held by another registration
  * that has not ended; `self` is this registration's id, `records` the record keys' prefix.
@@ -62,6 +67,7 @@ else
   redis.call('SET', KEYS[2], ARGV[2])
 end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+${SET_TIMER('KEYS[4]', 'ARGV[2]', 'ARGV[6]')}
 return {'created', ''}`);
 
 // The status index moves with the record, in the same script: KEYS[2] is the index of the
@@ -71,7 +77,8 @@ return {'created', ''}`);
 // What the write implies is done in it, so no crash can come between (ARGV[7..9], '1' or ''):
 // the images go when the record reaches UPLOADED, a confirmation or an end (KEYS[5], KEYS[6]);
 // the user's slot is freed, if this registration holds it, when it ends (KEYS[4]); a new
-// submission is indexed (KEYS[7]) for ARGV[9] ms.
+// submission is indexed (KEYS[7]) for ARGV[9] ms; the registration's timer (KEYS[8]) follows
+// ARGV[10] (timers.ts).
 export const COMPARE_AND_SET = new StoreScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
@@ -86,9 +93,11 @@ ${MOVE_IN_INDEX}
 if ARGV[7] == '1' then redis.call('DEL', KEYS[5], KEYS[6]) end
 if ARGV[8] == '1' and redis.call('GET', KEYS[4]) == ARGV[4] then redis.call('DEL', KEYS[4]) end
 if tonumber(ARGV[9]) > 0 then redis.call('SET', KEYS[7], ARGV[4], 'PX', ARGV[9]) end
+${SET_TIMER('KEYS[8]', 'ARGV[4]', 'ARGV[10]')}
 return 1`);
 
-// A retry: the compare-and-set above, plus the user's slot claimed again by CREATE's rule.
+// A retry: the compare-and-set above, plus the user's slot claimed again by CREATE's rule and
+// the new attempt's timer (KEYS[5], ARGV[8]).
 export const RETRY = new StoreScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return {'missing', ''} end
@@ -98,6 +107,7 @@ ${refuseHeldSlot('KEYS[4]', 'ARGV[4]', 'ARGV[7]')}
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[4], ARGV[4])
 ${MOVE_IN_INDEX}
+${SET_TIMER('KEYS[5]', 'ARGV[4]', 'ARGV[8]')}
 return {'retried', ''}`);
 
 export const DELETE_IF_EQUAL = new StoreScript(`

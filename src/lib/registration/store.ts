@@ -7,6 +7,7 @@ import { RecentRecords } from './recent-records.ts';
 import { StoreKeys } from './store-keys.ts';
 import { SubmissionIndex } from './submission-index.ts';
 import { COMPARE_AND_SET, CREATE, DELETE_IF_EQUAL, RETRY } from './store-scripts.ts';
+import { RegistrationTimers, timerArg, wakeAt } from './timers.ts';
 import { writeEffects } from './write-effects.ts';
 
 /**
@@ -53,6 +54,8 @@ export class RegistrationStore {
   private readonly now: () => number;
   /** Which registration made each Esign submission (submission-index.ts). */
   readonly submissions: SubmissionIndex;
+  /** When registrations next need a poll or their deadline (timers.ts). */
+  readonly timers: RegistrationTimers;
   private readonly recent = new RecentRecords();
   private readonly keys: StoreKeys;
 
@@ -67,6 +70,7 @@ export class RegistrationStore {
       options.beforeIndexSubmission,
     );
     this.now = options.now ?? Date.now;
+    this.timers = new RegistrationTimers(this.redis, this.keys.timers());
   }
 
   /** The user's in-flight slot. */
@@ -82,6 +86,7 @@ export class RegistrationStore {
         this.keys.record(record.registrationId),
         this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
         this.keys.status(record.status),
+        this.keys.timers(),
       ],
       [
         writeRecord(record),
@@ -89,6 +94,7 @@ export class RegistrationStore {
         this.keys.record(''),
         String(record.updatedAt),
         String(this.ttlOf(record)),
+        timerArg(undefined, wakeAt(record)),
       ],
     )) as [string, string];
     if (kind === 'in-flight') return { kind, registrationId: holder };
@@ -178,7 +184,7 @@ export class RegistrationStore {
     writtenText: string,
   ): Promise<unknown> {
     const id = written.registrationId;
-    const { dropImages, ends, newSubmissionId } = writeEffects(current, written);
+    const { dropImages, ends, newSubmissionId, timer } = writeEffects(current, written);
     // The partition directory (QUEUE_PARTITIONS > 1) learns a new submission before its index.
     if (newSubmissionId !== undefined) await this.submissions.beforeWrite(newSubmissionId);
     return COMPARE_AND_SET.run(
@@ -191,6 +197,7 @@ export class RegistrationStore {
         this.keys.image(id, 'ktp'),
         this.keys.image(id, 'selfie'),
         this.keys.submission(newSubmissionId ?? ''),
+        this.keys.timers(),
       ],
       [
         String(current.version),
@@ -200,6 +207,7 @@ export class RegistrationStore {
         dropImages ? '1' : '',
         ends ? '1' : '',
         String(newSubmissionId === undefined ? 0 : this.submissions.ttlMs),
+        timer,
       ],
     );
   }
@@ -244,6 +252,7 @@ export class RegistrationStore {
           this.keys.status(current.status),
           this.keys.status(written.status),
           this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
+          this.keys.timers(),
         ],
         [
           String(current.version),
@@ -251,6 +260,7 @@ export class RegistrationStore {
           '0',
           ...this.indexArgs(written),
           this.keys.record(''),
+          timerArg(wakeAt(current), wakeAt(written)),
         ],
       )) as [string, string];
       if (kind === 'retried') {

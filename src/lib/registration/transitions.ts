@@ -64,7 +64,7 @@ export function attachSubmission(
 /**
  * initiate, upload: Esign has `state.submissionId` past INITIATED, so it took a confirm for it,
  * and both documents before that (it refuses a confirm without them): the record catches up
- * (→ CONFIRMED, source poll, `pollJobId` the fallback poll). In initiate it is a submission a
+ * (→ CONFIRMED, source poll, `poll` the fallback poll). In initiate it is a submission a
  * lost write left behind, which becomes this registration's; its upload URLs were in the lost
  * answer and are not needed any more, so none is kept. In upload it is the record's own
  * submission, whose confirm landed though the record missed it. Guard: Esign's state is past
@@ -73,7 +73,7 @@ export function attachSubmission(
 export function adoptSubmission(
   record: RegistrationRecord,
   state: SubmissionState,
-  pollJobId: string,
+  poll: PendingPoll,
   now: number,
 ): RegistrationRecord {
   const current = record.submission;
@@ -96,7 +96,7 @@ export function adoptSubmission(
     confirmedAt: now,
     confirmingUntil: undefined,
     sealedRequest: undefined,
-    ...(!isTerminal(record.status) && { pollJobId }),
+    ...(!isTerminal(record.status) && { pollJobId: poll.jobId, pollDueAt: poll.dueAt }),
   };
   return advance(adopted, 'CONFIRMED', now, 'poll');
 }
@@ -205,8 +205,8 @@ export function releaseConfirmClaim(record: RegistrationRecord, claim: number): 
 }
 
 /**
- * confirm: Esign has the confirm of `submissionId` (→ CONFIRMED) and `pollJobId` is the
- * fallback poll to cancel when the registration ends. Guard: not confirmed yet, and the record
+ * confirm: Esign has the confirm of `submissionId` (→ CONFIRMED) and `poll` is the
+ * fallback poll, due unless a callback ends the registration first. Guard: not confirmed yet, and the record
  * is where a confirm can come from: this very submission, both documents uploaded (UPLOADED or
  * later). A record that is not (Redis lost its latest writes while the call was on its way, or
  * the submission was replaced) is left alone: the steps it is at find Esign's state themselves.
@@ -216,7 +216,7 @@ export function releaseConfirmClaim(record: RegistrationRecord, claim: number): 
 export function markConfirmed(
   record: RegistrationRecord,
   submissionId: string,
-  pollJobId: string,
+  poll: PendingPoll,
   now: number,
 ): RegistrationRecord {
   if (record.confirmedAt !== undefined) return record;
@@ -227,22 +227,28 @@ export function markConfirmed(
     confirmedAt: now,
     confirmingUntil: undefined,
     sealedRequest: undefined,
-    ...(!isTerminal(record.status) && { pollJobId }),
+    ...(!isTerminal(record.status) && { pollJobId: poll.jobId, pollDueAt: poll.dueAt }),
   };
   return advance(confirmed, 'CONFIRMED', now);
 }
 
 /**
- * poll: poll number `attempt` is done and `nextPollJobId` is scheduled (so ending the
- * registration can cancel it). Guard: not ended, and no later attempt recorded already.
+ * poll: poll number `attempt` is done and `next` is the one after it (its timer is set with
+ * this write: timers.ts). Guard: not ended, and no later attempt recorded already.
  */
 export function recordPollAttempt(
   record: RegistrationRecord,
   attempt: number,
-  nextPollJobId: string,
+  next: PendingPoll,
 ): RegistrationRecord {
   if (isTerminal(record.status) || record.pollAttempts >= attempt) return record;
-  return { ...record, pollAttempts: attempt, pollJobId: nextPollJobId };
+  return { ...record, pollAttempts: attempt, pollJobId: next.jobId, pollDueAt: next.dueAt };
+}
+
+/** The fallback poll a registration waits on: its job id, and when it is due (timers.ts). */
+export interface PendingPoll {
+  jobId: string;
+  dueAt: number;
 }
 
 /** The record status a non-final Esign state moves to; undefined when it is no progress. */

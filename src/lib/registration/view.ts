@@ -25,6 +25,10 @@ export interface RegistrationView {
   previousSubmissionIds: string[];
   confirmedAt: string | null;
   pollAttempts: number;
+  /** When the next fallback poll is due, while one waits in the registration's timer. */
+  nextPollAt: string | null;
+  /** When it ends TIMED_OUT at the latest, while unfinished. */
+  deadlineAt: string | null;
   history: {
     status: string;
     at: string;
@@ -68,6 +72,8 @@ export function toView(record: RegistrationRecord): RegistrationView {
     previousSubmissionIds: record.previousSubmissionIds,
     confirmedAt: iso(record.confirmedAt),
     pollAttempts: record.pollAttempts,
+    nextPollAt: iso(record.pollDueAt),
+    deadlineAt: iso(record.deadlineAt),
     history: record.history.map((entry) => ({
       status: entry.status,
       at: new Date(entry.at).toISOString(),

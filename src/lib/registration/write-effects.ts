@@ -1,4 +1,5 @@
 import { statusRank, type RegistrationRecord } from './record.ts';
+import { timerArg, wakeAt } from './timers.ts';
 
 /**
  * What a write of the record implies besides the record, done by the store in the same
@@ -8,12 +9,15 @@ import { statusRank, type RegistrationRecord } from './record.ts';
  *     which no step reads the images; an UPLOADED record never has them;
  *   - `ends`: the registration ends with this write, so the user's slot is freed (if this
  *     registration still holds it) and the images go;
- *   - `newSubmissionId`: a submission the record did not have, indexed for its callbacks.
+ *   - `newSubmissionId`: a submission the record did not have, indexed for its callbacks;
+ *   - `timer`: the registration's timer moves with its pending poll and deadline (timers.ts).
  */
 export interface WriteEffects {
   dropImages: boolean;
   ends: boolean;
   newSubmissionId: string | undefined;
+  /** timerArg: '' unchanged, '-' removed, else the time it wakes. */
+  timer: string;
 }
 
 export function writeEffects(
@@ -28,5 +32,10 @@ export function writeEffects(
     (current.confirmedAt === undefined && written.confirmedAt !== undefined);
   const submissionId = written.submission?.submissionId;
   const isNew = submissionId !== undefined && submissionId !== current.submission?.submissionId;
-  return { dropImages, ends, newSubmissionId: isNew ? submissionId : undefined };
+  return {
+    dropImages,
+    ends,
+    newSubmissionId: isNew ? submissionId : undefined,
+    timer: timerArg(wakeAt(current), wakeAt(written)),
+  };
 }
