@@ -8,6 +8,7 @@ import { silentLogger } from '../src/lib/logger.ts';
 import { readJobData } from '../src/lib/registration/format.ts';
 import { jobIds } from '../src/lib/registration/jobs.ts';
 import { createCallbackSink } from '../src/queues/callback-sink.ts';
+import { queuedRecord } from './support/records.ts';
 import { indexedCompletionSupported } from '../src/queues/completion-add.ts';
 import { cleanPrefix, connect, keysUnder, topologyEnv, uniquePrefix } from './support/redis.ts';
 
@@ -58,7 +59,7 @@ describe('callback sink (one round trip)', () => {
     const registrationId = `reg-"quoted"/\\-${randomUUID()}`;
     const submissionId = randomUUID();
     await partition.store.submissions.add(submissionId, registrationId);
-    const callback = state(submissionId, 'PARTIALLY_COMPLETED');
+    const callback = state(submissionId, 'COMPLETED');
 
     expect(await sink.accept(callback)).toBe('accepted');
     const job = await queue.getJob(jobIds.completion(callback));
@@ -91,5 +92,47 @@ describe('callback sink (one round trip)', () => {
     expect(await sink.accept({ ...state(submissionId), result: 'INVALID' })).toBe('accepted');
     expect(await queue.getWaitingCount()).toBe(waitingBefore + 2);
     expect(indexedCompletionSupported()).toBe(true);
+  });
+
+  it('writes progress to the record, queues no job for it, and ignores a replaced submission', async () => {
+    const sink = createCallbackSink(runtime);
+    const partition = runtime.all[0]!;
+    const { store } = partition;
+    const registrationId = `reg-${randomUUID()}`;
+    const [submissionId, replaced] = [randomUUID(), randomUUID()];
+    const at = Date.now();
+    const uploaded = { url: '', reference: '', expiresAt: 0, uploadedAt: at };
+    await store.create(
+      queuedRecord(at, {
+        registrationId,
+        partnerUserId: `user-${randomUUID()}`,
+        version: 0,
+        status: 'CONFIRMED',
+        confirmedAt: at,
+        previousSubmissionIds: [replaced],
+        submission: { submissionId, createdAt: at, documents: { KTP: uploaded, SELFIE: uploaded } },
+      }),
+    );
+    await store.submissions.add(submissionId, registrationId);
+    await store.submissions.add(replaced, registrationId);
+    const progress = state(submissionId, 'PARTIALLY_COMPLETED');
+
+    expect(await sink.accept(progress)).toBe('accepted');
+    expect(await store.require(registrationId)).toMatchObject({
+      status: 'PARTIALLY_COMPLETED',
+      lastState: progress,
+      version: 1,
+    });
+    expect(
+      await partition.queues.steps.complete.getJob(jobIds.completion(progress)),
+    ).toBeUndefined();
+    // Esign's retry of it, and a report of an earlier status: nothing written.
+    expect(await sink.accept(progress)).toBe('duplicate');
+    expect(await sink.accept(state(submissionId, 'IN_PROGRESS'))).toBe('duplicate');
+    // About the submission this registration replaced: taken, and nothing changes.
+    expect(await sink.accept(state(replaced, 'PARTIALLY_COMPLETED'))).toBe('accepted');
+    expect(await store.require(registrationId)).toMatchObject({ version: 1 });
+    // Nobody's submission: unknown, as for a final report.
+    expect(await sink.accept(state(randomUUID(), 'PARTIALLY_COMPLETED'))).toBe('unknown');
   });
 });

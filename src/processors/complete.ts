@@ -1,10 +1,9 @@
 import { isTerminal } from '../lib/registration/record.ts';
 import type { CompleteJobData } from '../lib/registration/jobs.ts';
-import { applyProgress } from '../lib/registration/transitions.ts';
+import { isFinalReport, recordProgress } from '../lib/registration/progress.ts';
 import { done, waitUntil, type StepContext, type StepOutcome } from './context.ts';
 import { postponedDeadline } from './deadline.ts';
 import { finish, settle } from './finish.ts';
-import { applyTransition } from './record-helpers.ts';
 
 /**
  * Apply what Esign reported (by callback or poll) or our own timeout. Statuses only move
@@ -35,22 +34,23 @@ export async function complete(data: CompleteJobData, ctx: StepContext): Promise
     return done;
   }
 
-  if (state.status === 'COMPLETED' || state.status === 'ERROR') {
+  if (isFinalReport(state)) {
     await finish(ctx, record.registrationId, { status: state.status, source: data.source, state });
     return done;
   }
 
   const { registrationId } = record;
-  // Statuses only move forward, so a report the record just read has already outgrown (a
-  // duplicate, or one overtaken by a later report) is dropped without another read or write.
-  if (applyProgress(record, state, data.source, ctx.now()) === record) return done;
-  const progressed = await applyTransition(ctx, registrationId, (current) =>
-    applyProgress(current, state, data.source, ctx.now()),
+  const outcome = await recordProgress(
+    ctx.store,
+    registrationId,
+    state,
+    data.source,
+    ctx.now,
+    record,
   );
-  const { status } = progressed.record;
-  if (progressed.changed)
+  if (outcome === 'progressed')
     ctx.logger.info(
-      { registrationId, status, result: state.result, source: data.source },
+      { registrationId, status: state.status, result: state.result, source: data.source },
       'registration progressed',
     );
   return done;

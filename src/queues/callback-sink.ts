@@ -2,6 +2,7 @@ import type { SubmissionState } from '../lib/esign/schemas.ts';
 import type { CallbackSink, SinkOutcome } from '../lib/http/sink.ts';
 import { writeJobData } from '../lib/registration/format.ts';
 import { jobIds, type CompleteJobData } from '../lib/registration/jobs.ts';
+import { isFinalReport, recordProgress } from '../lib/registration/progress.ts';
 import { answersOf } from '../lib/redis-exec.ts';
 import { activeSpan, inSpan } from '../lib/tracing/tracer.ts';
 import { addIndexedCompletion } from './completion-add.ts';
@@ -10,9 +11,10 @@ import type { PartitionSet } from './partitions.ts';
 import type { SharedServices } from './shared.ts';
 
 /**
- * Turns an authenticated, valid callback into a `complete` job whose id is the documented
- * idempotency triple (submissionId, status, result): adding it again is a no-op, so nothing
- * is read first. A Redis error propagates, so the listener answers 503 and Esign retries:
+ * Turns an authenticated, valid callback that ends the registration (COMPLETED, ERROR) into a
+ * `complete` job whose id is the documented idempotency triple (submissionId, status, result):
+ * adding it again is a no-op, so nothing is read first; progress is written to the record
+ * (acceptProgress, below). A Redis error propagates, so the listener answers 503 and Esign retries:
  * never acknowledged and then lost.
  *
  * Without tracing, that is one round trip to Redis (completion-add.ts: the submission looked
@@ -32,6 +34,7 @@ export function createCallbackSink(
     async accept(state: SubmissionState): Promise<SinkOutcome> {
       const partition = await partitions.ofSubmission(state.submissionId);
       if (!partition) return 'unknown';
+      if (!isFinalReport(state)) return acceptProgress(partition, state, logger);
       if (!partition.tracing.tracer) {
         const added = await addIndexedCompletion(
           partition.redis,
@@ -50,9 +53,65 @@ export function createCallbackSink(
   };
 }
 
+/**
+ * Progress (a status that does not end the registration) is written to the record here, not
+ * queued: a job would cost about 50 Redis commands to record what one compare-and-set does
+ * (`recordProgress`: a read, and a write only when the status moves forward). Answered once
+ * written, so a Redis error still means 503 and Esign's retry.
+ */
+async function acceptProgress(
+  partition: SharedServices,
+  state: SubmissionState,
+  logger: Logger | undefined,
+): Promise<SinkOutcome> {
+  const registrationId = await partition.store.submissions.find(state.submissionId);
+  if (!registrationId) return 'unknown';
+  const outcome = await inAcceptSpan(partition, registrationId, () =>
+    recordProgress(partition.store, registrationId, state, 'callback', partition.now),
+  );
+  if (outcome === 'missing') return 'unknown';
+  if (outcome === 'not-ours')
+    logger?.warn(
+      { registrationId, submissionId: state.submissionId },
+      'report for a replaced submission ignored',
+    );
+  if (outcome === 'progressed')
+    logger?.info(
+      { registrationId, status: state.status, result: state.result, source: 'callback' },
+      'registration progressed',
+    );
+  return outcome === 'unchanged' ? 'duplicate' : 'accepted';
+}
+
+/**
+ * With tracing on, the callback (a trace of its own: Esign sends none of ours) and the
+ * registration's trace are linked both ways, and `work` runs inside the registration's trace.
+ */
+async function inAcceptSpan<T>(
+  partition: SharedServices,
+  registrationId: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const { tracer, contexts } = partition.tracing;
+  if (!tracer) return work();
+  const registrationTrace = await contexts.find(registrationId);
+  const callback = activeSpan(tracer);
+  if (registrationTrace) callback.link(registrationTrace);
+  const callbackTrace = callback.traceparent();
+  return inSpan(
+    tracer,
+    'esign.callback.accept',
+    {
+      parent: registrationTrace,
+      links: callbackTrace ? [callbackTrace] : [],
+      attributes: { 'esign.registration.id': registrationId },
+    },
+    work,
+  );
+}
+
 /** The registration looked up first, then `Queue.add`: with tracing, or if the script cannot. */
 async function acceptInSteps(partition: SharedServices, state: SubmissionState) {
-  const { tracer, contexts } = partition.tracing;
   const completeQueue = partition.queues.steps.complete;
   const jobId = jobIds.completion(state);
   // One round trip: who has the submission, and whether this completion is already queued
@@ -68,20 +127,9 @@ async function acceptInSteps(partition: SharedServices, state: SubmissionState) 
   const registrationId = replies[0]?.[1] as string | null;
   const existed = replies[1]?.[1] as number;
   if (!registrationId) return 'unknown';
-  const registrationTrace = tracer ? await contexts.find(registrationId) : undefined;
-  const callback = activeSpan(tracer);
-  if (registrationTrace) callback.link(registrationTrace);
   const data: CompleteJobData = { registrationId, source: 'callback', state };
-  const callbackTrace = callback.traceparent();
-  await inSpan(
-    tracer,
-    'esign.callback.accept',
-    {
-      parent: registrationTrace,
-      links: callbackTrace ? [callbackTrace] : [],
-      attributes: { 'esign.registration.id': registrationId },
-    },
-    () => completeQueue.add('complete', writeJobData(data), { jobId }),
+  await inAcceptSpan(partition, registrationId, () =>
+    completeQueue.add('complete', writeJobData(data), { jobId }),
   );
   return existed === 1 ? 'duplicate' : 'accepted';
 }
