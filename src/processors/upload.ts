@@ -19,8 +19,9 @@ const EXPIRY_MARGIN_MS = 60_000;
 
 /**
  * Step 3: stream each image to its presigned URL, one at a time (one image in memory at
- * most), marking each document uploaded as soon as storage accepts it, so a retry re-sends
- * only what is missing. An expired URL means a new submission (no refresh API exists); a
+ * most), then mark both uploaded in one write. A run cut off between the two re-sends the
+ * first on its retry (the same bytes to the same URL): one write fewer per registration for a
+ * rare second upload. An expired URL means a new submission (no refresh API exists); a
  * storage refusal that is not expiry is explained by asking Esign (explainRefusal).
  *
  * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
@@ -35,6 +36,7 @@ export async function upload(
   const { registrationId } = record;
   if (!record.submission) return initiateAgain(record);
 
+  const uploaded: Parameters<typeof markDocumentUploaded>[1][] = [];
   for (const type of documentTypes) {
     const submission: NonNullable<RegistrationRecord['submission']> = record.submission;
     const document = submission.documents[type];
@@ -68,22 +70,23 @@ export async function upload(
     }
     ctx.metrics.uploadBytes.inc({ document: type }, image.contentLength);
     const { submissionId } = submission;
-    const uploaded = { submissionId, document: type, bytes: image.contentLength };
-    // The last document's mark says UPLOADED in the same write (markUploaded applies once
-    // both are marked): one write fewer.
+    uploaded.push({ submissionId, document: type, bytes: image.contentLength });
+  }
+
+  // Both documents are uploaded: one write marks them and says UPLOADED (markUploaded drops
+  // the URLs). The images are not needed any more, even by a re-run: the store deletes them
+  // in the write that says UPLOADED, so an UPLOADED record never has them. Also for a run
+  // that found both marked (a crash after the marks, before UPLOADED: a record of the release
+  // before, which wrote a mark per document).
+  if (uploaded.length > 0 || statusRank(record.status) < statusRank('UPLOADED')) {
     ({ record } = await applyTransition(ctx, registrationId, (current) =>
-      markUploaded(markDocumentUploaded(current, uploaded, ctx.now()), ctx.now()),
+      markUploaded(
+        uploaded.reduce((marked, mark) => markDocumentUploaded(marked, mark, ctx.now()), current),
+        ctx.now(),
+      ),
     ));
     if (!record.submission) return initiateAgain(record);
   }
-
-  // Both documents are marked uploaded, so the images are not needed any more, even by a
-  // re-run: the store deletes them in the write that says UPLOADED, so an UPLOADED record
-  // never has them. markUploaded drops the URLs; here for a run that found both marked.
-  if (statusRank(record.status) < statusRank('UPLOADED'))
-    ({ record } = await applyTransition(ctx, registrationId, (current) =>
-      markUploaded(current, ctx.now()),
-    ));
   return {
     ...proceed({
       step: 'confirm',

@@ -56,7 +56,8 @@ export function createCallbackSink(
 /**
  * Progress (a status that does not end the registration) is written to the record here, not
  * queued: a job would cost about 50 Redis commands to record what one compare-and-set does
- * (`recordProgress`: a read, and a write only when the status moves forward). Answered once
+ * (`recordProgress`: the submission's registration and its record in one read, and a write only
+ * when the status moves forward). Answered once
  * written, so a Redis error still means 503 and Esign's retry.
  */
 async function acceptProgress(
@@ -64,10 +65,11 @@ async function acceptProgress(
   state: SubmissionState,
   logger: Logger | undefined,
 ): Promise<SinkOutcome> {
-  const registrationId = await partition.store.submissions.find(state.submissionId);
-  if (!registrationId) return 'unknown';
+  const found = await partition.store.getBySubmission(state.submissionId);
+  if (!found?.record) return 'unknown';
+  const { registrationId, record } = found;
   const outcome = await inAcceptSpan(partition, registrationId, () =>
-    recordProgress(partition.store, registrationId, state, 'callback', partition.now),
+    recordProgress(partition.store, registrationId, state, 'callback', partition.now, record),
   );
   if (outcome === 'missing') return 'unknown';
   if (outcome === 'not-ours')

@@ -113,3 +113,10 @@ return {'retried', ''}`);
 export const DELETE_IF_EQUAL = new StoreScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`);
+
+// The registration holding a submission (KEYS[1], its index entry) and its record (ARGV[1] is
+// the records' key prefix), in one round trip: {id, record or false}, or false when unknown.
+export const RECORD_OF_SUBMISSION = new StoreScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return false end
+return {id, redis.call('GET', ARGV[1] .. id)}`);

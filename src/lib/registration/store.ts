@@ -6,7 +6,13 @@ import { isTerminal, type RegistrationRecord } from './record.ts';
 import { RecentRecords } from './recent-records.ts';
 import { StoreKeys } from './store-keys.ts';
 import { SubmissionIndex } from './submission-index.ts';
-import { COMPARE_AND_SET, CREATE, DELETE_IF_EQUAL, RETRY } from './store-scripts.ts';
+import {
+  COMPARE_AND_SET,
+  CREATE,
+  DELETE_IF_EQUAL,
+  RECORD_OF_SUBMISSION,
+  RETRY,
+} from './store-scripts.ts';
 import { RegistrationTimers, timerArg, wakeAt } from './timers.ts';
 import { writeEffects } from './write-effects.ts';
 
@@ -111,6 +117,22 @@ export class RegistrationStore {
     const record = readRecord(text);
     this.recent.remember(id, text);
     return record;
+  }
+
+  /** The registration that made a submission, and its record: one round trip (callbacks). */
+  async getBySubmission(
+    submissionId: string,
+  ): Promise<{ registrationId: string; record: RegistrationRecord | undefined } | undefined> {
+    const found = (await RECORD_OF_SUBMISSION.run(
+      this.redis,
+      [this.keys.submission(submissionId)],
+      [this.keys.record('')],
+    )) as [string, string | null] | null;
+    if (!found) return undefined;
+    const [registrationId, text] = found;
+    if (text === null) return { registrationId, record: undefined };
+    this.recent.remember(registrationId, text);
+    return { registrationId, record: readRecord(text) };
   }
 
   /** As `get`, in one MGET; not remembered (a sweep would push out the steps' records). */
