@@ -42,10 +42,11 @@ describe('re-drive past an unreadable record', () => {
     const runtime = createRuntime(config, { connection: { name: 'test-redrive' }, logger });
     const partition = runtime.all[0]!;
     // Both in one batch, the unreadable one first: the order a scan may give.
-    const store = Object.create(partition.store) as RegistrationStore;
-    store.inFlightIds = async function* () {
+    const slots = Object.create(partition.store.slots) as RegistrationStore['slots'];
+    slots.ids = async function* () {
       yield await Promise.resolve([damaged, stranded]);
     };
+    const store = Object.create(partition.store, { slots: { value: slots } }) as RegistrationStore;
     try {
       const redriven = await redriveStranded({
         store,

@@ -22,7 +22,7 @@ export async function postponedDeadline(
     postponeDeadline(current, paused),
   );
   if (!changed || moved.deadlineAt === undefined || moved.deadlineAt <= now) return undefined;
-  await ctx.store.expireSlot(moved);
+  await ctx.store.slots.expire(moved, ctx.store.ttlOf(moved));
   await ctx.imageStore.expire(moved.registrationId, ctx.store.ttlOf(moved));
   ctx.logger.info(
     { registrationId: moved.registrationId, pausedMs: paused },

@@ -65,7 +65,7 @@ export async function settle(
     await ctx.cancelJob('complete', jobIds.deadline(record.registrationId, attemptOf(record)));
   if (!endedHere) {
     await ctx.imageStore.delete(record.registrationId);
-    await ctx.store.releaseInFlight(record);
+    await ctx.store.slots.release(record);
   }
   await ctx.publishResult(record.result);
   await applyTransition(ctx, record.registrationId, markPublished);

@@ -54,7 +54,7 @@ export async function eraseRegistration(
   ] as const)
     await queue.remove(jobId).catch(() => 0);
   await store.timers.remove(registrationId);
-  if (record.partnerUserId) await store.releaseInFlight(record);
+  if (record.partnerUserId) await store.slots.release(record);
   const submissionIds = [
     ...(record.submission ? [record.submission.submissionId] : []),
     ...record.previousSubmissionIds,

@@ -93,7 +93,7 @@ export function expectedJob(record: RegistrationRecord): Expected | undefined {
 /** One pass over every unfinished registration; returns how many got a fresh job. */
 export async function redriveStranded(options: RedriveOptions): Promise<number> {
   let redriven = 0;
-  for await (const registrationIds of options.store.inFlightIds())
+  for await (const registrationIds of options.store.slots.ids())
     for (const record of await readableRecords(
       options.store,
       options.logger,

@@ -48,7 +48,7 @@ describe('durability on Redis Cluster', () => {
     const inFlight: string[] = [];
     for (const prefix of partitionPrefixes(stack.prefix, stack.keyPrefix, partitions)) {
       const store = new RegistrationStore({ redis, prefix, retentionMs: 60_000 });
-      for await (const ids of store.inFlightIds()) inFlight.push(...ids);
+      for await (const ids of store.slots.ids()) inFlight.push(...ids);
     }
     expect(inFlight).toContain(registrationId);
   });

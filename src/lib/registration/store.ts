@@ -1,18 +1,12 @@
 import type { RedisClient } from '../redis-topology.ts';
 import { permanent } from '../errors.ts';
-import { scanKeys } from '../redis-scan.ts';
 import { readRecord, writeRecord } from './format.ts';
 import { isTerminal, type RegistrationRecord } from './record.ts';
+import { InFlightSlots } from './in-flight-slots.ts';
 import { RecentRecords } from './recent-records.ts';
 import { StoreKeys } from './store-keys.ts';
 import { SubmissionIndex } from './submission-index.ts';
-import {
-  COMPARE_AND_SET,
-  CREATE,
-  DELETE_IF_EQUAL,
-  RECORD_OF_SUBMISSION,
-  RETRY,
-} from './store-scripts.ts';
+import { COMPARE_AND_SET, CREATE, RECORD_OF_SUBMISSION, RETRY } from './store-scripts.ts';
 import { RegistrationTimers, timerArg, wakeAt } from './timers.ts';
 import { writeEffects } from './write-effects.ts';
 
@@ -62,6 +56,8 @@ export class RegistrationStore {
   readonly submissions: SubmissionIndex;
   /** When registrations next need a poll or their deadline (timers.ts). */
   readonly timers: RegistrationTimers;
+  /** The users' in-flight slots (in-flight-slots.ts). */
+  readonly slots: InFlightSlots;
   private readonly recent = new RecentRecords();
   private readonly keys: StoreKeys;
 
@@ -77,11 +73,7 @@ export class RegistrationStore {
     );
     this.now = options.now ?? Date.now;
     this.timers = new RegistrationTimers(this.redis, this.keys.timers());
-  }
-
-  /** The user's in-flight slot. */
-  inFlightKey(partnerUserIdType: string, partnerUserId: string): string {
-    return this.keys.inFlight(partnerUserIdType, partnerUserId);
+    this.slots = new InFlightSlots(this.redis, this.keys);
   }
 
   /** Atomically: create the record and claim the user's in-flight slot, or say why not. */
@@ -90,7 +82,7 @@ export class RegistrationStore {
       this.redis,
       [
         this.keys.record(record.registrationId),
-        this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
+        this.slots.key(record),
         this.keys.status(record.status),
         this.keys.timers(),
       ],
@@ -215,7 +207,7 @@ export class RegistrationStore {
         this.keys.record(id),
         this.keys.status(current.status),
         this.keys.status(written.status),
-        this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
+        this.slots.key(written),
         this.keys.image(id, 'ktp'),
         this.keys.image(id, 'selfie'),
         this.keys.submission(newSubmissionId ?? ''),
@@ -232,16 +224,6 @@ export class RegistrationStore {
         timer,
       ],
     );
-  }
-
-  /** The user's slot lives as long as its in-flight record (after the deadline moved out). */
-  async expireSlot(record: RegistrationRecord): Promise<void> {
-    const ttl = this.ttlOf(record);
-    if (ttl > 0)
-      await this.redis.pexpire(
-        this.inFlightKey(record.partnerUserIdType, record.partnerUserId),
-        ttl,
-      );
   }
 
   /** ms the record's keys live from now: retention once ended, else until deadline + grace. */
@@ -273,7 +255,7 @@ export class RegistrationStore {
           this.keys.record(id),
           this.keys.status(current.status),
           this.keys.status(written.status),
-          this.inFlightKey(written.partnerUserIdType, written.partnerUserId),
+          this.slots.key(written),
           this.keys.timers(),
         ],
         [
@@ -302,25 +284,5 @@ export class RegistrationStore {
   private indexArgs(written: RegistrationRecord): [string, string, string] {
     const trimBelow = isTerminal(written.status) ? written.updatedAt - this.retentionMs : 0;
     return [written.registrationId, String(written.updatedAt), String(trimBelow)];
-  }
-
-  /** Free the user's slot, only if this registration still holds it. */
-  async releaseInFlight(record: RegistrationRecord): Promise<void> {
-    await DELETE_IF_EQUAL.run(
-      this.redis,
-      [this.inFlightKey(record.partnerUserIdType, record.partnerUserId)],
-      [record.registrationId],
-    );
-  }
-
-  /**
-   * The registrations that hold a user's slot, in batches: every unfinished one (and, briefly,
-   * one that ended and has not freed it yet).
-   */
-  async *inFlightIds(): AsyncGenerator<string[]> {
-    for await (const keys of scanKeys(this.redis, this.keys.inFlightPattern(), 200)) {
-      const ids = await this.redis.mget(...keys);
-      yield ids.filter((id): id is string => id !== null);
-    }
   }
 }
