@@ -15,6 +15,7 @@ import {
 import { submissionSteps } from '../src/lib/registration/jobs.ts';
 import { promtool } from './support/promtool.ts';
 import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
+import { timersKey } from '../src/lib/registration/timers.ts';
 
 // prom-client's own default gauges end in _total, which promtool's naming lint rejects; they
 // are not ours to rename. Every other lint line fails the test.
@@ -70,10 +71,11 @@ function exerciseEveryMetric(metrics: Metrics): void {
 }
 
 /** Queue depth straight from BullMQ, as the worker wires it. */
-function bullmqDepth(queues: Map<QueueName, Queue>, redis: Redis) {
+function bullmqDepth(queues: Map<QueueName, Queue>, redis: Redis, prefix: string) {
   return {
     counts: (name: QueueName) => queues.get(name)!.getJobCounts(),
     redisUp: async () => (await redis.ping()) === 'PONG',
+    timers: async () => ({ pending: await redis.zcard(timersKey(prefix)), due: 0 }),
   };
 }
 
@@ -104,7 +106,7 @@ describe('Metrics exposition', () => {
     await queues.get('initiate')!.add('registration', { registrationId: 'r2' });
     await queues.get('poll')!.add('registration', { registrationId: 'r1' }, { delay: 600_000 });
     metrics = new Metrics();
-    metrics.watchQueues(bullmqDepth(queues, redis));
+    metrics.watchQueues(bullmqDepth(queues, redis, prefix));
     exerciseEveryMetric(metrics);
     text = await metrics.text();
   });

@@ -134,4 +134,29 @@ describe('complete', () => {
     const ended = await harness.ctx.store.require(registrationId);
     expect(ended.history.at(-1)).toMatchObject({ status: 'COMPLETED', published: true });
   });
+
+  it('a timeout of another attempt, or a deadline job before the deadline, ends nothing', async () => {
+    const { registrationId } = await confirmed();
+    const { version, deadlineAt } = await harness.ctx.store.require(registrationId);
+    const deadline = { registrationId, source: 'worker' as const, timedOut: true };
+
+    // Attempt 1 is running: attempt 2's deadline (a job left across a retry) is not its own.
+    const other = observed();
+    expect(await complete({ ...deadline, attempt: 2 }, other.ctx)).toEqual({ next: [] });
+    expect(other.calls).toEqual([]);
+    // A deadline job naming no attempt (the release before), early: it runs again then.
+    const early = observed();
+    expect(await complete(deadline, early.ctx)).toEqual({ next: [], waitUntil: deadlineAt });
+    expect(early.calls).toEqual([]);
+    expect(await harness.ctx.store.require(registrationId)).toMatchObject({
+      version,
+      status: 'CONFIRMED',
+    });
+
+    // Its own deadline, due: TIMED_OUT, published.
+    const due = observed();
+    due.ctx.now = () => (deadlineAt ?? 0) + 1;
+    await complete({ ...deadline, attempt: 1 }, due.ctx);
+    expect(due.published).toEqual([expect.objectContaining({ status: 'TIMED_OUT' })]);
+  });
 });

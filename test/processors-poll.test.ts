@@ -55,6 +55,14 @@ describe('poll', () => {
     expect(record.status).toBe('CONFIRMED');
   });
 
+  it('a poll left from an earlier submission generation does nothing', async () => {
+    const registrationId = await confirmed('stuck');
+    const before = await harness.ctx.store.require(registrationId);
+    const stale = { registrationId, attempt: 1, generation: before.generation + 1 };
+    expect(await poll(stale, harness.ctx)).toEqual({ next: [] });
+    expect(await harness.ctx.store.require(registrationId)).toEqual(before);
+  });
+
   it('backs off exponentially up to the maximum interval', async () => {
     const registrationId = await confirmed('stuck');
     const delays: number[] = [];
@@ -95,7 +103,7 @@ describe('poll', () => {
     expect(outcome.next).toContainEqual(
       expect.objectContaining({
         step: 'complete',
-        data: { registrationId, source: 'poll', timedOut: true },
+        data: { registrationId, source: 'poll', timedOut: true, attempt: 1 },
       }),
     );
   });

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHealth } from '../src/app/health.ts';
+import { loadConfig } from '../src/lib/config.ts';
 import { silentLogger } from '../src/lib/logger.ts';
+import { Metrics } from '../src/lib/metrics.ts';
 import type { RegistrationRecord } from '../src/lib/registration/record.ts';
 import { RegistrationStore } from '../src/lib/registration/store.ts';
 import { dueJobs, timerArg, timersKey, wakeAt } from '../src/lib/registration/timers.ts';
@@ -7,7 +10,7 @@ import { endRegistration } from '../src/lib/registration/transitions.ts';
 import { createQueues, type PipelineQueues } from '../src/queues/queues.ts';
 import { wakeDueTimers } from '../src/queues/timers.ts';
 import { queuedRecord } from './support/records.ts';
-import { cleanPrefix, connect, uniquePrefix } from './support/redis.ts';
+import { cleanPrefix, connect, topologyEnv, uniquePrefix } from './support/redis.ts';
 
 /**
  * The registration timers (lib/registration/timers.ts, queues/timers.ts): the fallback poll and
@@ -51,7 +54,11 @@ describe('when a registration wakes', () => {
     expect(dueJobs(record, T0 + 59_999)).toEqual({ due: [], next: T0 + 60_000 });
     expect(dueJobs(record, T0 + 60_000)).toEqual({
       due: [
-        { step: 'poll', jobId: 'reg-1-poll-g0-3', data: { registrationId: 'reg-1', attempt: 3 } },
+        {
+          step: 'poll',
+          jobId: 'reg-1-poll-g0-3',
+          data: { registrationId: 'reg-1', attempt: 3, generation: 0 },
+        },
       ],
       next: T0 + HOUR,
     });
@@ -60,9 +67,13 @@ describe('when a registration wakes', () => {
         {
           step: 'complete',
           jobId: 'reg-1-deadline-a1',
-          data: { registrationId: 'reg-1', source: 'worker', timedOut: true },
+          data: { registrationId: 'reg-1', source: 'worker', timedOut: true, attempt: 1 },
         },
-        { step: 'poll', jobId: 'reg-1-poll-g0-3', data: { registrationId: 'reg-1', attempt: 3 } },
+        {
+          step: 'poll',
+          jobId: 'reg-1-poll-g0-3',
+          data: { registrationId: 'reg-1', attempt: 3, generation: 0 },
+        },
       ],
       next: undefined,
     });
@@ -192,5 +203,36 @@ describe('the timers in Redis', () => {
     await redis.zadd(key, T0, gone, T0, ended);
     expect(await sweep()).toBe(0);
     expect(await redis.zcard(key)).toBe(0);
+  });
+
+  it('put off a timer whose record cannot be read, and wake the ones behind it', async () => {
+    clock = T0;
+    const damaged = await created();
+    const sound = await created();
+    await redis.set(`${prefix}:registration:${damaged}`, '{"formatVersion":99}');
+    clock = T0 + 2 * HOUR;
+    expect(await sweep()).toBe(1); // the sound one's deadline
+    expect(await queues.steps.complete.getJob(`${sound}-deadline-a1`)).toBeDefined();
+    expect(await score(damaged)).toBe(clock + 5 * 60_000);
+    expect(await score(sound)).toBeUndefined();
+    await queues.steps.complete.drain();
+  });
+
+  it('are counted at scrape time: waiting, and due but not woken yet', async () => {
+    const label = uniquePrefix('timer-gauge');
+    const config = loadConfig({ ...topologyEnv(), QUEUE_PREFIX: label }, ['common']);
+    const metrics = new Metrics({ defaultMetrics: false });
+    const health = createHealth(config, { logger: silentLogger(), metrics, name: 'test-timers' });
+    const key = timersKey(config.common.partitionPrefixes[0]!);
+    const now = Date.now();
+    await redis.zadd(key, now - 1_000, 'due', now + 60_000, 'later', now + 120_000, 'last');
+    try {
+      const text = await metrics.text();
+      expect(text).toContain('esign_worker_registration_timers{state="pending"} 2');
+      expect(text).toContain('esign_worker_registration_timers{state="due"} 1');
+    } finally {
+      await health.close();
+      await redis.del(key);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Config } from '../lib/config.ts';
+import { timersKey } from '../lib/registration/timers.ts';
 import { within } from '../lib/deadline.ts';
 import type { ErrorLog } from '../lib/error-log.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -84,7 +85,24 @@ export function createHealth(
   const ping = async (): Promise<boolean> =>
     (await within(askRedis(), READY_TIMEOUT_MS, 'PING').catch(() => 'down')) === 'PONG';
 
-  options.metrics.watchQueues({ counts, redisUp: ping });
+  /** The registration timers of every partition, pending and due (timers.ts). */
+  const timers = async () => {
+    if (!connectedOnce) await firstConnection;
+    const now = Date.now();
+    const each = await Promise.all(
+      common.partitionPrefixes.map(async (prefix) => {
+        const key = timersKey(prefix);
+        const [all, due] = await Promise.all([redis.zcard(key), redis.zcount(key, '-inf', now)]);
+        return { pending: all - due, due };
+      }),
+    );
+    return {
+      pending: each.reduce((sum, part) => sum + part.pending, 0),
+      due: each.reduce((sum, part) => sum + part.due, 0),
+    };
+  };
+
+  options.metrics.watchQueues({ counts, redisUp: ping, timers });
   return {
     ready: ping,
     async close() {

@@ -22,6 +22,8 @@ export interface QueueDepthSource {
   counts(queue: QueueName): Promise<Record<string, number>>;
   /** Whether Redis answers, read at scrape time. */
   redisUp(): Promise<boolean>;
+  /** The registration timers (fallback polls, deadlines): how many wait, how many are due. */
+  timers?(): Promise<{ pending: number; due: number }>;
 }
 
 /**
@@ -35,6 +37,7 @@ export const SCRAPE_REDIS_TIMEOUT_MS = 1_000;
 interface DepthSample {
   up: boolean;
   counts: Map<QueueName, Record<string, number>>;
+  timers: { pending: number; due: number } | undefined;
 }
 
 export function statusClass(status: number): StatusClass {
@@ -75,6 +78,7 @@ export class Metrics {
   readonly tokenFetches: Counter<'outcome'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
   readonly redisUp: Gauge;
+  readonly registrationTimers: Gauge<'state'>;
   readonly buildInfo: Gauge<'version' | 'node_version'>;
   private depthSource: QueueDepthSource | undefined;
   private depthReading: Promise<DepthSample> | undefined;
@@ -200,6 +204,19 @@ export class Metrics {
           for (const [state, count] of Object.entries(byState)) this.set({ queue, state }, count);
       },
     });
+    this.registrationTimers = new Gauge({
+      name: 'esign_worker_registration_timers',
+      help: 'Registrations waiting for a fallback poll or their deadline (pending), and those whose time has come but no worker has woken yet (due), read from Redis at scrape time.',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        const reading = sample();
+        if (!reading) return;
+        const { timers } = await reading;
+        this.reset();
+        if (timers) for (const [state, count] of Object.entries(timers)) this.set({ state }, count);
+      },
+    });
     this.redisUp = new Gauge({
       name: 'esign_worker_redis_up',
       help: '1 when Redis answered a PING at scrape time (within 1 s), else 0.',
@@ -247,7 +264,7 @@ export class Metrics {
 }
 
 async function readDepth(source: QueueDepthSource, timeoutMs: number): Promise<DepthSample> {
-  const [up, counts] = await Promise.all([
+  const [up, counts, timers] = await Promise.all([
     within(source.redisUp(), timeoutMs, 'PING').catch(() => false),
     Promise.all(
       queueNames.map(async (queue) => {
@@ -257,8 +274,9 @@ async function readDepth(source: QueueDepthSource, timeoutMs: number): Promise<D
         return [queue, counts] as const;
       }),
     ),
+    source.timers && within(source.timers(), timeoutMs, 'timer counts').catch(() => undefined),
   ]);
   const read = new Map<QueueName, Record<string, number>>();
   if (up) for (const [queue, byState] of counts) if (byState) read.set(queue, byState);
-  return { up, counts: read };
+  return { up, counts: read, timers: up ? timers : undefined };
 }

@@ -1,4 +1,4 @@
-import { isTerminal } from '../lib/registration/record.ts';
+import { attemptOf, isTerminal } from '../lib/registration/record.ts';
 import type { CompleteJobData } from '../lib/registration/jobs.ts';
 import { isFinalReport, recordProgress } from '../lib/registration/progress.ts';
 import { done, waitUntil, type StepContext, type StepOutcome } from './context.ts';
@@ -17,6 +17,17 @@ export async function complete(data: CompleteJobData, ctx: StepContext): Promise
     return done;
   }
   if (data.timedOut) {
+    // Another attempt's timeout (a job left from before a retry) is not this attempt's.
+    if (data.attempt !== undefined && data.attempt !== attemptOf(record)) return done;
+    // The deadline, early: it moved out (paused time), another process's clock is ahead, or
+    // the job is a leftover of the release before, which names no attempt. It runs again at
+    // the deadline, using no attempt (a timer's add of the same id meanwhile is a no-op).
+    if (
+      data.source === 'worker' &&
+      record.deadlineAt !== undefined &&
+      ctx.now() < record.deadlineAt
+    )
+      return waitUntil(record.deadlineAt);
     const later = await postponedDeadline(ctx, record);
     if (later !== undefined) return waitUntil(later);
     await finish(ctx, record.registrationId, { status: 'TIMED_OUT', source: data.source });

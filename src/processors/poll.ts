@@ -1,6 +1,7 @@
 import type { SubmissionState } from '../lib/esign/schemas.ts';
 import { isWorkerError, toWorkerError } from '../lib/errors.ts';
 import { jobIds, type PollJobData } from '../lib/registration/jobs.ts';
+import { attemptOf } from '../lib/registration/record.ts';
 import { recordPollAttempt } from '../lib/registration/transitions.ts';
 import { settleIfTerminal } from './finish.ts';
 import { done, proceed, type NextJob, type StepContext, type StepOutcome } from './context.ts';
@@ -16,6 +17,9 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
   const record = await ctx.store.require(data.registrationId);
   if ((await settleIfTerminal(ctx, record)) || !record.submission) return done;
   const { registrationId, generation } = record;
+  // Left from an earlier submission (a retry, a new submission after expired URLs): the
+  // current one has polls of its own.
+  if (data.generation !== undefined && data.generation !== generation) return done;
   const submissionId = record.submission.submissionId;
 
   const answer = await currentState(ctx, partnerUser(record), registrationId);
@@ -40,7 +44,7 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
     next.push({
       step: 'complete',
       jobId: jobIds.timeout(registrationId, generation),
-      data: { registrationId, source: 'poll', timedOut: true },
+      data: { registrationId, source: 'poll', timedOut: true, attempt: attemptOf(record) },
     });
     return proceed(...next);
   }

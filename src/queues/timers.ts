@@ -5,7 +5,7 @@ import type { RegistrationStore } from '../lib/registration/store.ts';
 import { dueJobs, type DueJob } from '../lib/registration/timers.ts';
 import { inSpan } from '../lib/tracing/tracer.ts';
 import type { StepQueues } from './queues.ts';
-import { readableRecords } from './readable-records.ts';
+import { isFormatError, readableRecords } from './readable-records.ts';
 import type { ServiceTracing } from './shared.ts';
 
 /**
@@ -13,6 +13,8 @@ import type { ServiceTracing } from './shared.ts';
  * registration timers (lib/registration/timers.ts): it reads the records, adds the jobs they
  * say are due (a fallback poll, the deadline's completion) under their deterministic ids, and
  * then moves each timer to its next time, or removes it — unless a write moved it meanwhile.
+ * A timer whose record cannot be read (damaged, or a newer release's) is put off a few
+ * minutes, so it never holds up the timers behind it.
  *
  * At least once, like the queues: a process that dies between adding and re-scoring leaves
  * the timer due, and the next sweep adds the same ids again (BullMQ keeps one job per id while
@@ -33,6 +35,8 @@ export interface TimerSweeperOptions {
 
 /** Timers woken per read; a sweep reads again while batches come back full. */
 const BATCH = 100;
+/** When a timer whose record cannot be read is looked at again. */
+const RETRY_MS = 5 * 60_000;
 /** A sweep that outlives this (Redis unreachable) is abandoned; the next round starts over. */
 const SWEEP_BOUND_MS = 10_000;
 
@@ -45,27 +49,28 @@ export async function wakeDueTimers(options: TimerSweeperOptions): Promise<numbe
       options.store,
       options.logger,
       timers.map((timer) => timer.registrationId),
-      'its timer is left as it is',
+      'its timer is put off',
     );
-    const progressed = await Promise.all(
+    await Promise.all(
       timers.map(async (timer, index) => {
         const record = records[index];
         if (record === undefined) {
-          // Gone (expired, erased), or unreadable: a newer release's is left to its workers.
-          if (!(await options.store.get(timer.registrationId).catch(() => 'unreadable'))) {
-            await options.store.timers.rescore(timer, undefined);
-            return true;
-          }
-          return false;
+          // Gone (expired, erased): its timer goes. Unreadable (damaged, or a newer release's,
+          // whose workers sweep too): looked at again later, so it does not hold up the rest.
+          const gone = !(await options.store.get(timer.registrationId).catch((error: unknown) => {
+            if (isFormatError(error)) return 'unreadable';
+            throw error;
+          }));
+          await options.store.timers.rescore(timer, gone ? undefined : options.now() + RETRY_MS);
+          return;
         }
         const { due, next } = dueJobs(record, options.now());
         for (const job of due) await add(options, job);
         added += due.length;
         await options.store.timers.rescore(timer, next);
-        return true;
       }),
     );
-    if (timers.length < BATCH || !progressed.some(Boolean)) break;
+    if (timers.length < BATCH) break;
   }
   return added;
 }

@@ -39,11 +39,21 @@ export interface CompleteJobData {
   source: ResultSource;
   state?: SubmissionState | undefined;
   timedOut?: boolean | undefined;
+  /**
+   * Our own timeout's attempt (the deadline's, the poll's give-up): one for another attempt
+   * (a job left from before a retry) changes nothing. Absent on jobs of the release before.
+   */
+  attempt?: number | undefined;
 }
 
 /** Polls count their attempt, so the next poll's id is deterministic too. */
 export interface PollJobData extends StepJobData {
   attempt: number;
+  /**
+   * The submission generation it polls for: a poll left from an earlier one (before a retry
+   * or a new submission) changes nothing. Absent on jobs of the release before.
+   */
+  generation?: number | undefined;
 }
 
 export type JobData<S extends StepName> = S extends 'complete'

@@ -66,7 +66,7 @@ export function dueJobs(
     due.push({
       step: 'complete',
       jobId: jobIds.deadline(registrationId, attemptOf(record)),
-      data: { registrationId, source: 'worker', timedOut: true },
+      data: { registrationId, source: 'worker', timedOut: true, attempt: attemptOf(record) },
     });
   else if (deadline !== undefined) later.push(deadline);
   const pollAt = record.pollDueAt;
@@ -75,7 +75,7 @@ export function dueJobs(
     due.push({
       step: 'poll',
       jobId: record.pollJobId ?? jobIds.poll(registrationId, record.generation, attempt),
-      data: { registrationId, attempt },
+      data: { registrationId, attempt, generation: record.generation },
     });
   } else if (pollAt !== undefined) later.push(pollAt);
   return { due, next: later.length > 0 ? Math.min(...later) : undefined };
