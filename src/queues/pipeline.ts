@@ -169,7 +169,7 @@ export function startPipeline(deps: PipelineDeps): Pipeline {
       siblingQueues: siblings('complete'),
       process: complete,
       concurrency: concurrency.complete,
-      ratePerSecond: 0,
+      ratePerSecond: undefined, // calls no Esign API
     }),
   ];
 

@@ -35,8 +35,11 @@ export interface StepWorkerOptions<S extends StepName> {
   connection: RedisClient;
   prefix: string;
   concurrency: number;
-  /** Jobs per second across all workers of this queue; 0 = unlimited. */
-  ratePerSecond: number;
+  /**
+   * Jobs per second across all workers of this queue; 0 = unlimited (a limiter nothing
+   * reaches, for a 429's pause); undefined = no limiter (a queue that calls no Esign API).
+   */
+  ratePerSecond: number | undefined;
   /** This step's queues in the other partitions: a 429 pauses them too (Esign's limit is one). */
   siblingQueues?: Queue[] | undefined;
   /** BullMQ lock and stalled-check timing (how soon a dead worker's job is retried). */
@@ -83,12 +86,16 @@ export function startStepWorker<S extends StepName>(options: StepWorkerOptions<S
         lockDuration: options.locks.lockDurationMs,
         stalledInterval: options.locks.stalledIntervalMs,
       }),
-      // Always a limiter: BullMQ honours worker.rateLimit() (a 429's Retry-After) across all
-      // workers of the queue only when one is set. "No limit" is a limit nothing reaches.
-      limiter: {
-        max: options.ratePerSecond > 0 ? options.ratePerSecond : UNLIMITED_PER_SECOND,
-        duration: 1_000,
-      },
+      // A limiter on every queue whose steps call Esign: BullMQ honours worker.rateLimit() (a
+      // 429's Retry-After) across all workers of the queue only when one is set. "No limit" is
+      // a limit nothing reaches. A queue that calls no Esign API (undefined) has none: a
+      // limiter costs Redis commands on every job fetched.
+      ...(options.ratePerSecond !== undefined && {
+        limiter: {
+          max: options.ratePerSecond > 0 ? options.ratePerSecond : UNLIMITED_PER_SECOND,
+          duration: 1_000,
+        },
+      }),
     },
   );
 
