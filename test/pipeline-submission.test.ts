@@ -7,6 +7,7 @@ import { silentLogger } from '../src/lib/logger.ts';
 import { Metrics } from '../src/lib/metrics.ts';
 import { writeJobData } from '../src/lib/registration/format.ts';
 import { jobIds } from '../src/lib/registration/jobs.ts';
+import { retryable } from '../src/lib/errors.ts';
 import { initiate } from '../src/processors/initiate.ts';
 import { submit, type StepGate } from '../src/processors/submit.ts';
 import { upload } from '../src/processors/upload.ts';
@@ -168,5 +169,36 @@ describe('the submission as one job', () => {
     expect(await harness.ctx.store.timers.of(registrationId)).toBe(pollDueAt);
     expect(uploads() - uploadsBefore).toBe(2);
     expect(confirmsOf(request.partnerUserId)).toEqual([1]);
+  });
+
+  // Last: it leaves a registration at UPLOADED with no job, which a worker started later would
+  // re-drive.
+  it('marks both uploads in one write, or the first alone when the second fails', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    await initiate(data, harness.ctx);
+    // Storage fails the second upload once (a 503): the first is marked before the error.
+    const esign = harness.ctx.esign;
+    let sent = 0;
+    const flaky = Object.create(esign) as typeof esign;
+    flaky.uploadDocument = (...args) => {
+      sent += 1;
+      if (sent === 2)
+        return Promise.reject(retryable('ESIGN_SERVER_ERROR', 'storage answered 503'));
+      return esign.uploadDocument(...args);
+    };
+    await expect(upload(data, { ...harness.ctx, esign: flaky })).rejects.toThrow('503');
+    const failed = await harness.ctx.store.require(registrationId);
+    expect(failed.status).toBe('INITIATED');
+    expect(failed.submission?.documents.KTP.uploadedAt).toBeTypeOf('number');
+    expect(failed.submission?.documents.SELFIE.uploadedAt).toBeUndefined();
+
+    // The retry sends the second only, and reaches UPLOADED in one write.
+    const version = failed.version;
+    await upload(data, { ...harness.ctx, esign: flaky });
+    expect(sent).toBe(3);
+    const done = await harness.ctx.store.require(registrationId);
+    expect(done).toMatchObject({ status: 'UPLOADED', version: version + 1 });
   });
 });

@@ -19,9 +19,9 @@ const EXPIRY_MARGIN_MS = 60_000;
 
 /**
  * Step 3: stream each image to its presigned URL, one at a time (one image in memory at
- * most), then mark both uploaded in one write. A run cut off between the two re-sends the
- * first on its retry (the same bytes to the same URL): one write fewer per registration for a
- * rare second upload. An expired URL means a new submission (no refresh API exists); a
+ * most), then mark both uploaded in one write. When the second fails, the first is marked
+ * before the error goes on, so the retry sends only the second; only a process killed between
+ * the two re-sends the first (read from its source again). One write fewer per registration. An expired URL means a new submission (no refresh API exists); a
  * storage refusal that is not expiry is explained by asking Esign (explainRefusal).
  *
  * `known`: the record as the step before it in the same job wrote it (submit.ts); else read.
@@ -37,40 +37,54 @@ export async function upload(
   if (!record.submission) return initiateAgain(record);
 
   const uploaded: Parameters<typeof markDocumentUploaded>[1][] = [];
-  for (const type of documentTypes) {
-    const submission: NonNullable<RegistrationRecord['submission']> = record.submission;
-    const document = submission.documents[type];
-    if (document.uploadedAt) continue;
-    if ((document.expiresAt ?? 0) - EXPIRY_MARGIN_MS <= ctx.now())
-      return reinitiate(ctx, record, submission.submissionId, type);
-
-    const url = document.url
-      ? ctx.cipher.open(document.url, registrationId)
-      : (document.legacyUrl ?? '');
-    const image = await openSource(ctx, record, type);
-    try {
-      await ctx.esign.uploadDocument(
-        url,
-        { body: image.stream, contentType: image.contentType, contentLength: image.contentLength },
-        ctx.signal,
-      );
-    } catch (error) {
-      const refused = isWorkerError(error) ? error.code : undefined;
-      // Expired by storage's word, or by our clock: a new submission. Any other refusal may be
-      // an object already confirmed (a confirm the record lost): Esign says what happened.
-      if (
-        refused === 'UPLOAD_URL_EXPIRED' ||
-        (refused === 'UPLOAD_FORBIDDEN' && (document.expiresAt ?? 0) <= ctx.now())
-      )
+  try {
+    for (const type of documentTypes) {
+      const submission: NonNullable<RegistrationRecord['submission']> = record.submission;
+      const document = submission.documents[type];
+      if (document.uploadedAt) continue;
+      if ((document.expiresAt ?? 0) - EXPIRY_MARGIN_MS <= ctx.now())
         return reinitiate(ctx, record, submission.submissionId, type);
-      if (refused === 'UPLOAD_FORBIDDEN') return explainRefusal(ctx, record, type, error);
-      throw error;
-    } finally {
-      image.stream.destroy();
+
+      const url = document.url
+        ? ctx.cipher.open(document.url, registrationId)
+        : (document.legacyUrl ?? '');
+      const image = await openSource(ctx, record, type);
+      try {
+        await ctx.esign.uploadDocument(
+          url,
+          {
+            body: image.stream,
+            contentType: image.contentType,
+            contentLength: image.contentLength,
+          },
+          ctx.signal,
+        );
+      } catch (error) {
+        const refused = isWorkerError(error) ? error.code : undefined;
+        // Expired by storage's word, or by our clock: a new submission. Any other refusal may be
+        // an object already confirmed (a confirm the record lost): Esign says what happened.
+        if (
+          refused === 'UPLOAD_URL_EXPIRED' ||
+          (refused === 'UPLOAD_FORBIDDEN' && (document.expiresAt ?? 0) <= ctx.now())
+        )
+          return reinitiate(ctx, record, submission.submissionId, type);
+        if (refused === 'UPLOAD_FORBIDDEN') return explainRefusal(ctx, record, type, error);
+        throw error;
+      } finally {
+        image.stream.destroy();
+      }
+      ctx.metrics.uploadBytes.inc({ document: type }, image.contentLength);
+      const { submissionId } = submission;
+      uploaded.push({ submissionId, document: type, bytes: image.contentLength });
     }
-    ctx.metrics.uploadBytes.inc({ document: type }, image.contentLength);
-    const { submissionId } = submission;
-    uploaded.push({ submissionId, document: type, bytes: image.contentLength });
+  } catch (error) {
+    // The second upload failed (or its source): the first is marked before the job retries,
+    // so the retry neither reads its source again nor sends it twice.
+    if (uploaded.length > 0)
+      await applyTransition(ctx, registrationId, (current) =>
+        uploaded.reduce((marked, mark) => markDocumentUploaded(marked, mark, ctx.now()), current),
+      );
+    throw error;
   }
 
   // Both documents are uploaded: one write marks them and says UPLOADED (markUploaded drops
