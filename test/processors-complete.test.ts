@@ -159,4 +159,22 @@ describe('complete', () => {
     await complete({ ...deadline, attempt: 1 }, due.ctx);
     expect(due.published).toEqual([expect.objectContaining({ status: 'TIMED_OUT' })]);
   });
+
+  it('looks at a deadline moved out by a pause still open no sooner than a second later', async () => {
+    const { registrationId } = await confirmed();
+    const { deadlineAt = 0 } = await harness.ctx.store.require(registrationId);
+    // The deadline came 5 ms after a pause began, and the pause is still open.
+    const now = deadlineAt + 1;
+    const paused = observed();
+    paused.ctx.now = () => now;
+    paused.ctx.pausedWithin = () => Promise.resolve(5);
+    const deadline = { registrationId, source: 'worker' as const, timedOut: true, attempt: 1 };
+    const outcome = await complete(deadline, paused.ctx);
+    expect(outcome).toEqual({ next: [], waitUntil: now + 1_000 });
+    expect(await harness.ctx.store.require(registrationId)).toMatchObject({
+      status: 'CONFIRMED',
+      deadlineAt: deadlineAt + 5,
+      pauseCreditMs: 5,
+    });
+  });
 });

@@ -162,6 +162,28 @@ describe('the store writes', () => {
     );
   });
 
+  it('drops the images once: a confirmation or an end after UPLOADED sends no DEL for them', async () => {
+    const { registrationId } = await created();
+    await store.update(registrationId, uploaded);
+    const confirming = await commandsDuring(() =>
+      store.update(registrationId, (record) => ({
+        ...record,
+        status: 'CONFIRMED',
+        confirmedAt: clock,
+      })),
+    );
+    expect(confirming).toEqual({ evalsha: 1, get: 1, set: 1, zrem: 1, zadd: 1 });
+    const ending = await commandsDuring(() =>
+      store.update(registrationId, (record) => ({
+        ...record,
+        status: 'FAILED',
+        result: { status: 'FAILED', result: null } as never,
+      })),
+    );
+    // The user's slot is freed (GET, DEL); the images were gone since UPLOADED.
+    expect(ending.del).toBe(1);
+  });
+
   it('indexes a new submission in the write that attaches it, for twice the retention', async () => {
     const { registrationId } = await created();
     await store.update(registrationId, (record) => ({

@@ -5,6 +5,9 @@ import { done, waitUntil, type StepContext, type StepOutcome } from './context.t
 import { postponedDeadline } from './deadline.ts';
 import { finish, settle } from './finish.ts';
 
+/** The least wait before a deadline moved out by paused time is looked at again. */
+const RECHECK_FLOOR_MS = 1_000;
+
 /**
  * Apply what Esign reported (by callback or poll) or our own timeout. Statuses only move
  * forward: a late or duplicate report changes nothing. PARTIALLY_COMPLETED + VALID is
@@ -28,8 +31,12 @@ export async function complete(data: CompleteJobData, ctx: StepContext): Promise
       ctx.now() < record.deadlineAt
     )
       return waitUntil(record.deadlineAt);
+    // Moved out by the paused time: look again then, and not sooner than a second from now. A
+    // pause still open when the deadline came moves it out only by what has passed of the
+    // pause so far, again at each look: without the floor, a pause that began just before the
+    // deadline would have this job look again in a tight loop for as long as it lasts.
     const later = await postponedDeadline(ctx, record);
-    if (later !== undefined) return waitUntil(later);
+    if (later !== undefined) return waitUntil(Math.max(later, ctx.now() + RECHECK_FLOOR_MS));
     await finish(ctx, record.registrationId, { status: 'TIMED_OUT', source: data.source });
     return done;
   }

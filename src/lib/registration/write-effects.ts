@@ -5,8 +5,8 @@ import { timerArg, wakeAt } from './timers.ts';
  * What a write of the record implies besides the record, done by the store in the same
  * compare-and-set script (store-scripts.ts), so no crash can come between the record saying
  * it and it being so:
- *   - `dropImages`: the record reaches UPLOADED (or past it), a confirmation or an end, after
- *     which no step reads the images; an UPLOADED record never has them;
+ *   - `dropImages`: the record first reaches UPLOADED (or past it), a confirmation or an end,
+ *     after which no step reads the images; an UPLOADED record never has them;
  *   - `ends`: the registration ends with this write, so the user's slot is freed (if this
  *     registration still holds it) and the images go;
  *   - `newSubmissionId`: a submission the record did not have, indexed for its callbacks;
@@ -25,11 +25,14 @@ export function writeEffects(
   written: RegistrationRecord,
 ): WriteEffects {
   const ends = written.result !== undefined && current.result === undefined;
+  // The images go with the first write after which no step reads them: the one reaching
+  // UPLOADED, else a confirmation (adopted before both were uploaded), else the end. Once one of
+  // those was written they are gone, so later writes leave them alone.
   const uploaded = statusRank('UPLOADED');
+  const stillNeeded = statusRank(current.status) < uploaded && current.confirmedAt === undefined;
   const dropImages =
-    ends ||
-    (statusRank(current.status) < uploaded && statusRank(written.status) >= uploaded) ||
-    (current.confirmedAt === undefined && written.confirmedAt !== undefined);
+    stillNeeded &&
+    (ends || statusRank(written.status) >= uploaded || written.confirmedAt !== undefined);
   const submissionId = written.submission?.submissionId;
   const isNew = submissionId !== undefined && submissionId !== current.submission?.submissionId;
   return {
