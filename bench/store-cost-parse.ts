@@ -39,6 +39,7 @@ const STORE_KINDS = [
   'registration-in-flight',
   'registrations-by-status',
   'registration-image',
+  'registration-timers',
   'registration',
   'partition-of-registration',
   'partition-of-submission',
