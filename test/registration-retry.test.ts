@@ -30,9 +30,11 @@ const input = { sealedRequest: 'sealed-again', imageKinds: { ktp: 'base64', self
 
 describe('retryRegistration', () => {
   it('starts attempt 2 from scratch under the next generation, keeping the history', () => {
-    const next = retryRegistration(published, input, T0 + 10);
+    // Attempt 1 had paused time credited to its deadline: attempt 2 has a deadline of its own.
+    const next = retryRegistration({ ...published, pauseCreditMs: 5_000 }, input, T0 + 10);
     expect(next).toStrictEqual({
       ...published,
+      pauseCreditMs: undefined,
       status: 'QUEUED',
       attempt: 2,
       enqueuedAt: T0 + 10,

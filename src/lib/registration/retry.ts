@@ -63,6 +63,8 @@ export function retryRegistration(
     pollAttempts: 0,
     pollJobId: undefined,
     pollDueAt: undefined,
+    // Paused time is credited per attempt (its deadline is new): none credited yet.
+    pauseCreditMs: undefined,
     lastState: undefined,
     result: undefined,
     error: undefined,
