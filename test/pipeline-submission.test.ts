@@ -8,6 +8,7 @@ import { Metrics } from '../src/lib/metrics.ts';
 import { writeJobData } from '../src/lib/registration/format.ts';
 import { jobIds } from '../src/lib/registration/jobs.ts';
 import { retryable } from '../src/lib/errors.ts';
+import { endRegistration } from '../src/lib/registration/transitions.ts';
 import { initiate } from '../src/processors/initiate.ts';
 import { submit, type StepGate } from '../src/processors/submit.ts';
 import { upload } from '../src/processors/upload.ts';
@@ -200,5 +201,31 @@ describe('the submission as one job', () => {
     expect(sent).toBe(3);
     const done = await harness.ctx.store.require(registrationId);
     expect(done).toMatchObject({ status: 'UPLOADED', version: version + 1 });
+  });
+
+  it('leaves a registration that ended while its submission was created without one', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    // Its deadline ends it while Esign creates the submission.
+    const esign = harness.ctx.esign;
+    const racing = Object.create(esign) as typeof esign;
+    racing.createSubmission = async (...args) => {
+      const answer = await esign.createSubmission(...args);
+      await harness.ctx.store.update(registrationId, (current) =>
+        endRegistration(current, { status: 'TIMED_OUT', source: 'worker' }, Date.now()),
+      );
+      return answer;
+    };
+    const published: unknown[] = [];
+    const ctx = {
+      ...harness.ctx,
+      esign: racing,
+      publishResult: (result: unknown) => Promise.resolve(void published.push(result)),
+    };
+    expect(await initiate({ registrationId }, ctx)).toEqual({ next: [] });
+    const ended = await harness.ctx.store.require(registrationId);
+    expect(ended.status).toBe('TIMED_OUT');
+    expect(ended.submission).toBeUndefined();
+    expect(published).toEqual([expect.objectContaining({ status: 'TIMED_OUT' })]);
   });
 });

@@ -95,6 +95,15 @@ describe('poll', () => {
     ]);
   });
 
+  it('schedules the last poll no later than the give-up', async () => {
+    const registrationId = await confirmed('stuck');
+    // Half a second of POLL_GIVE_UP_MS (60 s) left, with 4 s between polls by now.
+    const now = Date.now() + 59_500;
+    const { record } = await pollAt(registrationId, 4, now);
+    expect(record.pollDueAt).toBeGreaterThan(now);
+    expect(record.pollDueAt).toBeLessThanOrEqual(now + 500);
+  });
+
   it('gives up with TIMED_OUT after POLL_GIVE_UP_MS', async () => {
     const registrationId = await confirmed('stuck');
     const later = { ...harness.ctx, now: () => Date.now() + 61_000 };

@@ -130,6 +130,13 @@ describe('attachSubmission', () => {
     expectUnchanged(initiated, (r) => attachSubmission(r, created('sub-other'), T0 + 9));
   });
 
+  it('changes nothing once the registration ended while the submission was created', () => {
+    const timedOut = frozen(
+      endRegistration(queued, { status: 'TIMED_OUT', source: 'worker' }, T0 + 1),
+    );
+    expectUnchanged(timedOut, (r) => attachSubmission(r, created('sub-1'), T0 + 2));
+  });
+
   it('after a re-initiation, attaches the new submission without a second INITIATED entry', () => {
     const dropped = frozen(dropExpiredSubmission(initiated, 'sub-1'));
     const next = attachSubmission(dropped, created('sub-2'), T0 + 9);
@@ -368,6 +375,11 @@ describe('applyProgress', () => {
     expectUnchanged(progressed, (r) => applyProgress(r, partial, 'callback', T0 + 9));
     expectUnchanged(progressed, (r) => applyProgress(r, inProgress, 'callback', T0 + 9));
     expectUnchanged(ended, (r) => applyProgress(r, inProgress, 'poll', T0 + 9));
+  });
+
+  it('changes nothing before both documents are uploaded (Esign takes no confirm before)', () => {
+    for (const early of [initiated, ktpUploaded])
+      expectUnchanged(early, (r) => applyProgress(r, partial, 'callback', T0 + 9));
   });
 
   it('changes nothing for a replaced submission or a state that is no progress', () => {

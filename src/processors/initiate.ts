@@ -37,6 +37,15 @@ export async function initiate(
     ({ record } = await applyTransition(ctx, record.registrationId, (current) =>
       attachSubmission(current, created, at),
     ));
+    // Ended while Esign created it (its deadline, an erase): that submission is left
+    // unconfirmed at Esign, and the registration's after-effects are finished.
+    if (await settleIfTerminal(ctx, record)) {
+      ctx.logger.warn(
+        { registrationId: record.registrationId, submissionId: created.submissionId },
+        'registration ended while its submission was created: left unconfirmed',
+      );
+      return done;
+    }
     ctx.logger.info(
       { registrationId: record.registrationId, submissionId: created.submissionId },
       'submission created',

@@ -54,9 +54,10 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
     ctx.settings.pollIntervalMs * 2 ** (data.attempt - 1),
     ctx.settings.pollMaxIntervalMs,
   );
+  // Never past the give-up: that poll is the one that gives up, on time.
   const nextPoll = {
     jobId: jobIds.poll(registrationId, generation, data.attempt + 1),
-    dueAt: now + delayMs,
+    dueAt: now + Math.min(delayMs, ctx.settings.pollGiveUpMs - waited),
   };
   await applyTransition(ctx, registrationId, (current) =>
     recordPollAttempt(current, data.attempt, nextPoll),

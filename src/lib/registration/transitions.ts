@@ -42,14 +42,16 @@ function advance(
 
 /**
  * initiate: keep the submission Esign just created (→ INITIATED). Guard: the record has no
- * submission yet; a run that finds one (a concurrent run's, or a replay) changes nothing.
+ * submission yet; a run that finds one (a concurrent run's, or a replay) changes nothing; nor
+ * does one that finds the registration ended meanwhile (its deadline, an erase): an ended
+ * record takes no new submission or upload URLs.
  */
 export function attachSubmission(
   record: RegistrationRecord,
   created: Pick<CreatedSubmission, 'submissionId' | 'documents'>,
   now: number,
 ): RegistrationRecord {
-  if (record.submission) return record;
+  if (record.submission || isTerminal(record.status)) return record;
   // Only what later steps need: the URL, its reference and expiry, never the raw answer.
   const documents = Object.fromEntries(
     documentTypes.map((type) => {
@@ -266,10 +268,12 @@ function progressStatus(state: SubmissionState): RegistrationStatus | undefined 
 }
 
 /**
- * complete: Esign reported progress (IN_PROGRESS, or PARTIALLY_COMPLETED, which still waits
- * for COMPLETED). Guard: the report is about our current submission and moves the status
- * forward, so late, duplicate or reordered reports change nothing. Final states end the
- * registration with `endRegistration` instead.
+ * complete, the listener: Esign reported progress (IN_PROGRESS, or PARTIALLY_COMPLETED, which
+ * still waits for COMPLETED). Guard: the report is about our current submission and moves the
+ * status forward, so late, duplicate or reordered reports change nothing; and both documents
+ * are uploaded (Esign takes no confirm before that, so an earlier report is not Esign's to
+ * make, and moving past UPLOADED would drop the images the upload still needs). Final states
+ * end the registration with `endRegistration` instead.
  */
 export function applyProgress(
   record: RegistrationRecord,
@@ -279,6 +283,7 @@ export function applyProgress(
 ): RegistrationRecord {
   const status = progressStatus(state);
   if (!status || state.submissionId !== record.submission?.submissionId) return record;
+  if (statusRank(record.status) < statusRank('UPLOADED')) return record;
   if (statusRank(status) <= statusRank(record.status)) return record;
   return advance({ ...record, lastState: state }, status, now, source, {
     result: state.result ?? null,
