@@ -95,13 +95,18 @@ describe('poll', () => {
     ]);
   });
 
-  it('schedules the last poll no later than the give-up', async () => {
+  it('schedules the last poll no later than the give-up, and never sooner than the interval', async () => {
     const registrationId = await confirmed('stuck');
-    // Half a second of POLL_GIVE_UP_MS (60 s) left, with 4 s between polls by now.
-    const now = Date.now() + 59_500;
+    // 2.5 s of POLL_GIVE_UP_MS (60 s) left, with 4 s between polls by now.
+    const now = Date.now() + 57_500;
     const { record } = await pollAt(registrationId, 4, now);
-    expect(record.pollDueAt).toBeGreaterThan(now);
-    expect(record.pollDueAt).toBeLessThanOrEqual(now + 500);
+    expect(record.pollDueAt).toBeGreaterThan(now + 2_000);
+    expect(record.pollDueAt).toBeLessThanOrEqual(now + 2_500);
+    // Under a second left (a pause still open keeps it there, poll after poll): the next one
+    // POLL_INTERVAL_MS (1 s) later, not a tight loop.
+    const last = Date.now() + 59_400;
+    const { record: next } = await pollAt(registrationId, 5, last);
+    expect(next.pollDueAt).toBe(last + 1_000);
   });
 
   it('gives up with TIMED_OUT after POLL_GIVE_UP_MS', async () => {

@@ -54,10 +54,12 @@ export async function poll(data: PollJobData, ctx: StepContext): Promise<StepOut
     ctx.settings.pollIntervalMs * 2 ** (data.attempt - 1),
     ctx.settings.pollMaxIntervalMs,
   );
-  // Never past the give-up: that poll is the one that gives up, on time.
+  // Not past the give-up, so that poll gives up on time; but never sooner than
+  // POLL_INTERVAL_MS: while a pause is open the time left does not shrink between polls.
+  const untilGiveUp = Math.max(ctx.settings.pollGiveUpMs - waited, ctx.settings.pollIntervalMs);
   const nextPoll = {
     jobId: jobIds.poll(registrationId, generation, data.attempt + 1),
-    dueAt: now + Math.min(delayMs, ctx.settings.pollGiveUpMs - waited),
+    dueAt: now + Math.min(delayMs, untilGiveUp),
   };
   await applyTransition(ctx, registrationId, (current) =>
     recordPollAttempt(current, data.attempt, nextPoll),
