@@ -30,12 +30,13 @@ describe('ops commands over partitions', { timeout: 120_000 }, () => {
 
   it('lists, inspects and retries registrations whichever partition holds them', async () => {
     const completed = await Promise.all(
-      Array.from({ length: 6 }, () =>
+      Array.from({ length: 12 }, () =>
         stack.producer.enqueueRegistration(registrationRequest(person('completed'))),
       ),
     );
     for (const { registrationId } of completed) await resultOf(registrationId, 1);
-    // Six registrations of six users: more than one partition holds some.
+    // Twelve registrations of twelve users (by a hash of the user): more than one partition
+    // holds some, but for a chance of 3 in 3^12.
     const holders = new Set(
       await Promise.all(
         completed.map(async ({ registrationId }) => {
@@ -100,7 +101,7 @@ describe('ops commands over partitions', { timeout: 120_000 }, () => {
     let resumed = false;
     try {
       const enqueued = await Promise.all(
-        Array.from({ length: 6 }, () =>
+        Array.from({ length: 12 }, () =>
           stack.producer.enqueueRegistration(registrationRequest(person('completed'))),
         ),
       );
