@@ -142,4 +142,29 @@ describe('a step run twice', () => {
         ?.confirmCount,
     ).toBe(1);
   });
+
+  it('a run that read the record before Redis lost its submission does not confirm it', async () => {
+    const request = registrationRequest(person('completed'));
+    const { registrationId } = await stack.producer.enqueueRegistration(request);
+    const data = { registrationId };
+    await initiate(data, ctx);
+    await upload(data, ctx);
+    // What this run read: the submission, both documents uploaded.
+    const known = await ctx.store.require(registrationId);
+    // Then Redis lost its latest writes: the record is back to before the submission.
+    await ctx.store.update(registrationId, (current) => ({
+      ...current,
+      status: 'QUEUED',
+      submission: undefined,
+    }));
+    const outcome = await confirm(data, ctx, known);
+    // No claim, no confirm: the job runs again at once, from the record as it is.
+    expect(outcome.next).toEqual([]);
+    expect(outcome.waitUntil).toBeTypeOf('number');
+    const at = stack.sandbox
+      .inspect()
+      .submissions.filter((s) => s.userId === request.partnerUserId);
+    expect(at.map((s) => s.confirmCount)).toEqual([0]);
+    expect((await ctx.store.require(registrationId)).confirmingAt).toBeUndefined();
+  });
 });

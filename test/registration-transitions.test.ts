@@ -89,7 +89,7 @@ const bothUploaded = frozen(
   ),
 );
 const uploaded = frozen(markUploaded(bothUploaded, T0 + 4));
-const claimed = frozen(claimConfirm(uploaded, undefined, T0 + 5, LEASE));
+const claimed = frozen(claimConfirm(uploaded, undefined, 'sub-1', T0 + 5, LEASE));
 const confirmed = frozen(markConfirmed(claimed, 'sub-1', POLL_1, T0 + 6));
 const ended = frozen(
   endRegistration(
@@ -231,7 +231,7 @@ describe('claimConfirm', () => {
   });
 
   it('takes over a claim seen as it was, never at the time read (coarse clock)', () => {
-    const next = claimConfirm(claimed, T0 + 5, T0 + 5, LEASE);
+    const next = claimConfirm(claimed, T0 + 5, 'sub-1', T0 + 5, LEASE);
     expect(next).toStrictEqual({
       ...claimed,
       confirmingAt: T0 + 6,
@@ -240,12 +240,20 @@ describe('claimConfirm', () => {
   });
 
   it('changes nothing when the claim moved since it was read (replay, or another run)', () => {
-    expectUnchanged(claimed, (r) => claimConfirm(r, undefined, T0 + 9, LEASE));
-    expectUnchanged(claimed, (r) => claimConfirm(r, T0 + 1, T0 + 9, LEASE));
+    expectUnchanged(claimed, (r) => claimConfirm(r, undefined, 'sub-1', T0 + 9, LEASE));
+    expectUnchanged(claimed, (r) => claimConfirm(r, T0 + 1, 'sub-1', T0 + 9, LEASE));
   });
 
   it('changes nothing once confirmed', () => {
-    expectUnchanged(confirmed, (r) => claimConfirm(r, confirmed.confirmingAt, T0 + 9, LEASE));
+    expectUnchanged(confirmed, (r) =>
+      claimConfirm(r, confirmed.confirmingAt, 'sub-1', T0 + 9, LEASE),
+    );
+  });
+
+  it('changes nothing on a record that no longer holds the submission, uploaded (Redis lost writes)', () => {
+    expectUnchanged(uploaded, (r) => claimConfirm(r, undefined, 'sub-other', T0 + 9, LEASE));
+    for (const behind of [queued, initiated, ktpUploaded])
+      expectUnchanged(behind, (r) => claimConfirm(r, undefined, 'sub-1', T0 + 9, LEASE));
   });
 });
 

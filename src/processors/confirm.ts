@@ -60,12 +60,20 @@ export async function confirm(
       // Only a run that still finds the claim as it read it may send (see claimConfirm).
       const seen = record.confirmingAt;
       const claimed = await applyTransition(ctx, registrationId, (current) =>
-        claimConfirm(current, seen, ctx.now(), ctx.settings.confirmLeaseMs),
+        claimConfirm(
+          current,
+          seen,
+          submission.submissionId,
+          ctx.now(),
+          ctx.settings.confirmLeaseMs,
+        ),
       );
       const latest = claimed.record;
       if (!claimed.changed) {
         // Another run got there first. It confirmed: go on from the record as it is now, as a
         // fresh run of this job would. It is still sending: look again when its lease ends.
+        // The record no longer holds this submission, uploaded (Redis lost its latest writes):
+        // no lease, so this job runs again at once, from the step the record shows.
         if (latest.confirmedAt !== undefined) {
           if (await settleIfTerminal(ctx, latest)) return done;
           return schedulePoll(ctx, latest);

@@ -178,19 +178,26 @@ export function dropExpiredSubmission(
 }
 
 /**
- * confirm: claim the one send of the confirm, with a lease while the call may be on its way.
- * Guard: the claim is still as this run read it (`seenClaim`, undefined for none) and nothing
- * is confirmed. BullMQ can run a job twice at once (a lapsed lock); without the claim both
- * runs would confirm. The new claim time is never the one read, even on a coarse or fixed
- * clock, or a second run that read the new claim could claim it again.
+ * confirm: claim the one send of the confirm of `submissionId`, with a lease while the call may
+ * be on its way. Guard: the claim is still as this run read it (`seenClaim`, undefined for
+ * none), nothing is confirmed, and the record is where a confirm of that submission can come
+ * from: it is the current submission, both documents uploaded. BullMQ can run a job twice at
+ * once (a lapsed lock); without the claim both runs would confirm. A run that read the record
+ * before Redis lost its latest writes may find it without that submission: it must not
+ * confirm a submission the record no longer holds while another run makes a new one. The new
+ * claim time is never the one read, even on a coarse or fixed clock, or a second run that
+ * read the new claim could claim it again.
  */
 export function claimConfirm(
   record: RegistrationRecord,
   seenClaim: number | undefined,
+  submissionId: string,
   now: number,
   leaseMs: number,
 ): RegistrationRecord {
   if (record.confirmingAt !== seenClaim || record.confirmedAt !== undefined) return record;
+  if (record.submission?.submissionId !== submissionId) return record;
+  if (statusRank(record.status) < statusRank('UPLOADED')) return record;
   const confirmingAt = Math.max(now, (seenClaim ?? 0) + 1);
   return { ...record, confirmingAt, confirmingUntil: confirmingAt + leaseMs };
 }
