@@ -12,7 +12,7 @@ import { isTerminal, type RegistrationRecord } from '../lib/registration/record.
 import type { RegistrationStore } from '../lib/registration/store.ts';
 import { inSpan } from '../lib/tracing/tracer.ts';
 import type { StepQueues } from './queues.ts';
-import { readableRecords } from './readable-records.ts';
+import { readableRecords, UNREADABLE } from './readable-records.ts';
 import type { RedriveLease } from './redrive-lease.ts';
 import type { ServiceTracing } from './shared.ts';
 
@@ -100,7 +100,7 @@ export async function redriveStranded(options: RedriveOptions): Promise<number> 
       registrationIds,
       'not re-driven',
     ))
-      if (record && (await redriveOne(options, record))) redriven += 1;
+      if (record && record !== UNREADABLE && (await redriveOne(options, record))) redriven += 1;
   return redriven;
 }
 

@@ -5,7 +5,7 @@ import type { RegistrationStore } from '../lib/registration/store.ts';
 import { dueJobs, type DueJob } from '../lib/registration/timers.ts';
 import { inSpan } from '../lib/tracing/tracer.ts';
 import type { StepQueues } from './queues.ts';
-import { isFormatError, readableRecords } from './readable-records.ts';
+import { readableRecords, UNREADABLE } from './readable-records.ts';
 import type { ServiceTracing } from './shared.ts';
 
 /**
@@ -54,14 +54,11 @@ export async function wakeDueTimers(options: TimerSweeperOptions): Promise<numbe
     await Promise.all(
       timers.map(async (timer, index) => {
         const record = records[index];
-        if (record === undefined) {
-          // Gone (expired, erased): its timer goes. Unreadable (damaged, or a newer release's,
-          // whose workers sweep too): looked at again later, so it does not hold up the rest.
-          const gone = !(await options.store.get(timer.registrationId).catch((error: unknown) => {
-            if (isFormatError(error)) return 'unreadable';
-            throw error;
-          }));
-          await options.store.timers.rescore(timer, gone ? undefined : options.now() + RETRY_MS);
+        // Gone (expired, erased): its timer goes. Unreadable (damaged, or a newer release's,
+        // whose workers sweep too): looked at again later, so it does not hold up the rest.
+        if (record === undefined || record === UNREADABLE) {
+          const later = record === UNREADABLE ? options.now() + RETRY_MS : undefined;
+          await options.store.timers.rescore(timer, later);
           return;
         }
         const { due, next } = dueJobs(record, options.now());

@@ -29,9 +29,14 @@ export function timersKey(prefix: string): string {
  */
 export function wakeAt(record: RegistrationRecord): number | undefined {
   if (record.result !== undefined || isTerminal(record.status)) return undefined;
-  const deadline = record.deadlineInTimers ? record.deadlineAt : undefined;
+  const deadline = timedDeadline(record);
   const times = [deadline, record.pollDueAt].filter((at): at is number => at !== undefined);
   return times.length > 0 ? Math.min(...times) : undefined;
+}
+
+/** The deadline when it waits in the timers (a record of the release before: a delayed job). */
+function timedDeadline(record: RegistrationRecord): number | undefined {
+  return record.deadlineInTimers ? record.deadlineAt : undefined;
 }
 
 /**
@@ -61,7 +66,7 @@ export function dueJobs(
   const { registrationId } = record;
   const due: DueJob[] = [];
   const later: number[] = [];
-  const deadline = record.deadlineInTimers ? record.deadlineAt : undefined;
+  const deadline = timedDeadline(record);
   if (deadline !== undefined && deadline <= now)
     due.push({
       step: 'complete',
